@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * balloon.h - the virtio balloon device core, one instance per guest.
+ *
+ * This is the API the control plane (control.c: QMP socket) and main.c use.
+ * The device core is transport-agnostic: the vhost-user backend feeds it
+ * through the vdev ops (vdev.h); nothing here knows about sockets.
+ *
+ * Sizes at this API are in bytes, as QMP uses them.  "actual" follows QEMU's
+ * meaning: the guest's RAM size minus the balloon (what `query-balloon`
+ * returns), not the spec's config field of the same name.
+ */
+#ifndef VB_BALLOON_H
+#define VB_BALLOON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct balloon;
+
+/* Per-guest options, from the command line or the config file. */
+struct balloon_opts {
+	char name[64];			/* guest name, unique in the daemon */
+	bool deflate_on_oom;		/* offer DEFLATE_ON_OOM (default on) */
+	bool stats;			/* offer STATS_VQ (default on) */
+	bool free_page_hint;		/* offer FREE_PAGE_HINT (default on) */
+	bool page_poison;		/* offer PAGE_POISON (default on) */
+	bool page_reporting;		/* offer PAGE_REPORTING (default on) */
+	bool page_ranges;		/* offer VB_F_PAGE_RANGES (default on) */
+	bool cont_pages;		/* offer VB_F_CONT_PAGES (default on) */
+	int pages_order;		/* -1: THP order of the RAM file's backing */
+	bool hint_discard;		/* opt-in: discard hinted pages (caller tracks writes) */
+	uint64_t ram_size;		/* guest RAM bytes; 0 = end of highest region */
+	unsigned stats_interval_s;	/* 0 = polling off */
+};
+
+void balloon_opts_default(struct balloon_opts *o);
+
+/* Stats as the guest last reported them (QEMU's names, see control.c). */
+struct balloon_stats {
+	uint64_t last_update;		/* unix seconds of the last report, 0 = never */
+	unsigned interval_s;		/* polling interval */
+	bool have[16];			/* per VB_S_* tag: reported by the guest */
+	uint64_t val[16];
+};
+
+enum balloon_hint_state {
+	BALLOON_HINT_IDLE,		/* no round ever started / after DONE */
+	BALLOON_HINT_REQUESTED,		/* cmd id published, guest has not started */
+	BALLOON_HINT_RUNNING,		/* guest sent the id, hints arriving */
+	BALLOON_HINT_STOPPED,		/* guest or host stopped; set is complete */
+};
+
+struct balloon_info {
+	const char *name;
+	bool connected;			/* a frontend is attached and the device is live */
+	bool broken;			/* device refused further guest input */
+	uint64_t ram_size;		/* bytes */
+	uint64_t target;		/* bytes: QMP `balloon` value (guest size wanted) */
+	uint64_t actual;		/* bytes: ram_size - balloon as the guest reports it */
+	uint32_t num_pages;		/* config num_pages (4 KiB pages) */
+	uint32_t actual_pages;		/* config actual (4 KiB pages) */
+	uint64_t features;		/* negotiated */
+	uint32_t poison_val;
+	uint32_t pages_order;
+	/* counters since the device became live */
+	uint64_t inflated_pages;	/* 4 KiB pages received on inflate */
+	uint64_t deflated_pages;
+	uint64_t discarded_bytes;	/* bytes punched out of the RAM file */
+	uint64_t discard_ranges;	/* fallocate calls made */
+	uint64_t reported_bytes;	/* free page reporting */
+	uint64_t refused;		/* bad requests refused */
+	uint64_t ram_allocated;		/* RAM file(s) allocated bytes, fstat st_blocks*512 */
+	uint64_t blocks_by_order[11];	/* inflated blocks received per order (ranges) */
+	/* free page hints */
+	enum balloon_hint_state hint_state;
+	uint32_t hint_cmd_id;
+	uint64_t hinted_bytes;		/* in the current/last round */
+};
+
+/* Registry of devices (one per guest), owned by balloon.c. */
+struct balloon *balloon_find(const char *name);
+struct balloon *balloon_next(struct balloon *prev);	/* NULL -> first */
+const char *balloon_name(const struct balloon *b);
+
+/* Control. Return 0 or -errno (-EINVAL bad value, -ENODEV not connected). */
+int balloon_set_target(struct balloon *b, uint64_t guest_bytes);
+void balloon_get_info(struct balloon *b, struct balloon_info *info);
+void balloon_get_stats(struct balloon *b, struct balloon_stats *st);
+int balloon_set_stats_interval(struct balloon *b, unsigned secs);
+int balloon_request_stats(struct balloon *b);	/* ask the guest now */
+
+/* Free page hints (issue 4). */
+int balloon_hint_start(struct balloon *b);	/* new round; returns cmd id or -errno */
+int balloon_hint_stop(struct balloon *b);	/* host STOP */
+int balloon_hint_done(struct balloon *b);	/* DONE: guest may free hint pages */
+/* Iterate the hinted set as merged ranges of guest-physical bytes. */
+typedef void (*balloon_range_cb)(uint64_t gpa, uint64_t len, void *opaque);
+void balloon_hint_ranges(struct balloon *b, balloon_range_cb cb, void *opaque);
+
+/* Events to the control plane (QMP BALLOON_CHANGE etc.). */
+enum balloon_event {
+	BALLOON_EV_CHANGE,		/* actual changed */
+	BALLOON_EV_CONNECTED,
+	BALLOON_EV_DISCONNECTED,
+	BALLOON_EV_BROKEN,
+	BALLOON_EV_HINT_DONE,		/* a hint round stopped */
+};
+typedef void (*balloon_event_cb)(struct balloon *b, enum balloon_event ev, void *opaque);
+void balloon_set_event_cb(balloon_event_cb cb, void *opaque);
+
+#endif /* VB_BALLOON_H */
