@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * guest_mem.h - guest RAM as the frontend shared it (SET_MEM_TABLE), and the
+ * ONE translator from guest addresses to host pointers / file offsets.
+ *
+ * Every guest-supplied address or length that reaches memory or a syscall
+ * goes through here.  Functions that take (gpa, len) refuse the whole request
+ * (-EFAULT) unless every byte lies inside guest RAM; nothing outside guest RAM
+ * is ever read, written or discarded.
+ */
+#ifndef VB_GUEST_MEM_H
+#define VB_GUEST_MEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GUEST_MEM_MAX_REGIONS 8
+
+struct guest_region {
+	uint64_t gpa;		/* guest physical start */
+	uint64_t size;
+	uint64_t uaddr;		/* frontend user address (ring addresses use it) */
+	uint64_t mmap_offset;	/* offset of gpa in fd */
+	int fd;
+	uint8_t *host;		/* mapping of [mmap_offset, mmap_offset + size) */
+	void *map_base;		/* what mmap returned, for munmap */
+	size_t map_len;
+};
+
+struct guest_mem {
+	unsigned nregions;	/* sorted by gpa, non-overlapping */
+	struct guest_region r[GUEST_MEM_MAX_REGIONS];
+};
+
+/* Translate gpa; returns a host pointer and sets *len to the usable
+ * contiguous length (<= requested *len, > 0), or NULL if gpa is not RAM. */
+void *guest_mem_gpa_to_hva(const struct guest_mem *m, uint64_t gpa, uint64_t *len);
+/* Same for frontend user addresses (vring addresses). */
+void *guest_mem_uva_to_hva(const struct guest_mem *m, uint64_t uva, uint64_t *len);
+
+bool guest_mem_valid(const struct guest_mem *m, uint64_t gpa, uint64_t len);
+/* Copy in/out, looping across regions.  0 or -EFAULT. */
+int guest_mem_read(const struct guest_mem *m, uint64_t gpa, void *dst, size_t len);
+int guest_mem_write(const struct guest_mem *m, uint64_t gpa, const void *src, size_t len);
+
+/* Return [gpa, gpa+len) to the host: fallocate(PUNCH_HOLE|KEEP_SIZE) on the
+ * backing fd (MADV_REMOVE fallback), looping across regions.  Callers pass
+ * merged ranges.  0, -EFAULT (outside RAM: nothing is discarded), or -errno. */
+int guest_mem_discard(struct guest_mem *m, uint64_t gpa, uint64_t len);
+
+/* Highest gpa + size over all regions (guest RAM size when it starts at 0). */
+uint64_t guest_mem_end(const struct guest_mem *m);
+/* Bytes allocated in the backing files (st_blocks * 512, each fd once). */
+uint64_t guest_mem_allocated(const struct guest_mem *m);
+/* Page order of the backing's huge pages (9 for 2 MiB on huge=always tmpfs
+ * or hugetlbfs), 0 for plain 4 KiB backing. */
+int guest_mem_huge_order(const struct guest_mem *m);
+
+/* Unmap and close everything; m becomes empty. */
+void guest_mem_clear(struct guest_mem *m);
+
+#endif /* VB_GUEST_MEM_H */
