@@ -36,6 +36,21 @@ struct balloon_opts {
 
 void balloon_opts_default(struct balloon_opts *o);
 
+struct loop;
+struct vdev;
+
+/* Lifecycle (main.c): one device per guest, registered under o->name (a
+ * unique default name is chosen when empty).  NULL on a duplicate name or
+ * out of memory.  l may be NULL (no stats polling timer; unit tests). */
+struct balloon *balloon_new(const struct balloon_opts *o, struct loop *l);
+/* The vdev the transport drives (ops, priv set; transport fields zeroed). */
+struct vdev *balloon_vdev(struct balloon *b);
+void balloon_free(struct balloon *b);
+
+/* Dense queue numbering: index of queue role (enum vb_queue_role) for the
+ * negotiated features, or -1 when that queue does not exist. */
+int balloon_queue_index(uint64_t features, int role);
+
 /* Stats as the guest last reported them (QEMU's names, see control.c). */
 struct balloon_stats {
 	uint64_t last_update;		/* unix seconds of the last report, 0 = never */
