@@ -1,0 +1,366 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * balloon_queues.c - the balloon's virtqueue handlers: inflate, deflate,
+ * stats and free page reporting.  Free page hints are in balloon_hint.c.
+ *
+ * Rule for every handler: validate the whole request first, act second.  A
+ * request with one bad entry is refused as a whole (nothing discarded) and
+ * still returned to the guest, so a buggy driver gets an answer instead of
+ * hanging; a ring the guest corrupted marks the device broken.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <endian.h>
+
+#include "balloon_priv.h"
+
+/* Poison: with a non-zero poison value the guest expects pages it gets back
+ * to hold that pattern, and a punched hole reads back as zeroes.  Policy: do
+ * not discard those pages at all (refilling them with the pattern would
+ * allocate the memory we meant to free).  See docs/device.md. */
+bool balloon_may_discard(const struct balloon *b)
+{
+	return !(b->features & VB_FEAT(VB_F_PAGE_POISON)) || !b->poison_val;
+}
+
+/* Discard one merged, validated byte range (or keep it, under poison). */
+int balloon_discard(struct balloon *b, uint64_t gpa, uint64_t len)
+{
+	int ret;
+
+	if (!balloon_may_discard(b)) {
+		b->poison_kept_bytes += len;
+		return 0;
+	}
+	ret = guest_mem_discard(b->vdev.mem, gpa, len);
+	if (ret < 0) {
+		vb_guest_warn("%s: discard [%#llx, +%#llx) failed: %s",
+			      b->opts.name, (unsigned long long)gpa,
+			      (unsigned long long)len, strerror(-ret));
+		return ret;
+	}
+	b->discarded_bytes += len;
+	b->discard_ranges++;
+	return 0;
+}
+
+/* Copy all out segments of e into a fresh buffer (caller frees). */
+static void *read_out(struct balloon *b, const struct vq_elem *e, uint32_t max)
+{
+	uint8_t *buf;
+	uint32_t off = 0;
+	unsigned i;
+
+	if (!e->out_len || e->out_len > max)
+		return NULL;
+	buf = malloc(e->out_len);
+	if (!buf)
+		return NULL;
+	for (i = 0; i < e->n_out; i++) {
+		const struct vq_seg *s = &e->seg[i];
+
+		if (s->len > e->out_len - off ||
+		    guest_mem_read(b->vdev.mem, s->gpa, buf + off, s->len) < 0) {
+			free(buf);
+			return NULL;
+		}
+		off += s->len;
+	}
+	return buf;
+}
+
+static unsigned order_of(uint64_t npages)
+{
+	unsigned order = 0;
+
+	while (order < VB_MAX_ORDER && (2ULL << order) <= npages)
+		order++;
+	return order;
+}
+
+/* A page range [pfn, pfn + n) is guest RAM (no wrap, no overflow). */
+static bool pages_valid(struct balloon *b, uint64_t pfn, uint64_t n)
+{
+	const uint64_t max_pfn = UINT64_MAX >> VB_PFN_SHIFT;
+
+	if (!n || pfn > max_pfn || n > max_pfn - pfn)
+		return false;
+	return guest_mem_valid(b->vdev.mem, pfn << VB_PFN_SHIFT,
+			       n << VB_PFN_SHIFT);
+}
+
+/*
+ * Parse an inflate/deflate request into page ranges (sorted, merged).
+ * Returns the number of ranges (> 0) with *rp allocated, or -errno.
+ * *pages gets the page count as the guest sent it (duplicates included),
+ * blocks[] the entries per order (added to, only on success).
+ */
+static int parse_pfn_request(struct balloon *b, const struct vq_elem *e,
+			     struct range **rp, uint64_t *pages,
+			     uint64_t blocks[VB_MAX_ORDER + 1])
+{
+	bool ranges = b->features & VB_FEAT(VB_F_PAGE_RANGES);
+	size_t esz = ranges ? sizeof(struct vb_range) : sizeof(uint32_t);
+	size_t i, n;
+	struct range *r = NULL;
+	uint64_t *pfns = NULL;
+	void *buf;
+	int ret = -EINVAL;
+
+	if (e->out_len % esz)
+		return -EINVAL;
+	buf = read_out(b, e, VB_MAX_REQ_BYTES);
+	if (!buf)
+		return -EINVAL;
+	n = e->out_len / esz;
+	r = malloc(n * sizeof(*r));
+	if (!r)
+		goto out;
+	*pages = 0;
+	if (ranges) {
+		const struct vb_range *v = buf;
+
+		for (i = 0; i < n; i++) {
+			uint64_t pfn = le64toh(v[i].pfn);
+			uint32_t np = le32toh(v[i].npages);
+
+			if (v[i].reserved || !pages_valid(b, pfn, np))
+				goto out;
+			r[i].start = pfn;
+			r[i].len = np;
+			*pages += np;
+		}
+		for (i = 0; i < n; i++)
+			blocks[order_of(r[i].len)]++;
+		n = ranges_merge(r, n);
+	} else {
+		const uint32_t *v = buf;
+
+		pfns = malloc(n * sizeof(*pfns));
+		if (!pfns)
+			goto out;
+		for (i = 0; i < n; i++) {
+			pfns[i] = le32toh(v[i]);
+			if (!pages_valid(b, pfns[i], 1))
+				goto out;
+		}
+		*pages = n;
+		blocks[0] += n;
+		n = ranges_from_pfns(pfns, n, r);
+	}
+	ret = n;
+out:
+	free(pfns);
+	free(buf);
+	if (ret < 0)
+		free(r);
+	else
+		*rp = r;
+	return ret;
+}
+
+static void handle_inflate(struct balloon *b, const struct vq_elem *e)
+{
+	struct range *r;
+	uint64_t pages;
+	int i, n;
+
+	n = parse_pfn_request(b, e, &r, &pages, b->blocks_by_order);
+	if (n < 0) {
+		vb_guest_warn("%s: inflate request refused (bad PFN list, %u bytes)",
+			      b->opts.name, e->out_len);
+		b->refused++;
+		return;
+	}
+	b->inflated_pages += pages;
+	for (i = 0; i < n; i++)
+		if (balloon_discard(b, r[i].start << VB_PFN_SHIFT,
+				    r[i].len << VB_PFN_SHIFT) < 0)
+			break;
+	free(r);
+}
+
+/* Nothing to do on the host: a hole refills with zeroes when touched. */
+static void handle_deflate(struct balloon *b, const struct vq_elem *e)
+{
+	uint64_t blocks[VB_MAX_ORDER + 1];
+	struct range *r;
+	uint64_t pages;
+	int n;
+
+	n = parse_pfn_request(b, e, &r, &pages, blocks);
+	if (n < 0) {
+		vb_guest_warn("%s: deflate request refused (bad PFN list, %u bytes)",
+			      b->opts.name, e->out_len);
+		b->refused++;
+		return;
+	}
+	b->deflated_pages += pages;
+	free(r);
+}
+
+/* Stats entries are {le16 tag, le64 val}, packed; unknown tags ignored. */
+static void parse_stats(struct balloon *b, const struct vq_elem *e)
+{
+	const struct vb_stat *s;
+	uint8_t *buf;
+	size_t i, n;
+
+	if (e->out_len % sizeof(struct vb_stat)) {
+		vb_guest_warn("%s: stats buffer of %u bytes refused",
+			      b->opts.name, e->out_len);
+		b->refused++;
+		return;
+	}
+	if (!e->out_len)
+		return;
+	buf = read_out(b, e, VB_MAX_STATS_BYTES);
+	if (!buf) {
+		vb_guest_warn("%s: stats buffer unreadable", b->opts.name);
+		b->refused++;
+		return;
+	}
+	s = (const struct vb_stat *)buf;
+	n = e->out_len / sizeof(*s);
+	for (i = 0; i < n; i++) {
+		uint16_t tag = le16toh(s[i].tag);
+
+		if (tag >= VB_S_NR)
+			continue;
+		b->stats.have[tag] = true;
+		b->stats.val[tag] = le64toh(s[i].val);
+	}
+	b->stats.last_update = time(NULL);
+	free(buf);
+}
+
+/* Returns true when the element was kept (not to be pushed now). */
+static bool handle_stats(struct balloon *b, unsigned idx, const struct vq_elem *e)
+{
+	struct virtq *vq = b->vdev.vq[idx];
+
+	parse_stats(b, e);
+	if (b->stats_elem_held) {
+		/* Only one buffer is in flight by protocol: give the old back. */
+		virtq_push(vq, b->stats_elem, 0);
+	}
+	memcpy(b->stats_elem, e, sizeof(*e));
+	b->stats_elem_held = true;
+	b->stats_q = idx;
+	return true;
+}
+
+int balloon_request_stats(struct balloon *b)
+{
+	struct virtq *vq;
+
+	if (!(b->features & VB_FEAT(VB_F_STATS_VQ)))
+		return -EOPNOTSUPP;
+	if (!b->live || b->vdev.broken)
+		return -ENODEV;
+	if (!b->stats_elem_held)
+		return -EAGAIN;		/* the guest has a request pending */
+	vq = b->vdev.vq[b->stats_q];
+	if (!vq)
+		return -ENODEV;
+	/* Using the buffer is the request: the guest refills and re-adds it. */
+	b->stats_elem_held = false;
+	if (virtq_push(vq, b->stats_elem, 0) < 0)
+		return -EIO;
+	virtq_notify(vq);
+	return 0;
+}
+
+static void handle_reporting(struct balloon *b, const struct vq_elem *e)
+{
+	struct range r[VQ_ELEM_MAX_SEGS];
+	unsigned i, n = 0;
+	uint64_t total;
+
+	for (i = e->n_out; i < e->n_out + e->n_in; i++) {
+		const struct vq_seg *s = &e->seg[i];
+
+		if ((s->gpa | s->len) & (VB_PAGE_SIZE - 1) ||
+		    !guest_mem_valid(b->vdev.mem, s->gpa, s->len)) {
+			vb_guest_warn("%s: reported block [%#llx, +%#x) refused",
+				      b->opts.name, (unsigned long long)s->gpa,
+				      s->len);
+			b->refused++;
+			return;
+		}
+		r[n].start = s->gpa;
+		r[n++].len = s->len;
+	}
+	if (e->n_out || !n) {
+		vb_guest_warn("%s: malformed reporting buffer", b->opts.name);
+		b->refused++;
+		return;
+	}
+	n = ranges_merge(r, n);
+	total = ranges_total(r, n);
+	for (i = 0; i < n; i++)
+		if (balloon_discard(b, r[i].start, r[i].len) < 0)
+			break;
+	b->reported_bytes += total;
+}
+
+/* Returns true when the element was kept by the device. */
+static bool handle_elem(struct balloon *b, int role, unsigned idx,
+			const struct vq_elem *e)
+{
+	switch (role) {
+	case VB_Q_INFLATE:
+		handle_inflate(b, e);
+		return false;
+	case VB_Q_DEFLATE:
+		handle_deflate(b, e);
+		return false;
+	case VB_Q_STATS:
+		return handle_stats(b, idx, e);
+	case VB_Q_FREE_PAGE:
+		balloon_hint_elem(b, e);
+		return false;
+	case VB_Q_REPORTING:
+		handle_reporting(b, e);
+		return false;
+	}
+	return false;
+}
+
+void balloon_queue_kick(struct vdev *vd, unsigned idx)
+{
+	struct balloon *b = vd->priv;
+	struct virtq *vq;
+	int role, ret;
+	bool pushed = false;
+
+	if (vd->broken || !vd->mem || idx >= VDEV_MAX_QUEUES || !vd->vq[idx])
+		return;
+	role = balloon_queue_role(balloon_features(b), idx);
+	if (role < 0) {
+		vb_guest_warn("%s: kick on unknown queue %u", b->opts.name, idx);
+		b->refused++;
+		return;
+	}
+	vq = vd->vq[idx];
+	while ((ret = virtq_pop(vq, b->elem)) > 0) {
+		if (handle_elem(b, role, idx, b->elem))
+			continue;
+		/* MUST_TELL_HOST: the discard is done before the guest hears
+		 * back, so it may reuse deflated pages only after this. */
+		if (virtq_push(vq, b->elem, 0) < 0) {
+			ret = -EIO;
+			break;
+		}
+		pushed = true;
+	}
+	if (pushed || role == VB_Q_STATS)
+		virtq_notify(vq);
+	if (ret < 0) {
+		b->refused++;
+		vdev_mark_broken(vd, "virtqueue corrupted by the guest");
+		balloon_emit(b, BALLOON_EV_BROKEN);
+	}
+}
