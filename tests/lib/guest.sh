@@ -1,0 +1,112 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# tests/lib/guest.sh - guest side of the test library (busybox sh).
+# Sourced before every guest script, in UML and in QEMU guests alike.
+# /vb/share is shared with the host (hostfs in UML, 9p in QEMU); the host
+# side of each function is in tests/lib/common.sh.
+
+VB_SHARE=/vb/share
+
+vb_log() {
+	echo "guest: $*"
+}
+
+vb_fail() {
+	echo "guest: FAIL: $*"
+	exit 1
+}
+
+# Existence through readdir: robust against any dentry caching of the
+# shared filesystem.
+vb_share_has() {
+	case " $(ls -A "$VB_SHARE" 2>/dev/null | tr '\n' ' ') " in
+	*" $1 "*) return 0 ;;
+	esac
+	return 1
+}
+
+vb_signal() {
+	: >"$VB_SHARE/.$1.tmp" && mv "$VB_SHARE/.$1.tmp" "$VB_SHARE/$1"
+}
+
+# vb_wait NAME [timeout_s]: wait until the host signals NAME.
+vb_wait() {
+	local name=$1 timeout=${2:-60} i=0
+	while ! vb_share_has "$name"; do
+		i=$((i + 1))
+		if [ "$i" -gt $((timeout * 10)) ]; then
+			echo "guest: timed out after ${timeout}s waiting for host signal '$name'"
+			return 1
+		fi
+		sleep 0.1
+	done
+	return 0
+}
+
+# vb_put KEY VALUE: the host reads it with vb_get KEY.
+vb_put() {
+	echo "$2" >"$VB_SHARE/.kv.$1.tmp" && mv "$VB_SHARE/.kv.$1.tmp" "$VB_SHARE/kv.$1"
+}
+
+# vb_get KEY: a value the host put with vb_put_guest (empty if none).
+vb_get() {
+	vb_share_has "kv.$1" && cat "$VB_SHARE/kv.$1"
+}
+
+# vb_meminfo FIELD: value in kB from /proc/meminfo (MemTotal, MemFree, ...).
+vb_meminfo() {
+	awk -v f="$1:" '$1 == f { print $2; found = 1 } END { exit !found }' /proc/meminfo
+}
+
+vb_module_dir() {
+	echo "/lib/modules/$(uname -r)"
+}
+
+# vb_load_balloon intree|ours [module params...]
+#   intree: the kernel's own virtio_balloon.ko; ours: vballoon.ko.
+vb_load_balloon() {
+	local which=$1 ko
+	shift
+	case $which in
+	intree)
+		[ -d /sys/module/virtio_balloon ] && return 0
+		ko=$(vb_module_dir)/kernel/drivers/virtio/virtio_balloon.ko ;;
+	ours)
+		[ -d /sys/module/vballoon ] && return 0
+		ko=/vb/modules/vballoon.ko ;;
+	*)
+		echo "guest: vb_load_balloon: want intree or ours, got '$which'"
+		return 2 ;;
+	esac
+	if [ ! -e "$ko" ]; then
+		echo "guest: vb_load_balloon: $ko is not in the guest (not built?)"
+		return 2
+	fi
+	insmod "$ko" "$@"
+}
+
+vb_unload_balloon() {
+	case $1 in
+	intree) rmmod virtio_balloon ;;
+	ours) rmmod vballoon ;;
+	*) echo "guest: vb_unload_balloon: want intree or ours"; return 2 ;;
+	esac
+}
+
+# vb_wait_meminfo FIELD OP KB [timeout_s]: wait until `FIELD OP KB` holds
+# (OP: -lt -le -gt -ge -eq).  Prints the last value read.
+vb_wait_meminfo() {
+	local field=$1 op=$2 want=$3 timeout=${4:-60} i=0 v
+	while :; do
+		v=$(vb_meminfo "$field")
+		if [ "$v" "$op" "$want" ]; then
+			echo "$v"
+			return 0
+		fi
+		i=$((i + 1))
+		if [ "$i" -gt $((timeout * 10)) ]; then
+			echo "$v"
+			return 1
+		fi
+		sleep 0.1
+	done
+}
