@@ -1,0 +1,58 @@
+# SPDX-License-Identifier: GPL-2.0
+# guest/guest.mk - vballoon.ko for ARCH=um (UML 6.1) and x86-64 (Debian).
+#
+# Each architecture builds out of tree in its own directory,
+# $(BUILD)/<arch>/src, holding symlinks to the sources, so the two builds
+# never share objects.  Kernel trees come from $(VB_CACHE)/env.sh when the
+# test bed wrote it (VB_UML_KDIR, VB_X86_KDIR), else from the defaults.
+
+-include $(VB_CACHE)/env.sh
+
+VB_UML_KDIR ?= $(VB_CACHE)/linux-source-6.1
+VB_X86_KDIR ?= /usr/src/linux-headers-6.1.0-56-amd64
+
+GUEST_SRCS := guest/vballoon.c guest/vballoon_compat.h guest/Kbuild \
+	      include/vballoon_abi.h
+
+# $(call guest_src,ARCH): populate $(BUILD)/ARCH/src with links.
+define guest_src
+	@mkdir -p $(BUILD)/$(1)/src
+	@ln -sf $(TOP)/guest/vballoon.c $(TOP)/guest/vballoon_compat.h \
+		$(TOP)/guest/Kbuild $(TOP)/include/vballoon_abi.h \
+		$(BUILD)/$(1)/src/
+endef
+
+$(BUILD)/um/vballoon.ko: $(GUEST_SRCS)
+	@test -f $(VB_UML_KDIR)/.config || \
+		{ echo "guest: no UML kernel tree at $(VB_UML_KDIR) (run make setup)"; exit 1; }
+	$(call guest_src,um)
+	$(MAKE) -C $(VB_UML_KDIR) ARCH=um M=$(BUILD)/um/src \
+		KBUILD_MODPOST_WARN=1 modules
+	cp $(BUILD)/um/src/vballoon.ko $@
+
+$(BUILD)/x86_64/vballoon.ko: $(GUEST_SRCS)
+	@test -f $(VB_X86_KDIR)/Makefile || \
+		{ echo "guest: no x86-64 headers at $(VB_X86_KDIR) (run make setup)"; exit 1; }
+	$(call guest_src,x86_64)
+	$(MAKE) -C $(VB_X86_KDIR) M=$(BUILD)/x86_64/src modules
+	cp $(BUILD)/x86_64/src/vballoon.ko $@
+
+.PHONY: guest guest-um guest-x86_64 guest-checkpatch guest-dkms-src
+guest: $(BUILD)/um/vballoon.ko $(BUILD)/x86_64/vballoon.ko
+guest-um: $(BUILD)/um/vballoon.ko
+guest-x86_64: $(BUILD)/x86_64/vballoon.ko
+
+guest-checkpatch:
+	perl $(VB_UML_KDIR)/scripts/checkpatch.pl --no-tree -q -f \
+		guest/*.c guest/*.h
+
+# A DKMS source tree: dkms add $(BUILD)/dkms/vballoon-<version>
+VB_DKMS_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' guest/dkms.conf)
+guest-dkms-src:
+	rm -rf $(BUILD)/dkms/vballoon-$(VB_DKMS_VERSION)
+	mkdir -p $(BUILD)/dkms/vballoon-$(VB_DKMS_VERSION)
+	cp guest/vballoon.c guest/vballoon_compat.h guest/Kbuild guest/dkms.conf \
+		include/vballoon_abi.h $(BUILD)/dkms/vballoon-$(VB_DKMS_VERSION)/
+	@echo "dkms add $(BUILD)/dkms/vballoon-$(VB_DKMS_VERSION)"
+
+ALL_TARGETS += $(BUILD)/um/vballoon.ko $(BUILD)/x86_64/vballoon.ko
