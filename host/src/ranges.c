@@ -48,11 +48,12 @@ size_t ranges_from_pfns(uint64_t *pfns, size_t n, struct range *out)
 	out[0].len = 1;
 	for (i = 1; i < n; i++) {
 		struct range *cur = &out[nr];
-		uint64_t end = cur->start + cur->len;
+		/* Last PFN, not the end: the end of a run up to 2^64-1 wraps. */
+		uint64_t last = cur->start + cur->len - 1;
 
-		if (pfns[i] < end)		/* duplicate */
+		if (pfns[i] <= last)		/* duplicate */
 			continue;
-		if (pfns[i] == end) {		/* adjacent */
+		if (pfns[i] == last + 1) {	/* adjacent */
 			cur->len++;
 			continue;
 		}
