@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# QEMU/TCG x86-64 guest (Debian kernel, in-tree virtio_balloon) with QEMU's
+# virtio-balloon: the workload runs (alloc, fill, frag, verify), QMP
+# `balloon` shrinks the guest by 256 MiB and its MemTotal drops by that much,
+# then grows it back and the held pattern is still intact.
+. "$(dirname "$0")/../lib/common.sh"
+vb_require "$BUILD/vb-workload"
+
+cat >"$T/guest.sh" <<'GUEST'
+[ -d /sys/module/virtio_balloon ] || vb_fail "virtio_balloon not loaded"
+vb-workload alloc --mib 8 || exit 1
+vb-workload fill --mib 16 --seed 9 || exit 1
+vb-workload frag --mib 64 --hold-file /tmp/frag --seed 5 || exit 1
+vb-workload fill --mib 96 --hold-file /tmp/hold --seed 3 || exit 1
+before=$(vb_meminfo MemTotal)
+vb_put before "$before"
+vb_signal ready
+vb_wait inflated 120 || exit 1
+after=$(vb_wait_meminfo MemTotal -le $((before - 255 * 1024)) 60) ||
+	vb_fail "MemTotal $after kB did not drop by 256 MiB from $before kB"
+vb_put after "$after"
+vb-workload verify --mib 96 --hold-file /tmp/hold --seed 3 || exit 1
+vb_signal checked
+vb_wait deflated 120 || exit 1
+back=$(vb_wait_meminfo MemTotal -ge "$before" 60) ||
+	vb_fail "MemTotal $back kB did not return to $before kB"
+vb-workload verify --mib 96 --hold-file /tmp/hold --seed 3 || exit 1
+vb-workload verify --mib 64 --hold-file /tmp/frag --seed 5 --punch-holes || exit 1
+vb_log "MemTotal $before -> $after -> $back kB"
+GUEST
+
+actual() {
+	vb_qmp "$VB_QEMU_QMP" '{"execute":"query-balloon"}' |
+		sed -n 's/.*"actual": *\([0-9]*\).*/\1/p'
+}
+
+# wait_actual BYTES: until query-balloon reports BYTES (the guest's pace).
+wait_actual() {
+	local i a
+	for ((i = 0; i < 600; i++)); do
+		a=$(actual)
+		[ "$a" = "$1" ] && return 0
+		sleep 0.2
+	done
+	vb_fail "query-balloon actual stuck at '$a', want $1"
+}
+
+vb_start_qemu --mem 512M --balloon "free-page-reporting=on" --timeout 400 -- "$T/guest.sh" ||
+	vb_fail "QEMU guest did not start"
+vb_wait_guest ready 240 || { vb_wait_qemu; vb_fail "guest not ready"; }
+wait_actual $((512 << 20))
+vb_qmp "$VB_QEMU_QMP" '{"execute":"balloon","arguments":{"value":268435456}}' >/dev/null ||
+	vb_fail "QMP balloon refused"
+wait_actual $((256 << 20))
+vb_signal_guest inflated
+vb_wait_guest checked 120 || { vb_wait_qemu; vb_fail "guest did not see MemTotal drop"; }
+before=$(vb_get before) after=$(vb_get after)
+drop=$((before - after))
+vb_log "guest MemTotal $before -> $after kB (drop $drop kB)"
+(( drop >= 255 * 1024 && drop <= 257 * 1024 )) || vb_fail "MemTotal dropped by $drop kB, want 262144"
+vb_qmp "$VB_QEMU_QMP" '{"execute":"balloon","arguments":{"value":536870912}}' >/dev/null ||
+	vb_fail "QMP balloon refused"
+wait_actual $((512 << 20))
+vb_signal_guest deflated
+vb_wait_qemu || vb_fail "guest script failed"
+vb_log "QEMU guest ballooned 512 -> 256 -> 512 MiB, data intact"
