@@ -33,6 +33,14 @@ struct guest_mem {
 	struct guest_region r[GUEST_MEM_MAX_REGIONS];
 };
 
+/* Replace the table with the frontend's regions (gpa, size, uaddr,
+ * mmap_offset, fd filled in; host/map_base/map_len ignored).  Refuses zero
+ * sizes, wrap-around, overlaps (in gpa or uaddr), fds that are not regular
+ * files large enough for the region.  Maps each fd MAP_SHARED and sorts by
+ * gpa.  Takes ownership of the fds on every path (kept in m on success,
+ * closed on failure).  0 or -errno; on failure m is left empty. */
+int guest_mem_set_table(struct guest_mem *m, const struct guest_region *in, unsigned n);
+
 /* Translate gpa; returns a host pointer and sets *len to the usable
  * contiguous length (<= requested *len, > 0), or NULL if gpa is not RAM. */
 void *guest_mem_gpa_to_hva(const struct guest_mem *m, uint64_t gpa, uint64_t *len);

@@ -38,6 +38,10 @@ uint64_t loop_now_ms(void);
 
 /* Run until loop_stop(); returns 0, or -errno on an epoll failure. */
 int loop_run(struct loop *l);
+/* One round: wait up to timeout_ms (-1 = until an event or timer, 0 = poll),
+ * dispatch what is ready and the due timers.  Returns the number of fd
+ * events, or -errno.  For tests and fuzzers that drive the loop by hand. */
+int loop_run_once(struct loop *l, int timeout_ms);
 void loop_stop(struct loop *l);
 
 #endif /* VB_LOOP_H */
