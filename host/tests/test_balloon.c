@@ -1,0 +1,782 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * test_balloon.c - the balloon device driven through its vdev_ops, as the
+ * vhost-user transport would: guest RAM is a memfd mapped through the real
+ * guest_mem translator, and the queues are real split rings (virtq.c) that
+ * this test fills as a guest driver would.  Discards are checked on the
+ * memfd's st_blocks.
+ */
+#define _GNU_SOURCE
+#include <endian.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "../../include/vballoon_abi.h"
+#include "../src/balloon.h"
+#include "../src/guest_mem.h"
+#include "../src/vdev.h"
+#include "../src/virtq.h"
+
+#define F(bit)		(1ULL << (bit))
+#define F_V1		F(32)
+#define PAGE		4096ULL
+#define RAM_BASE	0x100000ULL	/* below it: not shared, as in UML */
+#define RAM_SIZE	(8ULL << 20)
+#define RAM_END		(RAM_BASE + RAM_SIZE)
+#define QSIZE		16
+#define RING(q)		(RAM_BASE + (q) * 0x4000ULL)
+#define SCRATCH		(RAM_BASE + 0x20000ULL)
+#define SCRATCH_END	(RAM_BASE + 0x40000ULL)
+#define DATA		(RAM_BASE + 0x40000ULL)	/* pages the tests balloon */
+#define PFN(gpa)	((uint32_t)((gpa) >> 12))
+
+struct fx {
+	int memfd;
+	uint8_t *ram;			/* the whole file, test's view */
+	struct guest_mem mem;
+	struct virtq vq[VDEV_MAX_QUEUES];
+	uint16_t avail[VDEV_MAX_QUEUES];
+	uint16_t next_desc[VDEV_MAX_QUEUES];
+	uint64_t bump;
+	struct balloon *b;
+	struct vdev *vd;
+	uint64_t features;
+};
+
+static int config_changes;
+static int broken_calls;
+static int events[8];
+
+void vdev_mark_broken(struct vdev *vd, const char *why)
+{
+	vd->broken = true;
+	broken_calls++;
+}
+
+static int cfg_changed(struct vdev *vd)
+{
+	config_changes++;
+	return 0;
+}
+
+static void ev_cb(struct balloon *b, enum balloon_event ev, void *opaque)
+{
+	events[ev]++;
+}
+
+static uint64_t allocated(struct fx *f)
+{
+	struct stat st;
+
+	assert_int_equal(fstat(f->memfd, &st), 0);
+	return (uint64_t)st.st_blocks * 512;
+}
+
+static void *gpa(struct fx *f, uint64_t a)
+{
+	return f->ram + a;
+}
+
+/* Bring the device up with features, all queues mapped and ready. */
+static struct fx *fx_new(uint64_t features, struct balloon_opts *o)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct balloon_opts def;
+	struct guest_region r = { 0 };
+	unsigned q, nq;
+
+	assert_non_null(f);
+	if (!o) {
+		balloon_opts_default(&def);
+		o = &def;
+	}
+	f->memfd = memfd_create("guest-ram", 0);
+	assert_true(f->memfd >= 0);
+	assert_int_equal(ftruncate(f->memfd, RAM_END), 0);
+	f->ram = mmap(NULL, RAM_END, PROT_READ | PROT_WRITE, MAP_SHARED, f->memfd, 0);
+	assert_true(f->ram != MAP_FAILED);
+	/* The guest has used its memory: every data page is allocated. */
+	memset(gpa(f, DATA), 0x5a, RAM_END - DATA);
+	/* Rings and scratch too, so posting buffers allocates nothing. */
+	memset(gpa(f, RAM_BASE), 0, DATA - RAM_BASE);
+	r.gpa = RAM_BASE;
+	r.size = RAM_SIZE;
+	r.uaddr = RAM_BASE;
+	r.mmap_offset = RAM_BASE;
+	r.fd = dup(f->memfd);
+	assert_int_equal(guest_mem_set_table(&f->mem, &r, 1), 0);
+
+	f->b = balloon_new(o, NULL);
+	assert_non_null(f->b);
+	f->vd = balloon_vdev(f->b);
+	assert_int_equal(f->vd->ops->device_id, 5);
+	assert_int_equal(f->vd->ops->set_features(f->vd, features), 0);
+	f->features = features;
+	f->vd->features = features;
+	f->vd->mem = &f->mem;
+	f->vd->connected = true;
+	f->vd->config_changed = cfg_changed;
+	f->bump = SCRATCH;
+	nq = f->vd->ops->num_queues(f->vd);
+	for (q = 0; q < nq; q++) {
+		struct virtq *vq = &f->vq[q];
+
+		virtq_init(vq, q);
+		vq->num = QSIZE;
+		vq->desc_uva = RING(q);
+		vq->avail_uva = RING(q) + 0x1000;
+		vq->used_uva = RING(q) + 0x2000;
+		vq->addr_set = true;
+		assert_int_equal(virtq_map(vq, &f->mem), 0);
+		f->vd->vq[q] = vq;
+		f->vd->ops->queue_ready(f->vd, q);
+	}
+	return f;
+}
+
+static void fx_free(struct fx *f)
+{
+	f->vd->ops->stop(f->vd);
+	balloon_free(f->b);
+	guest_mem_clear(&f->mem);
+	munmap(f->ram, RAM_END);
+	close(f->memfd);
+	free(f);
+}
+
+static int qidx(struct fx *f, int role)
+{
+	int q = balloon_queue_index(f->features, role);
+
+	assert_true(q >= 0);
+	return q;
+}
+
+static uint64_t scratch(struct fx *f, const void *data, size_t len)
+{
+	uint64_t a = f->bump;
+
+	f->bump += (len + 15) & ~15ULL;
+	assert_true(f->bump <= SCRATCH_END);
+	if (data)
+		memcpy(gpa(f, a), data, len);
+	return a;
+}
+
+/* Post a chain of descriptors (out ones first) on queue q. */
+static void post_chain(struct fx *f, unsigned q, const uint64_t *addr,
+		       const uint32_t *len, const uint16_t *flags, unsigned n)
+{
+	struct virtq_desc *d = gpa(f, RING(q));
+	struct virtq_avail *av = gpa(f, RING(q) + 0x1000);
+	uint16_t head = f->next_desc[q];
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		uint16_t slot = (head + i) % QSIZE;
+
+		d[slot].addr = addr[i];
+		d[slot].len = len[i];
+		d[slot].flags = flags[i] | (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0);
+		d[slot].next = (head + i + 1) % QSIZE;
+	}
+	f->next_desc[q] = (head + n) % QSIZE;
+	av->ring[f->avail[q] % QSIZE] = head;
+	f->avail[q]++;
+	__atomic_store_n(&av->idx, f->avail[q], __ATOMIC_RELEASE);
+}
+
+static void post_out(struct fx *f, unsigned q, const void *data, uint32_t len)
+{
+	uint64_t a = scratch(f, data, len);
+	uint16_t fl = 0;
+
+	post_chain(f, q, &a, &len, &fl, 1);
+}
+
+static void post_in(struct fx *f, unsigned q, uint64_t addr, uint32_t len)
+{
+	uint16_t fl = VIRTQ_DESC_F_WRITE;
+
+	post_chain(f, q, &addr, &len, &fl, 1);
+}
+
+static uint16_t used_idx(struct fx *f, unsigned q)
+{
+	struct virtq_used *u = gpa(f, RING(q) + 0x2000);
+
+	return __atomic_load_n(&u->idx, __ATOMIC_ACQUIRE);
+}
+
+static void kick(struct fx *f, unsigned q)
+{
+	f->vd->ops->queue_kick(f->vd, q);
+}
+
+static void info(struct fx *f, struct balloon_info *i)
+{
+	balloon_get_info(f->b, i);
+}
+
+/* ---- queue indexes -------------------------------------------------------- */
+
+static void test_queue_index_every_combination(void **state)
+{
+	unsigned mask;
+
+	for (mask = 0; mask < 8; mask++) {
+		uint64_t feat = F_V1 | F(VB_F_MUST_TELL_HOST) | F(VB_F_DEFLATE_ON_OOM);
+		int expect = 2;
+
+		if (mask & 1)
+			feat |= F(VB_F_STATS_VQ);
+		if (mask & 2)
+			feat |= F(VB_F_FREE_PAGE_HINT);
+		if (mask & 4)
+			feat |= F(VB_F_PAGE_REPORTING);
+		assert_int_equal(balloon_queue_index(feat, VB_Q_INFLATE), 0);
+		assert_int_equal(balloon_queue_index(feat, VB_Q_DEFLATE), 1);
+		assert_int_equal(balloon_queue_index(feat, VB_Q_STATS),
+				 mask & 1 ? expect++ : -1);
+		assert_int_equal(balloon_queue_index(feat, VB_Q_FREE_PAGE),
+				 mask & 2 ? expect++ : -1);
+		assert_int_equal(balloon_queue_index(feat, VB_Q_REPORTING),
+				 mask & 4 ? expect++ : -1);
+		assert_int_equal(balloon_queue_index(feat, VB_Q_NR_ROLES), -1);
+		assert_int_equal(balloon_queue_index(feat, -1), -1);
+	}
+}
+
+static void test_num_queues_follows_negotiation(void **state)
+{
+	struct fx *f = fx_new(F_V1 | F(VB_F_PAGE_REPORTING), NULL);
+
+	assert_int_equal(f->vd->ops->num_queues(f->vd), 3);
+	assert_int_equal(balloon_queue_index(f->features, VB_Q_REPORTING), 2);
+	fx_free(f);
+}
+
+/* ---- features and config -------------------------------------------------- */
+
+static void test_features_offered_and_refused(void **state)
+{
+	struct balloon_opts o;
+	struct balloon *b;
+	struct vdev *vd;
+	uint64_t off;
+
+	balloon_opts_default(&o);
+	o.deflate_on_oom = false;
+	b = balloon_new(&o, NULL);
+	vd = balloon_vdev(b);
+	off = vd->ops->get_features(vd);
+	assert_true(off & F_V1);
+	assert_true(off & F(VB_F_MUST_TELL_HOST));
+	assert_false(off & F(VB_F_DEFLATE_ON_OOM));
+	assert_true(off & F(VB_F_PAGE_RANGES));
+	/* Not offered, CONT without RANGES: refused. */
+	assert_int_equal(vd->ops->set_features(vd, F_V1 | F(VB_F_DEFLATE_ON_OOM)), -EINVAL);
+	assert_int_equal(vd->ops->set_features(vd, F_V1 | F(VB_F_CONT_PAGES)), -EINVAL);
+	assert_int_equal(vd->ops->set_features(vd, F_V1 | F(15)), -EINVAL);
+	assert_int_equal(vd->ops->set_features(vd, F_V1 | F(VB_F_CONT_PAGES) |
+					       F(VB_F_PAGE_RANGES)), 0);
+	balloon_free(b);
+}
+
+static void test_config_layout_and_actual(void **state)
+{
+	struct fx *f = fx_new(F_V1 | F(VB_F_MUST_TELL_HOST), NULL);
+	struct vb_config_ext c;
+	uint32_t v;
+	struct balloon_info i;
+	int changes = events[BALLOON_EV_CHANGE];
+
+	assert_int_equal(f->vd->ops->config_size(f->vd), 24);
+	assert_int_equal(balloon_set_target(f->b, RAM_END - 256 * PAGE), 0);
+	memset(&c, 0xff, sizeof(c));
+	f->vd->ops->get_config(f->vd, 0, &c, 16);	/* a 16-byte read works */
+	assert_int_equal(le32toh(c.std.num_pages), 256);
+	assert_int_equal(c.std.actual, 0);
+	assert_int_equal(c.pages_order, 0xffffffff);	/* untouched */
+	/* Driver writes actual; writes to num_pages are ignored. */
+	v = htole32(100);
+	f->vd->ops->set_config(f->vd, 4, &v, 4);
+	v = htole32(7);
+	f->vd->ops->set_config(f->vd, 0, &v, 4);
+	info(f, &i);
+	assert_int_equal(i.actual_pages, 100);
+	assert_int_equal(i.num_pages, 256);
+	assert_int_equal(i.actual, RAM_END - 100 * PAGE);
+	assert_int_equal(events[BALLOON_EV_CHANGE], changes + 1);
+	/* Target above RAM clamps to "no balloon"; 0 is refused. */
+	assert_int_equal(balloon_set_target(f->b, 1ULL << 50), 0);
+	info(f, &i);
+	assert_int_equal(i.num_pages, 0);
+	assert_int_equal(balloon_set_target(f->b, 0), -EINVAL);
+	fx_free(f);
+}
+
+static void test_config_16_bytes_without_extensions(void **state)
+{
+	struct balloon_opts o;
+	struct fx *f;
+
+	balloon_opts_default(&o);
+	o.page_ranges = false;
+	o.cont_pages = false;
+	f = fx_new(F_V1, &o);
+	assert_int_equal(f->vd->ops->config_size(f->vd), 16);
+	fx_free(f);
+}
+
+/* ---- inflate / deflate ---------------------------------------------------- */
+
+static void test_inflate_discards_merged_ranges(void **state)
+{
+	struct fx *f = fx_new(F_V1 | F(VB_F_MUST_TELL_HOST), NULL);
+	uint32_t pfns[64];
+	uint64_t before = allocated(f);
+	struct balloon_info i;
+	unsigned k, q = qidx(f, VB_Q_INFLATE);
+
+	/* Three runs, shuffled, with a duplicate: 20 + 30 + 13 pages. */
+	for (k = 0; k < 20; k++)
+		pfns[k] = PFN(DATA) + 19 - k;
+	for (k = 0; k < 30; k++)
+		pfns[20 + k] = PFN(DATA) + 100 + k;
+	for (k = 0; k < 13; k++)
+		pfns[50 + k] = PFN(DATA) + 400 + k;
+	pfns[63] = PFN(DATA) + 105;
+	for (k = 0; k < 64; k++)
+		pfns[k] = htole32(pfns[k]);
+	post_out(f, q, pfns, sizeof(pfns));
+	kick(f, q);
+	assert_int_equal(used_idx(f, q), 1);
+	info(f, &i);
+	assert_int_equal(i.inflated_pages, 64);
+	assert_int_equal(i.discard_ranges, 3);
+	assert_int_equal(i.discarded_bytes, 63 * PAGE);
+	assert_int_equal(i.refused, 0);
+	assert_int_equal(before - allocated(f), 63 * PAGE);
+	/* The holes read back as zero; the neighbours are untouched. */
+	assert_int_equal(*(uint8_t *)gpa(f, DATA), 0);
+	assert_int_equal(*(uint8_t *)gpa(f, DATA + 20 * PAGE), 0x5a);
+	fx_free(f);
+}
+
+static void test_inflate_pfn_outside_ram_refused(void **state)
+{
+	struct fx *f = fx_new(F_V1 | F(VB_F_MUST_TELL_HOST), NULL);
+	unsigned q = qidx(f, VB_Q_INFLATE);
+	uint32_t bad[][3] = {
+		{ PFN(DATA), PFN(DATA) + 1, PFN(RAM_END) },	/* past the end */
+		{ PFN(DATA), PFN(RAM_BASE) - 1, PFN(DATA) + 2 },	/* below RAM */
+		{ PFN(DATA), 0xffffffff, PFN(DATA) + 3 },
+	};
+	uint64_t before = allocated(f);
+	struct balloon_info i;
+	uint8_t odd[6] = { 0 };
+	unsigned k;
+
+	for (k = 0; k < 3; k++)
+		post_out(f, q, bad[k], sizeof(bad[k]));
+	post_out(f, q, odd, sizeof(odd));	/* not a multiple of 4 */
+	kick(f, q);
+	/* Every request is answered (the guest must not hang) ... */
+	assert_int_equal(used_idx(f, q), 4);
+	info(f, &i);
+	/* ... and none of them discarded anything. */
+	assert_int_equal(i.refused, 4);
+	assert_int_equal(i.discarded_bytes, 0);
+	assert_int_equal(i.inflated_pages, 0);
+	assert_int_equal(allocated(f), before);
+	assert_false(f->vd->broken);
+	fx_free(f);
+}
+
+static void test_deflate_counts_only(void **state)
+{
+	struct fx *f = fx_new(F_V1 | F(VB_F_MUST_TELL_HOST), NULL);
+	unsigned q = qidx(f, VB_Q_DEFLATE);
+	uint32_t pfns[4] = { PFN(DATA), PFN(DATA) + 1, PFN(DATA) + 2, PFN(DATA) + 9 };
+	uint64_t before = allocated(f);
+	struct balloon_info i;
+
+	post_out(f, q, pfns, sizeof(pfns));
+	kick(f, q);
+	assert_int_equal(used_idx(f, q), 1);
+	info(f, &i);
+	assert_int_equal(i.deflated_pages, 4);
+	assert_int_equal(allocated(f), before);
+	fx_free(f);
+}
+
+static void test_range_entries_validation(void **state)
+{
+	uint64_t feat = F_V1 | F(VB_F_MUST_TELL_HOST) | F(VB_F_PAGE_RANGES);
+	struct fx *f = fx_new(feat, NULL);
+	unsigned q = qidx(f, VB_Q_INFLATE);
+	struct vb_range bad[] = {
+		{ htole64(PFN(DATA)), htole32(0), 0 },			/* empty */
+		{ htole64(PFN(DATA)), htole32(4), htole32(1) },		/* reserved */
+		{ htole64(PFN(RAM_END) - 2), htole32(4), 0 },		/* crosses end */
+		{ htole64(UINT64_MAX - 1), htole32(4), 0 },		/* wraps */
+		{ htole64(UINT64_MAX >> 12), htole32(1), 0 },		/* shift overflow */
+	};
+	struct vb_range good[] = {
+		{ htole64(PFN(DATA)), htole32(512), 0 },		/* order 9 */
+		{ htole64(PFN(DATA) + 512), htole32(1), 0 },		/* adjacent */
+		{ htole64(PFN(DATA) + 1024), htole32(16), 0 },		/* order 4 */
+		{ htole64(PFN(DATA) + 1030), htole32(2), 0 },		/* inside */
+	};
+	uint64_t before = allocated(f);
+	struct balloon_info i;
+	unsigned k;
+
+	for (k = 0; k < 5; k++)
+		post_out(f, q, &bad[k], sizeof(bad[k]));
+	kick(f, q);
+	info(f, &i);
+	assert_int_equal(i.refused, 5);
+	assert_int_equal(allocated(f), before);
+	post_out(f, q, good, sizeof(good));
+	kick(f, q);
+	assert_int_equal(used_idx(f, q), 6);
+	info(f, &i);
+	assert_int_equal(i.refused, 5);
+	assert_int_equal(i.inflated_pages, 531);
+	assert_int_equal(i.discard_ranges, 2);
+	assert_int_equal(i.discarded_bytes, 529 * PAGE);
+	assert_int_equal(before - allocated(f), 529 * PAGE);
+	assert_int_equal(i.blocks_by_order[9], 1);
+	assert_int_equal(i.blocks_by_order[4], 1);
+	assert_int_equal(i.blocks_by_order[1], 1);
+	assert_int_equal(i.blocks_by_order[0], 1);
+	fx_free(f);
+}
+
+static void test_ring_corruption_marks_broken(void **state)
+{
+	struct fx *f = fx_new(F_V1, NULL);
+	unsigned q = qidx(f, VB_Q_INFLATE);
+	struct virtq_avail *av = gpa(f, RING(q) + 0x1000);
+	int before = broken_calls;
+	uint32_t pfn = PFN(DATA);
+
+	av->idx = 100;		/* avail moved by more than the ring size */
+	kick(f, q);
+	assert_int_equal(broken_calls, before + 1);
+	assert_true(f->vd->broken);
+	/* A broken device ignores further input. */
+	av->idx = 0;
+	post_out(f, q, &pfn, 4);
+	kick(f, q);
+	assert_int_equal(used_idx(f, q), 0);
+	fx_free(f);
+}
+
+/* ---- poison ------------------------------------------------------------- */
+
+static void test_poison_nonzero_keeps_pages(void **state)
+{
+	uint64_t feat = F_V1 | F(VB_F_MUST_TELL_HOST) | F(VB_F_PAGE_POISON) |
+			F(VB_F_PAGE_REPORTING);
+	struct fx *f = fx_new(feat, NULL);
+	unsigned q = qidx(f, VB_Q_INFLATE), rq = qidx(f, VB_Q_REPORTING);
+	uint32_t pv = htole32(0xaaaaaaaa), pfns[8];
+	uint64_t before = allocated(f);
+	struct balloon_info i;
+	unsigned k;
+
+	f->vd->ops->set_config(f->vd, 12, &pv, 4);
+	memset(gpa(f, DATA), 0xaa, 8 * PAGE);	/* the guest poisoned them */
+	for (k = 0; k < 8; k++)
+		pfns[k] = htole32(PFN(DATA) + k);
+	post_out(f, q, pfns, sizeof(pfns));
+	kick(f, q);
+	post_in(f, rq, DATA + 64 * PAGE, 1 << 20);
+	kick(f, rq);
+	assert_int_equal(used_idx(f, q), 1);
+	assert_int_equal(used_idx(f, rq), 1);
+	info(f, &i);
+	assert_int_equal(i.poison_val, 0xaaaaaaaa);
+	assert_int_equal(i.inflated_pages, 8);
+	assert_int_equal(i.reported_bytes, 1 << 20);
+	/* Policy: nothing punched, the pattern is still there. */
+	assert_int_equal(i.discarded_bytes, 0);
+	assert_int_equal(allocated(f), before);
+	assert_int_equal(*(uint8_t *)gpa(f, DATA + 7 * PAGE + 100), 0xaa);
+
+	/* A zero poison value: holes read as zero, so discarding is fine. */
+	pv = 0;
+	f->vd->ops->set_config(f->vd, 12, &pv, 4);
+	post_out(f, q, pfns, sizeof(pfns));
+	kick(f, q);
+	info(f, &i);
+	assert_int_equal(i.discarded_bytes, 8 * PAGE);
+	assert_int_equal(before - allocated(f), 8 * PAGE);
+	fx_free(f);
+}
+
+/* ---- reporting ------------------------------------------------------------ */
+
+static void test_reporting_discards_and_validates(void **state)
+{
+	struct fx *f = fx_new(F_V1 | F(VB_F_PAGE_REPORTING), NULL);
+	unsigned q = qidx(f, VB_Q_REPORTING);
+	uint64_t before = allocated(f), a[3];
+	uint32_t len[3];
+	uint16_t fl[3] = { VIRTQ_DESC_F_WRITE, VIRTQ_DESC_F_WRITE, VIRTQ_DESC_F_WRITE };
+	struct balloon_info i;
+
+	/* Two adjacent blocks and one apart: two discards. */
+	a[0] = DATA + (1 << 20);
+	len[0] = 1 << 20;
+	a[1] = DATA;
+	len[1] = 1 << 20;
+	a[2] = DATA + (3 << 20);
+	len[2] = 256 * 1024;
+	post_chain(f, q, a, len, fl, 3);
+	/* Unaligned block: the whole buffer refused. */
+	a[0] = DATA + (4 << 20) + 100;
+	len[0] = 8192;
+	post_chain(f, q, a, len, fl, 1);
+	kick(f, q);
+	assert_int_equal(used_idx(f, q), 2);
+	info(f, &i);
+	assert_int_equal(i.reported_bytes, (2 << 20) + 256 * 1024);
+	assert_int_equal(i.discard_ranges, 2);
+	assert_int_equal(i.refused, 1);
+	assert_int_equal(before - allocated(f), (2 << 20) + 256 * 1024);
+	fx_free(f);
+}
+
+/* ---- stats ---------------------------------------------------------------- */
+
+static void test_stats_parse_and_request(void **state)
+{
+	struct fx *f = fx_new(F_V1 | F(VB_F_STATS_VQ), NULL);
+	unsigned q = qidx(f, VB_Q_STATS);
+	struct vb_stat s[3] = {
+		{ htole16(VB_S_MEMFREE), htole64(123456789) },
+		{ htole16(999), htole64(1) },			/* unknown: ignored */
+		{ htole16(VB_S_OOM_KILL), htole64(3) },
+	};
+	struct balloon_stats st;
+
+	assert_int_equal(balloon_request_stats(f->b), -EAGAIN);
+	post_out(f, q, s, sizeof(s));
+	kick(f, q);
+	/* The device keeps the buffer until it wants fresh stats. */
+	assert_int_equal(used_idx(f, q), 0);
+	balloon_get_stats(f->b, &st);
+	assert_true(st.last_update > 0);
+	assert_true(st.have[VB_S_MEMFREE]);
+	assert_int_equal(st.val[VB_S_MEMFREE], 123456789);
+	assert_int_equal(st.val[VB_S_OOM_KILL], 3);
+	assert_false(st.have[VB_S_SWAP_IN]);
+	assert_int_equal(balloon_request_stats(f->b), 0);
+	assert_int_equal(used_idx(f, q), 1);
+	assert_int_equal(balloon_request_stats(f->b), -EAGAIN);
+	/* After stop nothing points into guest memory any more. */
+	post_out(f, q, s, sizeof(s));
+	kick(f, q);
+	f->vd->ops->stop(f->vd);
+	assert_int_equal(balloon_request_stats(f->b), -ENODEV);
+	fx_free(f);
+}
+
+/* ---- free page hints ------------------------------------------------------ */
+
+static void send_id(struct fx *f, unsigned q, uint32_t id)
+{
+	uint32_t le = htole32(id);
+
+	post_out(f, q, &le, 4);
+	kick(f, q);
+}
+
+static uint32_t cfg_cmd_id(struct fx *f)
+{
+	struct vb_config c;
+
+	f->vd->ops->get_config(f->vd, 0, &c, sizeof(c));
+	return le32toh(c.free_page_hint_cmd_id);
+}
+
+static void test_hint_round_and_stale_ids(void **state)
+{
+	uint64_t feat = F_V1 | F(VB_F_FREE_PAGE_HINT) | F(VB_F_STATS_VQ);
+	struct fx *f = fx_new(feat, NULL);
+	unsigned q = qidx(f, VB_Q_FREE_PAGE);
+	uint64_t before = allocated(f);
+	struct balloon_info i;
+	int id1, id2, changes = config_changes;
+
+	assert_int_equal(q, 3);
+	id1 = balloon_hint_start(f->b);
+	assert_true(id1 >= 2);
+	assert_int_equal(cfg_cmd_id(f), id1);
+	assert_int_equal(config_changes, changes + 1);
+	send_id(f, q, id1);
+	post_in(f, q, DATA, 1 << 20);
+	post_in(f, q, DATA + (1 << 20), 1 << 20);
+	kick(f, q);
+	info(f, &i);
+	assert_int_equal(i.hint_state, BALLOON_HINT_RUNNING);
+	assert_int_equal(i.hinted_bytes, 2 << 20);
+
+	/* New round: hints still carrying the old id are ignored. */
+	id2 = balloon_hint_start(f->b);
+	assert_true(id2 > id1);
+	post_in(f, q, DATA + (2 << 20), 1 << 20);	/* before the guest starts id2 */
+	kick(f, q);
+	send_id(f, q, id1);				/* stale start id */
+	post_in(f, q, DATA + (3 << 20), 1 << 20);
+	kick(f, q);
+	info(f, &i);
+	assert_int_equal(i.hint_state, BALLOON_HINT_REQUESTED);
+	assert_int_equal(i.hinted_bytes, 0);
+	send_id(f, q, id2);
+	post_in(f, q, DATA + (4 << 20), 1 << 20);
+	kick(f, q);
+	send_id(f, q, VB_CMD_ID_STOP);
+	info(f, &i);
+	assert_int_equal(i.hint_state, BALLOON_HINT_STOPPED);
+	assert_int_equal(i.hinted_bytes, 1 << 20);
+	/* Hints after the guest's STOP belong to no round. */
+	post_in(f, q, DATA + (5 << 20), 1 << 20);
+	kick(f, q);
+	info(f, &i);
+	assert_int_equal(i.hinted_bytes, 1 << 20);
+	/* Every buffer went back to the guest, with 0 bytes written. */
+	assert_int_equal(used_idx(f, q), 10);
+	/* Default mode: hinted pages are recorded, never discarded. */
+	assert_int_equal(allocated(f), before);
+	assert_int_equal(i.discarded_bytes, 0);
+
+	assert_int_equal(balloon_hint_done(f->b), 0);
+	assert_int_equal(cfg_cmd_id(f), VB_CMD_ID_DONE);
+	info(f, &i);
+	assert_int_equal(i.hint_state, BALLOON_HINT_IDLE);
+	assert_int_equal(i.hinted_bytes, 1 << 20);	/* readable until next round */
+	/* Ids are never reused. */
+	assert_true(balloon_hint_start(f->b) > id2);
+	assert_int_equal(balloon_hint_stop(f->b), 0);
+	assert_int_equal(cfg_cmd_id(f), VB_CMD_ID_STOP);
+	info(f, &i);
+	assert_int_equal(i.hint_state, BALLOON_HINT_STOPPED);
+	fx_free(f);
+}
+
+static void test_hint_discard_opt_in(void **state)
+{
+	struct balloon_opts o;
+	struct fx *f;
+	uint64_t before;
+	unsigned q;
+	int id;
+
+	balloon_opts_default(&o);
+	o.hint_discard = true;
+	f = fx_new(F_V1 | F(VB_F_FREE_PAGE_HINT), &o);
+	q = qidx(f, VB_Q_FREE_PAGE);
+	before = allocated(f);
+	id = balloon_hint_start(f->b);
+	send_id(f, q, id);
+	post_in(f, q, DATA, 1 << 20);
+	kick(f, q);
+	assert_int_equal(before - allocated(f), 1 << 20);
+	fx_free(f);
+}
+
+static void test_hint_needs_feature(void **state)
+{
+	struct fx *f = fx_new(F_V1, NULL);
+
+	assert_int_equal(balloon_hint_start(f->b), -EOPNOTSUPP);
+	fx_free(f);
+}
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+static void test_stop_keeps_target(void **state)
+{
+	struct fx *f = fx_new(F_V1, NULL);
+	struct balloon_info i;
+	uint32_t v = htole32(50);
+
+	assert_int_equal(balloon_set_target(f->b, RAM_END - 100 * PAGE), 0);
+	f->vd->ops->set_config(f->vd, 4, &v, 4);
+	f->vd->ops->stop(f->vd);
+	info(f, &i);
+	assert_int_equal(i.num_pages, 100);
+	assert_int_equal(i.actual_pages, 0);	/* a new driver starts empty */
+	assert_false(i.connected);
+	f->vd->ops->queue_ready(f->vd, 0);
+	info(f, &i);
+	assert_true(i.connected);
+	assert_int_equal(i.num_pages, 100);
+	fx_free(f);
+}
+
+static void test_registry_names(void **state)
+{
+	struct balloon_opts o;
+	struct balloon *a, *b, *c;
+
+	balloon_opts_default(&o);
+	strcpy(o.name, "vm-a");
+	a = balloon_new(&o, NULL);
+	assert_non_null(a);
+	assert_null(balloon_new(&o, NULL));	/* duplicate name */
+	o.name[0] = '\0';
+	b = balloon_new(&o, NULL);
+	c = balloon_new(&o, NULL);
+	assert_non_null(b);
+	assert_non_null(c);
+	assert_string_not_equal(balloon_name(b), balloon_name(c));
+	assert_ptr_equal(balloon_find("vm-a"), a);
+	assert_ptr_equal(balloon_next(NULL), a);
+	balloon_free(a);
+	balloon_free(b);
+	balloon_free(c);
+	assert_null(balloon_next(NULL));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_queue_index_every_combination),
+		cmocka_unit_test(test_num_queues_follows_negotiation),
+		cmocka_unit_test(test_features_offered_and_refused),
+		cmocka_unit_test(test_config_layout_and_actual),
+		cmocka_unit_test(test_config_16_bytes_without_extensions),
+		cmocka_unit_test(test_inflate_discards_merged_ranges),
+		cmocka_unit_test(test_inflate_pfn_outside_ram_refused),
+		cmocka_unit_test(test_deflate_counts_only),
+		cmocka_unit_test(test_range_entries_validation),
+		cmocka_unit_test(test_ring_corruption_marks_broken),
+		cmocka_unit_test(test_poison_nonzero_keeps_pages),
+		cmocka_unit_test(test_reporting_discards_and_validates),
+		cmocka_unit_test(test_stats_parse_and_request),
+		cmocka_unit_test(test_hint_round_and_stale_ids),
+		cmocka_unit_test(test_hint_discard_opt_in),
+		cmocka_unit_test(test_hint_needs_feature),
+		cmocka_unit_test(test_stop_keeps_target),
+		cmocka_unit_test(test_registry_names),
+	};
+
+	balloon_set_event_cb(ev_cb, NULL);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
