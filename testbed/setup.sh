@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# testbed/setup.sh - `make setup`: install what vballoon needs (Debian/apt)
+# and prepare the kernel trees for out-of-tree modules.  Idempotent; takes a
+# fraction of a second once done.  Writes $VB_CACHE/env.sh, which
+# guest/guest.mk and the launchers source:
+#   VB_UML_KDIR VB_UML_KVER VB_UML_BIN VB_UML_MODDIR
+#   VB_X86_KDIR VB_X86_KVER VB_X86_VMLINUZ
+set -euo pipefail
+
+VB_CACHE=${VB_CACHE:-$HOME/.cache/vballoon}
+UM_TREE=$VB_CACHE/linux-source-6.1
+UM_STAMP=$VB_CACHE/um-tree.stamp
+ENV_SH=$VB_CACHE/env.sh
+
+say() { echo "setup: $*"; }
+die() { echo "setup: error: $*" >&2; exit 1; }
+
+PACKAGES=(build-essential clang llvm lld libcmocka-dev libjson-c-dev pkg-config
+	user-mode-linux busybox-static qemu-system-x86 linux-image-amd64
+	linux-headers-amd64 socat jq gnuplot-nox bc flex bison libelf-dev
+	libssl-dev cpio kmod dkms valgrind python3 xz-utils)
+
+SUDO=
+if [ "$(id -u)" != 0 ]; then
+	command -v sudo >/dev/null || die "not root and no sudo: cannot install packages"
+	SUDO=sudo
+fi
+APT_ENV=()
+[ "${CI:-}" = true ] && APT_ENV=(env DEBIAN_FRONTEND=noninteractive)
+APT_UPDATED=0
+
+# Packages of "$@" not installed, one dpkg-query for all of them.
+missing() {
+	local ok
+	ok=$(dpkg-query -W -f='${Package} ${Status}\n' "$@" 2>/dev/null |
+		awk '$2 == "install" && $3 == "ok" && $4 == "installed" { print $1 }')
+	printf '%s\n' "$@" | grep -vxF -f <(echo "$ok") || true
+}
+
+apt_install() {
+	command -v apt-get >/dev/null || die "apt-get not found: install by hand: $*"
+	if [ "$APT_UPDATED" = 0 ]; then
+		say "apt-get update"
+		$SUDO "${APT_ENV[@]}" apt-get update -q
+		APT_UPDATED=1
+	fi
+	say "apt-get install $*"
+	$SUDO "${APT_ENV[@]}" apt-get install -y -q "$@"
+}
+
+install_packages() {
+	local need
+	need=$(missing "${PACKAGES[@]}")
+	if [ -n "$need" ]; then
+		# shellcheck disable=SC2086
+		apt_install $need
+	else
+		say "packages: all ${#PACKAGES[@]} installed"
+	fi
+}
+
+# The UML kernel's version, from its modules directory.
+uml_version() {
+	ls /usr/lib/uml/modules 2>/dev/null | sort -V | tail -n 1
+}
+
+# Newest Debian x86-64 kernel image installed, as its ABI (6.1.0-56-amd64).
+x86_kver() {
+	ls /boot/vmlinuz-*-amd64 2>/dev/null | sed 's|/boot/vmlinuz-||' | sort -V | tail -n 1
+}
+
+# linux-source-6.1 at the UML version ("6.1.176" -> "6.1.176-1").  Prints the
+# package version installed or installable, or nothing.
+source_version() {
+	local ver=$1 have cand
+	have=$(dpkg-query -W -f='${Version}' linux-source-6.1 2>/dev/null || true)
+	if [[ $have == "$ver"-* ]]; then
+		echo "$have"
+		return
+	fi
+	cand=$(apt-cache madison linux-source-6.1 2>/dev/null |
+		awk -F'|' '{ gsub(/ /, "", $2); print $2 }' | grep "^$ver-" | head -n 1 || true)
+	echo "$cand"
+}
+
+prepare_um_tree() {
+	local ver=$1 cfg=/usr/share/doc/user-mode-linux/config.gz tarball
+	if [ -f "$UM_STAMP" ] && [ "$(cat "$UM_STAMP")" = "$ver" ] && [ -f "$UM_TREE/.config" ]; then
+		say "UML module tree: ready ($UM_TREE, $ver)"
+		return
+	fi
+	tarball=$(ls /usr/src/linux-source-6.1.tar.* 2>/dev/null | head -n 1)
+	[ -n "$tarball" ] || die "no /usr/src/linux-source-6.1.tar.* (linux-source-6.1 not installed?)"
+	[ -r "$cfg" ] || die "$cfg missing (user-mode-linux not installed?)"
+	say "UML module tree: unpacking $tarball into $VB_CACHE (about a minute)"
+	rm -rf -- "$UM_TREE" "$UM_STAMP"
+	tar -C "$VB_CACHE" -xf "$tarball"
+	zcat "$cfg" >"$UM_TREE/.config"
+	say "UML module tree: make ARCH=um olddefconfig modules_prepare"
+	make -C "$UM_TREE" ARCH=um olddefconfig modules_prepare >"$VB_CACHE/prep.log" 2>&1 ||
+		{ tail -n 20 "$VB_CACHE/prep.log" >&2; die "modules_prepare failed (log: $VB_CACHE/prep.log)"; }
+	echo "$ver" >"$UM_STAMP"
+}
+
+# Fallback when the archive has no linux-source at the UML version: build the
+# UML kernel (and the in-tree balloon module) ourselves from the source we
+# have, with Debian's UML config, and use that kernel everywhere.
+build_own_uml() {
+	local tree=$VB_CACHE/uml-build src_ver stamp=$VB_CACHE/uml-build.stamp tarball kver
+	tarball=$(ls /usr/src/linux-source-6.1.tar.* 2>/dev/null | head -n 1)
+	[ -n "$tarball" ] || die "no linux-source-6.1 to build a UML kernel from"
+	src_ver=$(dpkg-query -W -f='${Version}' linux-source-6.1)
+	if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$src_ver" ]; then
+		say "NOTE: the archive has no linux-source-6.1 matching the installed UML"
+		say "      kernel; building our own linux.uml from linux-source $src_ver"
+		say "      with Debian's UML config (10-30 minutes on 2 cores)"
+		rm -rf -- "$tree" "$stamp"
+		mkdir -p "$tree"
+		tar -C "$tree" --strip-components=1 -xf "$tarball"
+		zcat /usr/share/doc/user-mode-linux/config.gz >"$tree/.config"
+		make -C "$tree" ARCH=um olddefconfig >/dev/null
+		make -C "$tree" ARCH=um -j2 linux modules_prepare >"$VB_CACHE/uml-build.log" 2>&1 ||
+			die "UML kernel build failed (log: $VB_CACHE/uml-build.log)"
+		make -C "$tree" ARCH=um M=drivers/virtio modules >>"$VB_CACHE/uml-build.log" 2>&1 ||
+			die "virtio modules build failed (log: $VB_CACHE/uml-build.log)"
+		echo "$src_ver" >"$stamp"
+	fi
+	kver=$(cat "$tree/include/config/kernel.release")
+	mkdir -p "$VB_CACHE/uml-modules/$kver/kernel/drivers/virtio"
+	cp "$tree/drivers/virtio/virtio_balloon.ko" "$VB_CACHE/uml-modules/$kver/kernel/drivers/virtio/"
+	UML_KDIR=$tree UML_KVER=$kver UML_BIN=$tree/linux UML_MODDIR=$VB_CACHE/uml-modules/$kver
+	say "using our own UML kernel $UML_BIN ($kver)"
+}
+
+setup_uml() {
+	local ver srcver
+	ver=$(uml_version)
+	[ -n "$ver" ] || die "no /usr/lib/uml/modules/<version> (user-mode-linux not installed?)"
+	srcver=$(source_version "$ver")
+	UML_KVER=$ver UML_BIN=$(command -v linux.uml) UML_MODDIR=/usr/lib/uml/modules/$ver
+	UML_KDIR=$UM_TREE
+	if [ -z "$srcver" ]; then
+		[ -n "$(missing linux-source-6.1)" ] && apt_install linux-source-6.1
+		build_own_uml
+		return
+	fi
+	if [ "$(dpkg-query -W -f='${Version}' linux-source-6.1 2>/dev/null || true)" != "$srcver" ]; then
+		apt_install "linux-source-6.1=$srcver"
+	fi
+	prepare_um_tree "$ver"
+}
+
+setup_x86() {
+	local abi
+	X86_KVER=$(x86_kver)
+	[ -n "$X86_KVER" ] || die "no /boot/vmlinuz-*-amd64 (linux-image-amd64 not installed?)"
+	X86_KDIR=/usr/src/linux-headers-$X86_KVER
+	if [ ! -d "$X86_KDIR" ]; then
+		apt_install "linux-headers-$X86_KVER"
+	fi
+	[ -f "/lib/modules/$X86_KVER/modules.dep" ] || die "/lib/modules/$X86_KVER/modules.dep missing"
+	X86_VMLINUZ=/boot/vmlinuz-$X86_KVER
+	abi=${X86_KVER%-amd64}
+	say "x86-64 kernel: $X86_VMLINUZ, headers $X86_KDIR (ABI $abi)"
+}
+
+write_env() {
+	local tmp=$ENV_SH.tmp
+	cat >"$tmp" <<EOF
+# Written by testbed/setup.sh; sourced by guest/guest.mk and the launchers.
+VB_UML_KDIR=$UML_KDIR
+VB_UML_KVER=$UML_KVER
+VB_UML_BIN=$UML_BIN
+VB_UML_MODDIR=$UML_MODDIR
+VB_X86_KDIR=$X86_KDIR
+VB_X86_KVER=$X86_KVER
+VB_X86_VMLINUZ=$X86_VMLINUZ
+EOF
+	if cmp -s "$tmp" "$ENV_SH"; then
+		rm -f "$tmp"
+	else
+		mv "$tmp" "$ENV_SH"
+		say "wrote $ENV_SH"
+	fi
+}
+
+main() {
+	mkdir -p "$VB_CACHE"
+	# One setup at a time (make check and a parallel make demo, say).
+	exec 9>"$VB_CACHE/setup.lock"
+	flock 9
+	install_packages
+	setup_uml
+	setup_x86
+	write_env
+	say "UML: $UML_BIN ($UML_KVER), module tree $UML_KDIR"
+	say "done"
+}
+
+main "$@"
