@@ -1,0 +1,20 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# tests/tests.mk - `make check` and `make demo`.
+#   make check              setup, build everything, run all tests
+#   make check T=REGEX      only the tests whose name matches REGEX
+#   make check J=1          integration tests one at a time (default 2)
+# Setup runs in its own make first: guest/guest.mk reads the kernel tree
+# paths it writes ($(VB_CACHE)/env.sh) when the makefiles are parsed.
+
+T ?=
+J ?= 2
+
+check:
+	@$(MAKE) --no-print-directory setup
+	@$(MAKE) --no-print-directory all
+	@tests/run -j $(J) $(if $(T),'$(T)')
+
+demo:
+	@$(MAKE) --no-print-directory setup
+	@$(MAKE) --no-print-directory all
+	@tests/demo.sh
