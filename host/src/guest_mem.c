@@ -335,6 +335,16 @@ uint64_t guest_mem_end(const struct guest_mem *m)
 	return end;
 }
 
+uint64_t guest_mem_size(const struct guest_mem *m)
+{
+	uint64_t total = 0;
+	unsigned i;
+
+	for (i = 0; i < m->nregions; i++)
+		total += m->r[i].size;
+	return total;
+}
+
 uint64_t guest_mem_allocated(const struct guest_mem *m)
 {
 	struct stat seen[GUEST_MEM_MAX_REGIONS];

@@ -59,6 +59,10 @@ int guest_mem_discard(struct guest_mem *m, uint64_t gpa, uint64_t len);
 
 /* Highest gpa + size over all regions (guest RAM size when it starts at 0). */
 uint64_t guest_mem_end(const struct guest_mem *m);
+/* Sum of the region sizes: the guest RAM the frontend shares.  In UML the
+ * first region starts above the kernel image (not shared), so this, not
+ * guest_mem_end(), is the guest's RAM size. */
+uint64_t guest_mem_size(const struct guest_mem *m);
 /* Bytes allocated in the backing files (st_blocks * 512, each fd once). */
 uint64_t guest_mem_allocated(const struct guest_mem *m);
 /* Page order of the backing's huge pages (9 for 2 MiB on huge=always tmpfs

@@ -392,8 +392,25 @@ static uint64_t offered_features(struct vu_server *s)
 	return f | BIT(VIRTIO_F_VERSION_1) | BIT(VU_F_PROTOCOL_FEATURES);
 }
 
+/* Stop the device and forget the rings: the frontend must send them again
+ * before anything is read from guest memory. */
+static void dev_reinit(struct vu_server *s, bool force)
+{
+	if (!force && !dev_running(s))
+		return;
+	dev_stop(s, true);
+	vqs_reset(s);
+}
+
 static int h_get_features(struct vu_server *s, struct vu_msg *m, int *fds, unsigned nfds)
 {
+	/* UML's del_vqs (driver remove, module unload) sends GET_FEATURES as
+	 * a barrier right before freeing the rings; without PROTOCOL_FEATURES
+	 * acked it sends no SET_VRING_ENABLE(0) first.  So GET_FEATURES on a
+	 * live device means the rings are going away: stop touching them. */
+	if (dev_running(s))
+		vb_info("%s: GET_FEATURES on a live device: rings released", s->name);
+	dev_reinit(s, false);
 	m->u64 = offered_features(s);
 	return sizeof(m->u64);
 }
@@ -408,14 +425,15 @@ static int h_set_features(struct vu_server *s, struct vu_msg *m, int *fds, unsig
 			      (unsigned long long)(f & ~offered_features(s)));
 		return -EINVAL;
 	}
-	dev_stop(s, false);
+	/* Features change under live rings only on a re-initialisation. */
+	dev_reinit(s, false);
 	rc = s->vd->ops->set_features(s->vd, virtio_f);
 	if (rc)
 		return rc;
 	s->features = f;
 	s->features_set = true;
 	s->vd->features = virtio_f;
-	return vqs_eval(s);
+	return 0;
 }
 
 static int h_set_owner(struct vu_server *s, struct vu_msg *m, int *fds, unsigned nfds)
@@ -425,8 +443,7 @@ static int h_set_owner(struct vu_server *s, struct vu_msg *m, int *fds, unsigned
 
 static int h_reset(struct vu_server *s, struct vu_msg *m, int *fds, unsigned nfds)
 {
-	dev_stop(s, true);
-	vqs_reset(s);
+	dev_reinit(s, true);
 	return 0;
 }
 
@@ -457,8 +474,7 @@ static int h_set_mem_table(struct vu_server *s, struct vu_msg *m, int *fds, unsi
 
 	/* A new table re-initialises the device: UML sends it, then every
 	 * ring, on each find_vqs (driver probe, module reload). */
-	dev_stop(s, true);
-	vqs_reset(s);
+	dev_reinit(s, true);
 	s->vd->mem = NULL;
 	s->vd->broken = false;
 	guest_mem_clear(&s->mem);
