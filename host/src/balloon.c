@@ -284,12 +284,26 @@ static void op_set_config(struct vdev *vd, uint32_t off, const void *buf, uint32
 
 /* ---- target and stats ---------------------------------------------------- */
 
+/*
+ * Guest RAM size for QMP's "actual": ram-size= when configured (the size the
+ * VM was started with, as QEMU knows it), else the RAM the frontend shares.
+ * Not guest_mem_end(): UML shares its RAM file from the end of the kernel
+ * image, an offset that moves from boot to boot.
+ */
 static void balloon_update_ram_size(struct balloon *b)
 {
-	if (b->opts.ram_size)
+	const struct guest_mem *m = b->vdev.mem;
+	uint64_t sum = 0;
+	unsigned i;
+
+	if (b->opts.ram_size) {
 		b->ram_size = b->opts.ram_size;
-	else if (b->vdev.mem && guest_mem_end(b->vdev.mem))
-		b->ram_size = guest_mem_end(b->vdev.mem);
+		return;
+	}
+	for (i = 0; m && i < m->nregions; i++)
+		sum += m->r[i].size;
+	if (sum)
+		b->ram_size = sum;
 }
 
 static void balloon_notify_config(struct balloon *b)

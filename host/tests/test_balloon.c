@@ -295,7 +295,7 @@ static void test_config_layout_and_actual(void **state)
 	int changes = events[BALLOON_EV_CHANGE];
 
 	assert_int_equal(f->vd->ops->config_size(f->vd), 24);
-	assert_int_equal(balloon_set_target(f->b, RAM_END - 256 * PAGE), 0);
+	assert_int_equal(balloon_set_target(f->b, RAM_SIZE - 256 * PAGE), 0);
 	memset(&c, 0xff, sizeof(c));
 	f->vd->ops->get_config(f->vd, 0, &c, 16);	/* a 16-byte read works */
 	assert_int_equal(le32toh(c.std.num_pages), 256);
@@ -309,7 +309,9 @@ static void test_config_layout_and_actual(void **state)
 	info(f, &i);
 	assert_int_equal(i.actual_pages, 100);
 	assert_int_equal(i.num_pages, 256);
-	assert_int_equal(i.actual, RAM_END - 100 * PAGE);
+	/* RAM size: what the frontend shares, not where it ends. */
+	assert_int_equal(i.ram_size, RAM_SIZE);
+	assert_int_equal(i.actual, RAM_SIZE - 100 * PAGE);
 	assert_int_equal(events[BALLOON_EV_CHANGE], changes + 1);
 	/* Target above RAM clamps to "no balloon"; 0 is refused. */
 	assert_int_equal(balloon_set_target(f->b, 1ULL << 50), 0);
@@ -709,7 +711,7 @@ static void test_stop_keeps_target(void **state)
 	struct balloon_info i;
 	uint32_t v = htole32(50);
 
-	assert_int_equal(balloon_set_target(f->b, RAM_END - 100 * PAGE), 0);
+	assert_int_equal(balloon_set_target(f->b, RAM_SIZE - 100 * PAGE), 0);
 	f->vd->ops->set_config(f->vd, 4, &v, 4);
 	f->vd->ops->stop(f->vd);
 	info(f, &i);

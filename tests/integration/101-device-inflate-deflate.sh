@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# vballoond + a UML guest (VB_DRIVER=intree|ours, default intree):
+# target 256 MiB below a 512 MiB guest -> the guest's MemTotal drops by that,
+# query-balloon reports it, the RAM file's allocated blocks drop by >= 95% of
+# it; back to full size -> MemTotal returns and the workload fills and
+# verifies all of the guest's memory.
+. "$(dirname "$0")/../lib/common.sh"
+vb_require "$BUILD/vballoond" "$BUILD/vballoonctl" "$BUILD/vb-workload"
+DRIVER=${VB_DRIVER:-intree}
+MIB=$((1 << 20))
+
+ctl() { "$BUILD/vballoonctl" --qmp "$VB_QMP" "$@"; }
+actual() { ctl --json raw '{"execute":"query-balloon"}' | jq -e .return.actual; }
+info() { ctl --json query | jq -e ".[0].$1"; }
+# wait_actual BYTES [timeout_s]
+wait_actual() {
+	local i a
+	for ((i = 0; i < ${2:-60} * 10; i++)); do
+		a=$(actual) && [ "$a" = "$1" ] && return 0
+		sleep 0.1
+	done
+	echo "actual is $a, want $1" >&2
+	return 1
+}
+
+cat >"$T/guest.sh" <<'GUEST'
+set -e
+vb_load_balloon "$1" || vb_fail "cannot load the $1 balloon driver"
+# Touch (nearly) all free memory so the host file holds it, then free it:
+# the balloon then takes pages the host really has to give back.
+mkdir -p /mnt/fill
+mount -t tmpfs -o size=95% none /mnt/fill
+avail=$(vb_meminfo MemAvailable)
+dd if=/dev/zero of=/mnt/fill/f bs=1M count=$((avail / 1024 - 48)) 2>/dev/null
+rm /mnt/fill/f
+vb_put total0 "$(vb_meminfo MemTotal)"
+vb_signal touched
+vb_wait inflated 120 || exit 1
+vb_put total1 "$(vb_meminfo MemTotal)"
+vb_signal measured
+vb_wait deflated 120 || exit 1
+vb_put total2 "$(vb_meminfo MemTotal)"
+avail=$(vb_meminfo MemAvailable)
+mib=$((avail / 1024 - 40))
+vb_log "filling and verifying $mib MiB"
+vb-workload fill --mib $mib --hold-file /mnt/fill/w --seed 11
+vb-workload verify --mib $mib --hold-file /mnt/fill/w --seed 11
+vb_put filled "$mib"
+exit 0
+GUEST
+
+# ram-size: the size the guest was started with, as QEMU would know it.
+# No free page reporting: it would return the freed memory before we measure.
+vb_start_daemon --deflate-on-oom off --page-reporting off --ram-size 512M || vb_fail "daemon did not start"
+vb_start_uml --mem 512M --vhost "$VB_SOCK" --timeout 240 -- "$T/guest.sh" "$DRIVER" ||
+	vb_fail "UML did not boot"
+vb_wait_guest touched 120 || { vb_wait_uml; vb_fail "guest did not get ready"; }
+
+full=$(actual) || vb_fail "query-balloon failed: $(ctl raw '{"execute":"query-balloon"}')"
+[ "$full" = $((512 * MIB)) ] || vb_fail "query-balloon says $full before ballooning, want 512 MiB"
+[ "$(info connected)" = true ] || vb_fail "daemon does not see the guest connected"
+b0=$(vb_ramfile_bytes)
+vb_log "guest RAM $((full / MIB)) MiB, RAM file holds $((b0 / MIB)) MiB"
+target=$((full - 256 * MIB))
+ctl set "$target" >/dev/null || vb_fail "balloon command failed"
+wait_actual "$target" 120 || vb_fail "guest did not reach the target"
+b1=$(vb_ramfile_bytes)
+released=$((b0 - b1))
+vb_log "inflated: RAM file released $((released / MIB)) MiB"
+discarded=$(info '"discarded-bytes"')
+vb_log "daemon: $(ctl query | tr -s ' ' | tr '\n' ';')"
+(( released * 100 >= 95 * 256 * MIB )) ||
+	vb_fail "RAM file released only $released bytes of $((256 * MIB))"
+(( discarded >= 256 * MIB )) || vb_fail "daemon counted $discarded discarded bytes"
+vb_signal_guest inflated
+vb_wait_guest measured 60 || vb_fail "guest did not measure"
+t0=$(vb_get total0) t1=$(vb_get total1)
+drop=$(((t0 - t1) / 1024))
+vb_log "MemTotal $t0 kB -> $t1 kB (-$drop MiB)"
+(( drop >= 255 && drop <= 257 )) || vb_fail "MemTotal dropped by $drop MiB, want 256"
+
+ctl set "$full" >/dev/null || vb_fail "balloon back to full failed"
+wait_actual "$full" 120 || vb_fail "guest did not deflate"
+vb_signal_guest deflated
+vb_wait_uml || vb_fail "guest script failed (see above)"
+[ "$(vb_get total2)" = "$t0" ] || vb_fail "MemTotal $(vb_get total2) kB after deflate, want $t0"
+vb_log "guest filled and verified $(vb_get filled) MiB after deflating"
+[ "$(info refused)" = 0 ] || vb_fail "daemon refused $(info refused) requests"
+kill -0 "$VB_DAEMON_PID" || vb_fail "daemon died"
+vb_log "ok"
