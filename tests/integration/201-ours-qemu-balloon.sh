@@ -49,6 +49,8 @@ vb_wait_meminfo MemTotal -ge "$before" 60 >/dev/null ||
 	vb_fail "MemTotal did not come back after the final deflate"
 vb-workload verify --mib 64 --hold-file /tmp/hold --seed 7 || exit 1
 vb_log "MemTotal $before -> $after -> $back; rmmod -> $unloaded; reload ok"
+dmesg | grep -E "WARNING:|BUG:|Oops|Call Trace" && vb_fail "kernel warnings in dmesg"
+exit 0
 GUEST
 
 actual() {

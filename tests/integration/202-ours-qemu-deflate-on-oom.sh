@@ -27,6 +27,8 @@ vb_put oom "$oom"
 vb_log "OOM notifier released $oom pages; workload ran"
 vb_signal worked
 vb_wait bye 60 || exit 1
+dmesg | grep -E "WARNING:|BUG:|Oops|Call Trace" && vb_fail "kernel warnings in dmesg"
+exit 0
 GUEST
 
 actual() {

@@ -37,6 +37,8 @@ vb_put blocks "$(val hint_blocks)"
 free1=$(vb_meminfo MemFree)
 vb_log "MemFree $free0 -> $free1 kB after DONE"
 [ "$free1" -ge $((free0 - 32768)) ] || vb_fail "MemFree did not recover"
+dmesg | grep -E "WARNING:|BUG:|Oops|Call Trace" && vb_fail "kernel warnings in dmesg"
+exit 0
 GUEST
 
 vb_start_qemu --mem 1G --no-balloon-module --balloon "free-page-hint=on" \
