@@ -396,9 +396,7 @@ static uint64_t offered_features(struct vu_server *s)
  * before anything is read from guest memory. */
 static void dev_reinit(struct vu_server *s, bool force)
 {
-	if (!force && !dev_running(s))
-		return;
-	dev_stop(s, true);
+	dev_stop(s, force);
 	vqs_reset(s);
 }
 
@@ -408,9 +406,10 @@ static int h_get_features(struct vu_server *s, struct vu_msg *m, int *fds, unsig
 	 * a barrier right before freeing the rings; without PROTOCOL_FEATURES
 	 * acked it sends no SET_VRING_ENABLE(0) first.  So GET_FEATURES on a
 	 * live device means the rings are going away: stop touching them. */
-	if (dev_running(s))
+	if (dev_running(s)) {
 		vb_info("%s: GET_FEATURES on a live device: rings released", s->name);
-	dev_reinit(s, false);
+		dev_reinit(s, false);
+	}
 	m->u64 = offered_features(s);
 	return sizeof(m->u64);
 }
@@ -426,7 +425,8 @@ static int h_set_features(struct vu_server *s, struct vu_msg *m, int *fds, unsig
 		return -EINVAL;
 	}
 	/* Features change under live rings only on a re-initialisation. */
-	dev_reinit(s, false);
+	if (dev_running(s))
+		dev_reinit(s, false);
 	rc = s->vd->ops->set_features(s->vd, virtio_f);
 	if (rc)
 		return rc;
@@ -474,7 +474,7 @@ static int h_set_mem_table(struct vu_server *s, struct vu_msg *m, int *fds, unsi
 
 	/* A new table re-initialises the device: UML sends it, then every
 	 * ring, on each find_vqs (driver probe, module reload). */
-	dev_reinit(s, true);
+	dev_reinit(s, false);
 	s->vd->mem = NULL;
 	s->vd->broken = false;
 	guest_mem_clear(&s->mem);
