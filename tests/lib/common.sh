@@ -209,29 +209,35 @@ vb_put_guest() {
 # vb_qmp SOCK JSON: negotiate capabilities, send JSON, print its reply line
 # (events skipped).  Returns 1 on no reply or an "error" reply.
 vb_qmp() {
-	local sock=$1 cmd=$2 line reply=
+	local sock=$1 cmd=$2
 	[ -S "$sock" ] || { echo "vb_qmp: no socket $sock" >&2; return 1; }
-	coproc VB_QMP_CO { socat -t 5 - "UNIX-CONNECT:$sock" 2>/dev/null; }
-	local in=${VB_QMP_CO[0]} out=${VB_QMP_CO[1]} step
-	for step in greet caps cmd; do
-		case $step in
-		caps) echo '{"execute":"qmp_capabilities"}' >&"$out" ;;
-		cmd) echo "$cmd" >&"$out" ;;
-		esac
-		while IFS= read -r -t 30 line <&"$in"; do
-			case $line in
-			*'"event"'*) continue ;;
-			*'"QMP"'*) [ $step = greet ] && break ;;
-			*'"return"'*|*'"error"'*) [ $step != greet ] && break ;;
+	# In a subshell: a server that hangs up must not SIGPIPE the test.
+	(
+		trap '' PIPE
+		coproc QMP_CO { exec socat -t 1 - "UNIX-CONNECT:$sock" 2>/dev/null; }
+		in=${QMP_CO[0]} out=${QMP_CO[1]} pid=$QMP_CO_PID reply=
+		for step in greet caps cmd; do
+			case $step in
+			caps) echo '{"execute":"qmp_capabilities"}' >&"$out" || break ;;
+			cmd) echo "$cmd" >&"$out" || break ;;
 			esac
+			line=
+			while IFS= read -r -t "${VB_QMP_TIMEOUT:-30}" line <&"$in"; do
+				case $line in
+				*'"event"'*) continue ;;
+				*'"QMP"'*) [ $step = greet ] && break ;;
+				*'"return"'*|*'"error"'*) [ $step != greet ] && break ;;
+				esac
+			done || line=
+			[ -n "$line" ] || break
+			[ $step = cmd ] && reply=$line
 		done
-		[ $step = cmd ] && reply=$line
-	done
-	exec {out}>&-
-	wait "$VB_QMP_CO_PID" 2>/dev/null
-	[ -n "$reply" ] || { echo "vb_qmp: no reply from $sock to $cmd" >&2; return 1; }
-	echo "$reply"
-	[[ $reply != *'"error"'* ]]
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		[ -n "$reply" ] || { echo "vb_qmp: no reply from $sock to $cmd" >&2; exit 1; }
+		echo "$reply"
+		[[ $reply != *'"error"'* ]]
+	)
 }
 
 # ---- QEMU/TCG guests ----
