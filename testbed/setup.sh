@@ -138,6 +138,13 @@ setup_uml() {
 	ver=$(uml_version)
 	[ -n "$ver" ] || die "no /usr/lib/uml/modules/<version> (user-mode-linux not installed?)"
 	srcver=$(source_version "$ver")
+	if [ -z "$srcver" ] && [ "$APT_UPDATED" = 0 ]; then
+		# Fresh machines may have empty package lists.
+		say "apt-get update (looking for linux-source-6.1 $ver)"
+		$SUDO "${APT_ENV[@]}" apt-get update -q
+		APT_UPDATED=1
+		srcver=$(source_version "$ver")
+	fi
 	UML_KVER=$ver UML_BIN=$(command -v linux.uml) UML_MODDIR=/usr/lib/uml/modules/$ver
 	UML_KDIR=$UM_TREE
 	if [ -z "$srcver" ]; then
