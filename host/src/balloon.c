@@ -171,7 +171,7 @@ static int op_set_features(struct vdev *vd, uint64_t features)
 	}
 	b->features = features & (balloon_offered(b) | VB_FEAT(VIRTIO_F_VERSION_1));
 	b->features_set = true;
-	vb_info("%s: features %#llx", b->opts.name,
+	vb_guest_info("%s: features %#llx", b->opts.name,
 		(unsigned long long)b->features);
 	return 0;
 }
@@ -277,7 +277,7 @@ static void op_set_config(struct vdev *vd, uint32_t off, const void *buf, uint32
 	set_actual(b, le32toh(c.std.actual));
 	if (le32toh(c.std.poison_val) != b->poison_val) {
 		b->poison_val = le32toh(c.std.poison_val);
-		vb_info("%s: poison value %#x%s", b->opts.name, b->poison_val,
+		vb_guest_info("%s: poison value %#x%s", b->opts.name, b->poison_val,
 			b->poison_val ? ": inflated/reported pages kept, not discarded" : "");
 	}
 }
@@ -424,7 +424,7 @@ static void op_queue_ready(struct vdev *vd, unsigned idx)
 	balloon_update_ram_size(b);
 	if (!b->live) {
 		b->live = true;
-		vb_info("%s: device live, ram %llu bytes", b->opts.name,
+		vb_guest_info("%s: device live, ram %llu bytes", b->opts.name,
 			(unsigned long long)b->ram_size);
 		balloon_apply_target(b);
 		balloon_emit(b, BALLOON_EV_CONNECTED);
@@ -445,7 +445,7 @@ static void op_stop(struct vdev *vd)
 	balloon_hint_reset(b);
 	if (b->live) {
 		b->live = false;
-		vb_info("%s: device stopped (target kept: %u pages)",
+		vb_guest_info("%s: device stopped (target kept: %u pages)",
 			b->opts.name, b->num_pages);
 		/* A new driver instance starts with an empty balloon. */
 		set_actual(b, 0);

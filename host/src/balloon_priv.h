@@ -28,6 +28,13 @@
 /* Largest stats buffer: a few dozen tags; anything bigger is hostile. */
 #define VB_MAX_STATS_BYTES	4096
 
+/* State changes the frontend can trigger at will (features, reconnects):
+ * informational, but rate-limited like any guest-triggered line. */
+#define vb_guest_info(...) do {					\
+		static struct vb_ratelimit _rl;				\
+		vb_log_rl(&_rl, VB_LOG_INFO, __VA_ARGS__);		\
+	} while (0)
+
 struct balloon_hint {
 	enum balloon_hint_state state;
 	uint32_t cmd_id;	/* published in config (0/1/>=2) */

@@ -245,6 +245,7 @@ static bool handle_stats(struct balloon *b, unsigned idx, const struct vq_elem *
 	if (b->stats_elem_held) {
 		/* Only one buffer is in flight by protocol: give the old back. */
 		virtq_push(vq, b->stats_elem, 0);
+		virtq_notify(vq);
 	}
 	memcpy(b->stats_elem, e, sizeof(*e));
 	b->stats_elem_held = true;
@@ -356,7 +357,7 @@ void balloon_queue_kick(struct vdev *vd, unsigned idx)
 		}
 		pushed = true;
 	}
-	if (pushed || role == VB_Q_STATS)
+	if (pushed)
 		virtq_notify(vq);
 	if (ret < 0) {
 		b->refused++;
