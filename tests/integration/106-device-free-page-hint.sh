@@ -4,7 +4,8 @@
 # guest frees 200 MiB, a round hints free memory of (at least) that order;
 # the guest holds its hint blocks until DONE, then MemFree recovers; hinted
 # pages are not discarded by default; a pattern written before and checked
-# all along survives several rounds.
+# all along, and a writer rewriting and checking memory, survive several
+# rounds.
 . "$(dirname "$0")/../lib/common.sh"
 vb_require "$BUILD/vballoond" "$BUILD/vballoonctl" "$BUILD/vb-workload"
 DRIVER=${VB_DRIVER:-intree}
@@ -35,6 +36,18 @@ vb-workload fill --mib 64 --hold-file /mnt/h/p --seed 31 --ready /tmp/r \
 	--hold-until /tmp/stop --interval 1 >/tmp/w.log 2>&1 &
 wp=$!
 while [ ! -e /tmp/r ]; do sleep 0.1; done
+# A writer: rewrites and checks 16 MiB with a new seed, round after round.
+(
+	i=0
+	while [ ! -e /tmp/stop ]; do
+		i=$((i + 1))
+		vb-workload fill --mib 16 --hold-file /mnt/h/w --seed $i >/dev/null &&
+			vb-workload verify --mib 16 --hold-file /mnt/h/w --seed $i >/tmp/wr.log ||
+			{ : >/tmp/wr.bad; break; }
+	done
+	echo "$i" >/tmp/wr.n
+) &
+wr=$!
 dd if=/dev/zero of=/mnt/h/big bs=1M count=200 2>/dev/null
 rm /mnt/h/big
 free0=$(vb_meminfo MemFree)
@@ -50,7 +63,9 @@ vb_signal recovered
 vb_wait stop 300 || exit 1
 : >/tmp/stop
 wait $wp || { cat /tmp/w.log; vb_fail "pattern corrupted during hint rounds"; }
-vb_log "pattern intact"
+wait $wr
+[ -e /tmp/wr.bad ] && { cat /tmp/wr.log; vb_fail "writer found corruption during hint rounds"; }
+vb_log "pattern intact, writer verified $(cat /tmp/wr.n) rewrites"
 exit 0
 GUEST
 
