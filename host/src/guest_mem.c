@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <linux/falloc.h>
 #include <linux/magic.h>
 #include <stdio.h>
@@ -81,6 +82,72 @@ static int table_check(const struct guest_region *in, unsigned n)
 	return 0;
 }
 
+/*
+ * SIGBUS guard.  A hostile frontend can shrink its RAM file after we mapped
+ * it; touching the mapping beyond the new EOF raises SIGBUS.  The handler
+ * looks the address up among live guest mappings, maps an anonymous page
+ * over the faulting one (the access is retried and sees zeros) and flags
+ * the table; any other SIGBUS is re-raised with the default action.
+ */
+#define GUARD_MAX 512
+
+struct guard {
+	uintptr_t start, end;
+	struct guest_mem *m;
+};
+
+static struct guard guards[GUARD_MAX];
+static unsigned nguards;
+
+static void sigbus_handler(int sig, siginfo_t *si, void *uc)
+{
+	uintptr_t a = (uintptr_t)si->si_addr, ps = (uintptr_t)page_size();
+	unsigned i;
+
+	for (i = 0; i < nguards; i++) {
+		if (a < guards[i].start || a >= guards[i].end)
+			continue;
+		if (mmap((void *)(a & ~(ps - 1)), ps, PROT_READ | PROT_WRITE,
+			 MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED)
+			break;
+		guards[i].m->faulted = 1;
+		return;
+	}
+	signal(SIGBUS, SIG_DFL);
+	raise(SIGBUS);
+}
+
+static void guard_add(struct guest_mem *m, const struct guest_region *r)
+{
+	struct sigaction sa = { .sa_sigaction = sigbus_handler,
+				.sa_flags = SA_SIGINFO | SA_NODEFER };
+
+	/* (Re)installed with each table: cheap, and wins over a handler a
+	 * test framework set in the meantime. */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
+	if (nguards == GUARD_MAX) {
+		vb_warn("guest memory: SIGBUS guard table full");
+		return;
+	}
+	guards[nguards].start = (uintptr_t)r->map_base;
+	guards[nguards].end = (uintptr_t)r->map_base + r->map_len;
+	guards[nguards].m = m;
+	nguards++;
+}
+
+static void guard_del(const struct guest_region *r)
+{
+	unsigned i;
+
+	for (i = 0; i < nguards; i++) {
+		if (guards[i].start == (uintptr_t)r->map_base) {
+			guards[i] = guards[--nguards];
+			return;
+		}
+	}
+}
+
 static int region_map(struct guest_region *r)
 {
 	uint64_t off = r->mmap_offset & ~((uint64_t)page_size() - 1);
@@ -124,6 +191,8 @@ int guest_mem_set_table(struct guest_mem *m, const struct guest_region *in, unsi
 		m->r[i].map_len = 0;
 		m->nregions = i + 1;
 		rc = region_map(&m->r[i]);
+		if (!rc)
+			guard_add(m, &m->r[i]);
 		if (rc) {
 			/* m->r[i].fd is closed by clear, the rest below. */
 			guest_mem_clear(m);
@@ -149,8 +218,10 @@ void guest_mem_clear(struct guest_mem *m)
 	for (i = 0; i < m->nregions && i < GUEST_MEM_MAX_REGIONS; i++) {
 		struct guest_region *r = &m->r[i];
 
-		if (r->map_base)
+		if (r->map_base) {
+			guard_del(r);
 			munmap(r->map_base, r->map_len);
+		}
 		if (r->fd >= 0)
 			close(r->fd);
 	}

@@ -31,6 +31,11 @@ struct guest_region {
 struct guest_mem {
 	unsigned nregions;	/* sorted by gpa, non-overlapping */
 	struct guest_region r[GUEST_MEM_MAX_REGIONS];
+	/* Set from the SIGBUS handler when an access hit a page the frontend
+	 * took away (RAM file truncated under us): the page was replaced by
+	 * an anonymous zero page so the daemon survives; the transport marks
+	 * the device broken.  volatile sig_atomic_t in spirit. */
+	volatile int faulted;
 };
 
 /* Replace the table with the frontend's regions (gpa, size, uaddr,

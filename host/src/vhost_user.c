@@ -216,6 +216,13 @@ static void vq_reconfig(struct vu_server *s, struct virtq *vq)
 		dev_stop(s, false);
 }
 
+/* The SIGBUS guard replaced a page the frontend truncated away. */
+static void fault_check(struct vu_server *s)
+{
+	if (s->mem.faulted && !s->vd->broken)
+		vdev_mark_broken(s->vd, "guest RAM file truncated under the mapping");
+}
+
 static void kick_cb(struct loop *l, int fd, uint32_t events, void *opaque)
 {
 	struct virtq *vq = opaque;
@@ -240,6 +247,7 @@ static void kick_cb(struct loop *l, int fd, uint32_t events, void *opaque)
 		return;
 	}
 	s->vd->ops->queue_kick(s->vd, vq->index);
+	fault_check(s);
 }
 
 /* ---- backend request channel ----------------------------------------- */
@@ -979,6 +987,7 @@ static void conn_cb(struct loop *l, int fd, uint32_t events, void *opaque)
 		}
 		rc = dispatch(s, &rx->msg, rx->fds, rx->nfds, rx->fd_overflow);
 		rx_reset(rx);
+		fault_check(s);
 		if (rc < 0) {
 			vb_warn("%s: dropping the frontend (%s)", s->name, strerror(-rc));
 			vu_server_disconnect(s);

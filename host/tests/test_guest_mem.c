@@ -241,6 +241,33 @@ static void test_allocated_counts_each_file_once(void **state)
 	guest_mem_clear(&m);
 }
 
+static void test_truncated_file_survives(void **state)
+{
+	struct guest_region r = { .gpa = 0, .size = MiB, .uaddr = 0 };
+	struct guest_mem m = { 0 };
+	volatile uint8_t *p;
+	uint64_t len = MiB;
+	uint8_t v;
+
+	r.fd = memfd(MiB);
+	assert_int_equal(guest_mem_set_table(&m, &r, 1), 0);
+	p = guest_mem_gpa_to_hva(&m, 0, &len);
+	p[0] = 1;
+	p[MiB - 1] = 2;
+	assert_false(m.faulted);
+	/* The frontend shrinks its RAM file: the access would SIGBUS. */
+	assert_int_equal(ftruncate(m.r[0].fd, 4096), 0);
+	v = p[MiB - 1];
+	assert_int_equal(v, 0);
+	assert_true(m.faulted);
+	assert_int_equal(p[0], 1);		/* still the file's page */
+	p[MiB - 2] = 7;				/* writes go to the stand-in page */
+	assert_int_equal(p[MiB - 2], 7);
+	assert_int_equal(guest_mem_read(&m, MiB - 8, &v, 1), 0);
+	guest_mem_clear(&m);
+	assert_false(m.faulted);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -249,6 +276,7 @@ int main(void)
 		cmocka_unit_test(test_table_refusals),
 		cmocka_unit_test(test_discard_punches_holes),
 		cmocka_unit_test(test_allocated_counts_each_file_once),
+		cmocka_unit_test(test_truncated_file_survives),
 	};
 
 	vb_log_set_level(VB_LOG_ERR);

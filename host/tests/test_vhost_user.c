@@ -36,6 +36,7 @@ struct fake {
 	uint64_t features;
 	int set_features, ready[VDEV_MAX_QUEUES], kicks[VDEV_MAX_QUEUES], stops;
 	uint8_t config[16];
+	bool touch;		/* queue_kick reads the last byte of RAM */
 };
 
 static struct fake fk;
@@ -82,7 +83,11 @@ static void f_queue_ready(struct vdev *vd, unsigned idx)
 
 static void f_queue_kick(struct vdev *vd, unsigned idx)
 {
+	uint8_t b;
+
 	fk.kicks[idx]++;
+	if (fk.touch)
+		assert_int_equal(guest_mem_read(vd->mem, RAM_GPA + RAM_SIZE - 1, &b, 1), 0);
 }
 
 static void f_stop(struct vdev *vd)
@@ -584,6 +589,28 @@ static void test_reconnect_and_broken(void **state)
 	close(kick);
 }
 
+static void test_truncated_ram_breaks_device(void **state)
+{
+	struct ctx *c = *state;
+	uint64_t one = 1;
+	int kick;
+
+	uml_init(c);
+	uml_mem_table(c);
+	kick = uml_queue(c, 0);
+	fk.touch = true;
+	/* The frontend shrinks its RAM file: the device's next access would
+	 * SIGBUS the daemon; instead this device is marked broken. */
+	assert_int_equal(ftruncate(c->ram, 4096), 0);
+	assert_int_equal(write(kick, &one, 8), 8);
+	pump(c);
+	assert_int_equal(fk.kicks[0], 1);
+	assert_true(c->vd.broken);
+	assert_true(vu_server_connected(c->s));
+	fk.touch = false;
+	close(kick);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -597,6 +624,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_mem_tables, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_second_frontend_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect_and_broken, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_truncated_ram_breaks_device, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
