@@ -28,6 +28,7 @@
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <linux/delay.h>
+#include <linux/sched.h>
 #include <linux/sysfs.h>
 #include <linux/scatterlist.h>
 #include <linux/virtio.h>
@@ -44,6 +45,7 @@
 #define VB_OOM_NOTIFY_PRIORITY	80
 #define VB_NR_VQS		5
 #define VB_HINT_MAX_BUF_PAGES	(32UL << (20 - PAGE_SHIFT))
+#define VB_POLL_MAX_US		(5 * USEC_PER_SEC)
 
 /* Module parameters. */
 static unsigned int batch_pages = 256;
@@ -133,6 +135,7 @@ struct vballoon {
 	bool cont;			/* CONT_PAGES negotiated */
 	bool tell_host_first;		/* MUST_TELL_HOST negotiated */
 	bool deflate_on_oom;
+	bool dead;			/* device silent while halting */
 
 	struct vb_stat *stats;		/* kmalloc'd stats buffer */
 	struct notifier_block oom_nb;
@@ -182,6 +185,24 @@ static void vb_ack(struct virtqueue *vq)
 	wake_up(&vb->acked);
 }
 
+/*
+ * UML halts by removing its devices from the idle task, which must not
+ * sleep: poll the used ring there, and give up on a device that stays
+ * silent (the machine is going down; nobody reuses the pages).
+ */
+static void vb_poll_used(struct vballoon *vb, struct virtqueue *vq)
+{
+	unsigned int len, us;
+
+	for (us = 0; us < VB_POLL_MAX_US; us += 100) {
+		if (virtqueue_get_buf(vq, &len))
+			return;
+		udelay(100);
+	}
+	vb->dead = true;
+	dev_err(&vb->vdev->dev, "device did not answer while halting\n");
+}
+
 /* Hand the request buffer to @vq and wait until the device used it. */
 static void vb_tell_host(struct vballoon *vb, struct virtqueue *vq,
 			 unsigned int bytes)
@@ -189,11 +210,21 @@ static void vb_tell_host(struct vballoon *vb, struct virtqueue *vq,
 	struct scatterlist sg;
 	unsigned int len;
 
+	if (vb->dead)
+		return;
 	sg_init_one(&sg, vb->req, bytes);
 	/* One buffer in flight per queue, so the add cannot fail. */
 	WARN_ON(virtqueue_add_outbuf(vq, &sg, 1, vb, GFP_KERNEL));
 	virtqueue_kick(vq);
-	wait_event(vb->acked, virtqueue_get_buf(vq, &len));
+	if (is_idle_task(current))
+		vb_poll_used(vb, vq);
+	else
+		while (!wait_event_timeout(vb->acked,
+					   virtqueue_get_buf(vq, &len), HZ))
+			if (virtqueue_is_broken(vq)) {
+				vb->dead = true;
+				break;
+			}
 }
 
 /* Entry size of the current encoding. */
@@ -1139,7 +1170,10 @@ static void vb_leak_all(struct vballoon *vb)
 			continue;
 		}
 		idle++;
-		msleep(20);
+		if (is_idle_task(current))
+			mdelay(20);
+		else
+			msleep(20);
 	}
 	if (vb->num_pages)
 		dev_err(&vb->vdev->dev, "%u pages still isolated at removal\n",
