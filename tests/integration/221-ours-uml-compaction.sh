@@ -13,9 +13,10 @@
 vb_require "$BUILD/vballoond" "$BUILD/vballoonctl" "$BUILD/vb-workload" \
 	"$BUILD/um/vballoon.ko"
 MIB=$((1 << 20))
-# Balloon size: more than the unfragmented free memory, so the balloon
-# reaches into the fragmented region.
-BAL=200
+# Balloon size per run: with order-0 pages the balloon takes the holes the
+# workload punched; continuous blocks come from unfragmented memory, so
+# that run inflates beyond it (into the fragmented region).
+BAL=0
 
 ctl() { "$BUILD/vballoonctl" --qmp "$VB_QMP" "$@"; }
 info() { ctl --json query | jq -e ".[0].\"$1\""; }
@@ -65,7 +66,8 @@ GUEST
 
 run() {
 	local want_mode=$1 i0 d0 i1 d1 mig
-	shift
+	BAL=$2
+	shift 2
 	vb_start_daemon --ram-size 512M --page-reporting off --free-page-hint off "$@" ||
 		vb_fail "daemon did not start"
 	vb_start_uml --mem 512M --vhost "$VB_SOCK" --timeout 240 -- "$T/guest.sh" ||
@@ -95,5 +97,5 @@ run() {
 	rm -f "$VB_SOCK" "$VB_QMP"
 }
 
-run pfns --ranges off --cont-pages off
-run cont --pages-order 9
+run pfns 96 --ranges off --cont-pages off
+run cont 200 --pages-order 9
