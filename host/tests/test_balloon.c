@@ -703,6 +703,131 @@ static void test_hint_needs_feature(void **state)
 	fx_free(f);
 }
 
+/* ---- hostile input --------------------------------------------------------- */
+
+static uint64_t rnd_state = 0x9e3779b97f4a7c15ULL;
+
+static uint64_t rnd(void)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return rnd_state;
+}
+
+/* A PFN that is near RAM most of the time, anything some of the time. */
+static uint64_t rnd_pfn(void)
+{
+	switch (rnd() % 4) {
+	case 0:
+		return rnd();
+	case 1:
+		return PFN(RAM_BASE) - 8 + rnd() % 16;
+	case 2:
+		return PFN(RAM_END) - 8 + rnd() % 16;
+	default:
+		return PFN(DATA) + rnd() % PFN(RAM_END - DATA);
+	}
+}
+
+static void post_random(struct fx *f, unsigned q)
+{
+	uint8_t buf[512];
+	unsigned k, len = 1 + rnd() % sizeof(buf);
+
+	switch (rnd() % 3) {
+	case 0:		/* raw garbage */
+		for (k = 0; k < len; k++)
+			buf[k] = rnd();
+		break;
+	case 1:		/* PFN-shaped */
+		len &= ~3u;
+		for (k = 0; k + 4 <= len; k += 4) {
+			uint32_t v = htole32(rnd_pfn());
+
+			memcpy(buf + k, &v, 4);
+		}
+		break;
+	default: {	/* range-shaped */
+		struct vb_range r;
+
+		len &= ~15u;
+		for (k = 0; k + 16 <= len; k += 16) {
+			r.pfn = htole64(rnd_pfn());
+			r.npages = htole32(rnd() % 3 ? rnd() % 600 : rnd());
+			r.reserved = rnd() % 8 ? 0 : rnd();
+			memcpy(buf + k, &r, 16);
+		}
+	}
+	}
+	if (!len)
+		len = 4;
+	if (rnd() % 4 == 0) {	/* device-writable segments instead */
+		/* Inside RAM: a descriptor outside is the ring walker's
+		 * business (the device is marked broken), tested above. */
+		uint64_t a = DATA + (rnd() % ((RAM_END - DATA) / PAGE - 16)) * PAGE +
+			     (rnd() % 4 ? 0 : rnd() % PAGE);
+
+		post_in(f, q, a, 1 + rnd() % (32 * 1024));
+		return;
+	}
+	post_out(f, q, buf, len);
+}
+
+/*
+ * Random requests on every queue, features with and without ranges: the
+ * device must survive, answer every buffer, and never discard anything
+ * outside guest RAM (the memfd part below RAM_BASE keeps its content: a
+ * punched page there would read back as zeroes).
+ */
+static void test_random_requests_stay_inside_ram(void **state)
+{
+	static const uint64_t feats[] = {
+		F_V1 | F(VB_F_MUST_TELL_HOST) | F(VB_F_STATS_VQ) |
+			F(VB_F_FREE_PAGE_HINT) | F(VB_F_PAGE_REPORTING),
+		F_V1 | F(VB_F_PAGE_RANGES) | F(VB_F_CONT_PAGES) | F(VB_F_STATS_VQ) |
+			F(VB_F_FREE_PAGE_HINT) | F(VB_F_PAGE_REPORTING),
+	};
+	unsigned v, round, q, nq, k;
+
+	for (v = 0; v < 2; v++) {
+		struct fx *f = fx_new(feats[v], NULL);
+		unsigned posted[VDEV_MAX_QUEUES] = { 0 };
+		struct balloon_info i;
+
+		memset(f->ram, 0xc3, RAM_BASE);		/* not guest RAM */
+		nq = f->vd->ops->num_queues(f->vd);
+		balloon_hint_start(f->b);
+		for (round = 0; round < 400; round++) {
+			q = rnd() % nq;
+			f->bump = SCRATCH;
+			if (q == (unsigned)qidx(f, VB_Q_FREE_PAGE) && rnd() % 3 == 0) {
+				uint32_t id = htole32(rnd() % 4);
+
+				post_out(f, q, &id, 4);
+			} else {
+				post_random(f, q);
+			}
+			posted[q]++;
+			kick(f, q);
+			assert_false(f->vd->broken);
+		}
+		for (k = 0; k < RAM_BASE; k++)
+			if (f->ram[k] != 0xc3)
+				fail_msg("byte %u below guest RAM changed", k);
+		info(f, &i);
+		assert_true(i.refused > 0);
+		assert_true(i.discarded_bytes <= RAM_SIZE * 400);
+		/* Every buffer answered, except the one stats buffer kept. */
+		for (q = 0; q < nq; q++) {
+			unsigned kept = q == (unsigned)qidx(f, VB_Q_STATS) && posted[q];
+
+			assert_int_equal(used_idx(f, q), (uint16_t)(posted[q] - kept));
+		}
+		fx_free(f);
+	}
+}
+
 /* ---- lifecycle ------------------------------------------------------------ */
 
 static void test_stop_keeps_target(void **state)
@@ -768,6 +893,7 @@ int main(void)
 		cmocka_unit_test(test_hint_round_and_stale_ids),
 		cmocka_unit_test(test_hint_discard_opt_in),
 		cmocka_unit_test(test_hint_needs_feature),
+		cmocka_unit_test(test_random_requests_stay_inside_ram),
 		cmocka_unit_test(test_stop_keeps_target),
 		cmocka_unit_test(test_registry_names),
 	};
