@@ -304,10 +304,13 @@ static void print_info(json_object *g)
 		       get_u64(g, bytes[i]), mib(get_u64(g, bytes[i])));
 	for (i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
 		printf("  %-16s %" PRIu64 "\n", counts[i], get_u64(g, counts[i]));
-	if (json_object_object_get_ex(g, "transfer", &v))
+	if (json_object_object_get_ex(g, "transfer", &v)) {
+		json_object *cont = NULL;
+
+		json_object_object_get_ex(g, "cont-pages", &cont);
 		printf("  %-16s %s%s\n", "transfer", json_object_get_string(v),
-		       json_object_object_get_ex(g, "cont-pages", &v) &&
-		       json_object_get_boolean(v) ? ", continuous pages" : "");
+		       json_object_get_boolean(cont) ? ", continuous pages" : "");
+	}
 	if (json_object_object_get_ex(g, "hint-state", &v))
 		printf("  %-16s %s\n", "hint-state", json_object_get_string(v));
 	if (json_object_object_get_ex(g, "features", &v)) {

@@ -63,9 +63,23 @@ full=$(actual) || vb_fail "query-balloon failed: $(ctl raw '{"execute":"query-ba
 b0=$(vb_ramfile_bytes)
 vb_log "guest RAM $((full / MIB)) MiB, RAM file holds $((b0 / MIB)) MiB"
 target=$((full - 256 * MIB))
+# Follow the events: BALLOON_CHANGE must report the final size.
+vb_bg "$BUILD/vballoonctl" --qmp "$VB_QMP" --json events >"$T/events"
+events_pid=$VB_BG_PID
 ctl set "$target" >/dev/null || vb_fail "balloon command failed"
 wait_actual "$target" 120 || vb_fail "guest did not reach the target"
 b1=$(vb_ramfile_bytes)
+for ((i = 0; i < 50; i++)); do
+	last=$(jq -r 'select(.event == "BALLOON_CHANGE") | .data.actual' "$T/events" | tail -1)
+	[ "$last" = "$target" ] && break
+	sleep 0.1
+done
+[ "$last" = "$target" ] || vb_fail "last BALLOON_CHANGE says '$last', want $target"
+n=$(grep -c BALLOON_CHANGE "$T/events")
+jq -e 'select(.event == "BALLOON_CHANGE") | .timestamp.seconds > 0' "$T/events" >/dev/null ||
+	vb_fail "BALLOON_CHANGE without timestamp"
+vb_log "$n BALLOON_CHANGE events (throttled), the last one at the target"
+vb_stop_pid "$events_pid"; vb_untrack "$events_pid"
 released=$((b0 - b1))
 vb_log "inflated: RAM file released $((released / MIB)) MiB"
 discarded=$(info '"discarded-bytes"')
