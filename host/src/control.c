@@ -282,9 +282,9 @@ static json_object *stats_json(const struct balloon_stats *st)
 
 	/* As QEMU: a stat the guest never reported reads -1. */
 	for (i = 0; i < VB_S_NR; i++)
-		json_object_object_add(s, stat_names[i],
-				       json_object_new_int64(st->have[i] ?
-				       (int64_t)st->val[i] : -1));
+		json_object_object_add(s, stat_names[i], st->have[i] ?
+				       json_object_new_uint64(st->val[i]) :
+				       json_object_new_int64(-1));
 	json_object_object_add(o, "stats", s);
 	json_object_object_add(o, "last-update",
 			       json_object_new_int64(st->last_update));
