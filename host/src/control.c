@@ -838,7 +838,7 @@ static void accept_cb(struct loop *l, int fd, uint32_t events, void *opaque)
 	if (cfd < 0)
 		return;
 	if (ctl.nclients >= CTL_MAX_CLIENTS) {
-		vb_warn("control: too many clients, refusing one");
+		vb_guest_warn("control: too many clients, refusing one");
 		close(cfd);
 		return;
 	}
