@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Seed 000's scenario with vballoon.ko on vballoond (UML), the RAM file on a
+# huge=always tmpfs: a 1 GiB guest touches its memory (host THP-backed),
+# the workload fragments 400 MiB (every other page freed), the balloon goes
+# to 600 MiB.  Run with 4 KiB inflation (PAGE_RANGES only) and with
+# continuous pages (CONT_PAGES, order from the RAM file = 9).  With
+# continuous pages the host keeps >= 90% of the remaining guest RAM in THPs
+# and clearly more than with 4 KiB pages; the held pattern verifies; after
+# deflating and refilling, THP coverage recovers.
+# Host THP is read from ShmemHugePages (host-wide): the test takes a
+# baseline first and needs no other huge=always tmpfs user meanwhile.
+. "$(dirname "$0")/../lib/common.sh"
+vb_require "$BUILD/vballoond" "$BUILD/vballoonctl" "$BUILD/vb-workload" \
+	"$BUILD/um/vballoon.ko"
+MIB=$((1 << 20))
+HUGE=$T/huge
+
+huge_cleanup() {
+	local rc=$? i
+	for ((i = ${#VB_PIDS[@]} - 1; i >= 0; i--)); do
+		[ -n "${VB_PIDS[$i]:-}" ] && vb_stop_pid "${VB_PIDS[$i]}"
+	done
+	vb_stop_guests
+	mountpoint -q "$HUGE" && umount "$HUGE"
+	(exit $rc)
+	vb_cleanup
+}
+trap huge_cleanup EXIT
+mkdir -p "$HUGE"
+mount -t tmpfs -o huge=always,size=1200M vbhuge "$HUGE" ||
+	vb_skip "cannot mount a huge=always tmpfs"
+
+ctl() { "$BUILD/vballoonctl" --qmp "$VB_QMP" "$@"; }
+thp_kb() { awk '$1 == "ShmemHugePages:" { print $2 }' /proc/meminfo; }
+wait_actual() {
+	local i a
+	for ((i = 0; i < 1200; i++)); do
+		a=$(ctl --json raw '{"execute":"query-balloon"}' | jq -e .return.actual) &&
+			[ "$a" = "$1" ] && return 0
+		sleep 0.1
+	done
+	vb_fail "actual is $a, want $1"
+}
+
+cat >"$T/guest.sh" <<'GUEST'
+vb_load_balloon ours || vb_fail "insmod vballoon failed"
+st=$(ls -d /sys/bus/virtio/drivers/vballoon/virtio*/vballoon) ||
+	vb_fail "no sysfs view"
+val() { sed -n "s/^$1 //p" $st/state; }
+mkdir -p /mnt/t && mount -t tmpfs -o size=95% none /mnt/t
+# Touch all free memory once so the host file is fully populated.
+avail=$(vb_meminfo MemAvailable)
+dd if=/dev/zero of=/mnt/t/z bs=1M count=$((avail / 1024 - 32)) 2>/dev/null
+rm /mnt/t/z
+vb-workload frag --mib 400 --hold-file /mnt/t/frag --seed 5 || exit 1
+vb_signal ready
+vb_wait inflated 300 || exit 1
+vb_put mode "$(val mode)"
+vb_put fallbacks "$(val cont_fallbacks)"
+grep blocks_order $st/state
+vb-workload verify --mib 400 --hold-file /mnt/t/frag --seed 5 --punch-holes ||
+	exit 1
+vb_signal measured
+vb_wait deflated 300 || exit 1
+avail=$(vb_meminfo MemAvailable)
+dd if=/dev/zero of=/mnt/t/z bs=1M count=$((avail / 1024 - 32)) 2>/dev/null
+vb-workload verify --mib 400 --hold-file /mnt/t/frag --seed 5 --punch-holes ||
+	exit 1
+vb_signal refilled
+vb_wait bye 60 || exit 1
+dmesg | grep -E "WARNING:|BUG:|Oops|Call Trace" && vb_fail "kernel warnings in dmesg"
+exit 0
+GUEST
+
+# run LABEL DAEMON-ARGS...: sets R_T1 R_T2 (host THP kB over the baseline
+# at 600 MiB and after deflate+refill) and R_MODE.  Not in a subshell:
+# the library must track every process it starts.
+run() {
+	local label=$1 base t1 t2 i
+	shift
+	# The previous guest's RAM file must be gone before the baseline.
+	for ((i = 0; i < 300; i++)); do
+		(( $(df --output=used "$HUGE" | tail -n 1) < 4096 )) && break
+		sleep 0.1
+	done
+	sleep 1
+	base=$(thp_kb)
+	vb_start_daemon --ram-size 1G --page-reporting off --free-page-hint off \
+		"$@" || vb_fail "daemon did not start"
+	vb_start_uml --mem 1G --ram-dir "$HUGE" --vhost "$VB_SOCK" --timeout 400 \
+		-- "$T/guest.sh" || vb_fail "UML did not boot"
+	vb_wait_guest ready 300 || { vb_wait_uml; vb_fail "guest not ready"; }
+	vb_log "[$label] before inflating: host THP $(( ($(thp_kb) - base) / 1024 )) MiB (base $base kB, file $(( $(vb_ramfile_bytes) >> 20 )) MiB)"
+	ctl set 600M >/dev/null || vb_fail "balloon command failed"
+	wait_actual $((600 * MIB))
+	vb_signal_guest inflated
+	vb_wait_guest measured 300 || { vb_wait_uml; vb_fail "verify failed"; }
+	t1=$(( $(thp_kb) - base ))
+	ctl set 1G >/dev/null || vb_fail "balloon command failed"
+	wait_actual $((1024 * MIB))
+	vb_signal_guest deflated
+	vb_wait_guest refilled 300 || { vb_wait_uml; vb_fail "refill failed"; }
+	t2=$(( $(thp_kb) - base ))
+	vb_signal_guest bye
+	vb_wait_uml || vb_fail "guest script failed"
+	vb_log "[$label] mode $(vb_get mode), fallbacks $(vb_get fallbacks): host THP at 600 MiB $((t1 / 1024)) MiB, after deflate+refill $((t2 / 1024)) MiB"
+	vb_stop_pid "$VB_DAEMON_PID"
+	vb_untrack "$VB_DAEMON_PID"
+	rm -f "$VB_SOCK" "$VB_QMP"
+	R_T1=$t1 R_T2=$t2 R_MODE=$(vb_get mode)
+}
+
+run cont
+c1=$R_T1 c2=$R_T2 cmode=$R_MODE
+run order0 --cont-pages off
+o1=$R_T1 omode=$R_MODE
+[ "$omode" = ranges ] || vb_fail "4 KiB run used mode '$omode'"
+[ "$cmode" = cont ] || vb_fail "continuous run used mode '$cmode'"
+vb_log "host THP kept at 600 MiB: 4 KiB pages $((o1 / 1024)) MiB, continuous $((c1 / 1024)) MiB"
+(( c1 * 100 >= 90 * 600 * 1024 )) ||
+	vb_fail "continuous pages kept only $((c1 / 1024)) MiB of 600 MiB THP-backed"
+(( c1 - o1 >= 100 * 1024 )) || vb_fail "continuous pages not clearly better than 4 KiB"
+(( c2 * 100 >= 90 * 900 * 1024 )) ||
+	vb_fail "THP coverage did not recover after deflating: $((c2 / 1024)) MiB"
