@@ -80,6 +80,10 @@ static bool cont_pages = true;
 module_param(cont_pages, bool, 0444);
 MODULE_PARM_DESC(cont_pages, "Accept the experimental CONT_PAGES feature if offered (needs page_ranges)");
 
+static bool cont_compact = true;
+module_param(cont_compact, bool, 0644);
+MODULE_PARM_DESC(cont_compact, "Let continuous-page allocations compact guest memory before falling back (default on)");
+
 static bool stats_ext = true;
 module_param(stats_ext, bool, 0644);
 MODULE_PARM_DESC(stats_ext, "Send stat tags 10-15 (OOM kills, stalls, scan/reclaim)");
@@ -312,6 +316,13 @@ static struct page *vb_alloc_block(unsigned int order)
 	gfp_t gfp = balloon_mapping_gfp_mask() | __GFP_NOMEMALLOC |
 		    __GFP_NORETRY | __GFP_NOWARN;
 
+	/*
+	 * A high-order attempt may compact (one light try, __GFP_NORETRY) so
+	 * the host keeps more huge pages; without cont_compact it only takes
+	 * blocks that are already free and falls back at once.
+	 */
+	if (order && !cont_compact)
+		gfp &= ~__GFP_RECLAIM;
 	return alloc_pages(gfp, order);
 }
 
