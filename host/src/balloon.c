@@ -255,6 +255,10 @@ static void set_actual(struct balloon *b, uint32_t pages)
 		return;
 	b->actual_pages = pages;
 	vb_dbg("%s: actual %u pages", b->opts.name, pages);
+	if (pages == b->num_pages)
+		vb_guest_info("%s: balloon at target: %u pages, %llu bytes discarded so far",
+			      b->opts.name, pages,
+			      (unsigned long long)b->discarded_bytes);
 	balloon_emit(b, BALLOON_EV_CHANGE);
 }
 
