@@ -48,6 +48,8 @@ wait_actual() {
 
 vb_start_qemu --mem 512M --balloon "free-page-reporting=on" --timeout 400 -- "$T/guest.sh" ||
 	vb_fail "QEMU guest did not start"
+qemu_pid=$VB_QEMU_PID
+run_dir=$(dirname "$(vb_info_field "$VB_QEMU_INFO" initrd)")
 vb_wait_guest ready 240 || { vb_wait_qemu; vb_fail "guest not ready"; }
 wait_actual $((512 << 20))
 vb_qmp "$VB_QEMU_QMP" '{"execute":"balloon","arguments":{"value":268435456}}' >/dev/null ||
@@ -64,4 +66,7 @@ vb_qmp "$VB_QEMU_QMP" '{"execute":"balloon","arguments":{"value":536870912}}' >/
 wait_actual $((512 << 20))
 vb_signal_guest deflated
 vb_wait_qemu || vb_fail "guest script failed"
+kill -0 "$qemu_pid" 2>/dev/null && vb_fail "QEMU pid $qemu_pid still running"
+[ -e "$run_dir" ] && vb_fail "run directory $run_dir left behind"
+[ -e "$VB_QEMU_QMP" ] && vb_fail "QMP socket $VB_QEMU_QMP left behind"
 vb_log "QEMU guest ballooned 512 -> 256 -> 512 MiB, data intact"

@@ -60,6 +60,14 @@ out=$("$UML" --timeout 60 -- "$T/panic.sh" 2>&1) || rc=$?
 grep -q "panicked" <<<"$out" || vb_fail "panicking guest: no panic message"
 grep -q "Kernel panic" <<<"$out" || vb_fail "panicking guest: console tail not printed"
 
+# The same for QEMU: a panic (panic=-1 + -no-reboot) is reported as such.
+rc=0
+out_q=$("$QEMU" --timeout 120 -- "$T/panic.sh" 2>&1) || rc=$?
+[ "$rc" = 125 ] || vb_fail "panicking QEMU guest: exit $rc, want 125"
+grep -q "panicked" <<<"$out_q" || vb_fail "panicking QEMU guest: no panic message"
+qrun=$(sed -n 's/.*console \(.*\)\/console$/\1/p' <<<"$out_q")
+[ -n "$qrun" ] && [ ! -e "$qrun" ] || vb_fail "QEMU run dir '$qrun' left behind"
+
 # Neither left anything behind (processes, run dir, RAM dir).
 check_gone() {
 	local out=$1 pid dirs d
