@@ -91,6 +91,52 @@ static bool pages_valid(struct balloon *b, uint64_t pfn, uint64_t n)
 			       n << VB_PFN_SHIFT);
 }
 
+/* VB_F_PAGE_RANGES entries -> merged ranges; -EINVAL on any bad entry. */
+static int parse_ranges(struct balloon *b, const struct vb_range *v, size_t n,
+			struct range *r, uint64_t *pages,
+			uint64_t blocks[VB_MAX_ORDER + 1])
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		uint64_t pfn = le64toh(v[i].pfn);
+		uint32_t np = le32toh(v[i].npages);
+
+		if (v[i].reserved || !pages_valid(b, pfn, np))
+			return -EINVAL;
+		r[i].start = pfn;
+		r[i].len = np;
+		*pages += np;
+	}
+	for (i = 0; i < n; i++)
+		blocks[order_of(r[i].len)]++;
+	return ranges_merge(r, n);
+}
+
+/* le32 PFNs -> merged ranges; -EINVAL on any PFN outside guest RAM. */
+static int parse_pfns(struct balloon *b, const uint32_t *v, size_t n,
+		      struct range *r, uint64_t *pages,
+		      uint64_t blocks[VB_MAX_ORDER + 1])
+{
+	uint64_t *pfns = malloc(n * sizeof(*pfns));
+	int ret = -EINVAL;
+	size_t i;
+
+	if (!pfns)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		pfns[i] = le32toh(v[i]);
+		if (!pages_valid(b, pfns[i], 1))
+			goto out;
+	}
+	*pages = n;
+	blocks[0] += n;
+	ret = ranges_from_pfns(pfns, n, r);
+out:
+	free(pfns);
+	return ret;
+}
+
 /*
  * Parse an inflate/deflate request into page ranges (sorted, merged).
  * Returns the number of ranges (> 0) with *rp allocated, or -errno.
@@ -103,11 +149,10 @@ static int parse_pfn_request(struct balloon *b, const struct vq_elem *e,
 {
 	bool ranges = b->features & VB_FEAT(VB_F_PAGE_RANGES);
 	size_t esz = ranges ? sizeof(struct vb_range) : sizeof(uint32_t);
-	size_t i, n;
-	struct range *r = NULL;
-	uint64_t *pfns = NULL;
+	struct range *r;
 	void *buf;
-	int ret = -EINVAL;
+	size_t n;
+	int ret;
 
 	if (e->out_len % esz)
 		return -EINVAL;
@@ -116,48 +161,19 @@ static int parse_pfn_request(struct balloon *b, const struct vq_elem *e,
 		return -EINVAL;
 	n = e->out_len / esz;
 	r = malloc(n * sizeof(*r));
-	if (!r)
-		goto out;
 	*pages = 0;
-	if (ranges) {
-		const struct vb_range *v = buf;
-
-		for (i = 0; i < n; i++) {
-			uint64_t pfn = le64toh(v[i].pfn);
-			uint32_t np = le32toh(v[i].npages);
-
-			if (v[i].reserved || !pages_valid(b, pfn, np))
-				goto out;
-			r[i].start = pfn;
-			r[i].len = np;
-			*pages += np;
-		}
-		for (i = 0; i < n; i++)
-			blocks[order_of(r[i].len)]++;
-		n = ranges_merge(r, n);
-	} else {
-		const uint32_t *v = buf;
-
-		pfns = malloc(n * sizeof(*pfns));
-		if (!pfns)
-			goto out;
-		for (i = 0; i < n; i++) {
-			pfns[i] = le32toh(v[i]);
-			if (!pages_valid(b, pfns[i], 1))
-				goto out;
-		}
-		*pages = n;
-		blocks[0] += n;
-		n = ranges_from_pfns(pfns, n, r);
-	}
-	ret = n;
-out:
-	free(pfns);
-	free(buf);
-	if (ret < 0)
-		free(r);
+	if (!r)
+		ret = -ENOMEM;
+	else if (ranges)
+		ret = parse_ranges(b, buf, n, r, pages, blocks);
 	else
-		*rp = r;
+		ret = parse_pfns(b, buf, n, r, pages, blocks);
+	free(buf);
+	if (ret <= 0) {
+		free(r);
+		return ret < 0 ? ret : -EINVAL;
+	}
+	*rp = r;
 	return ret;
 }
 
@@ -185,7 +201,7 @@ static void handle_inflate(struct balloon *b, const struct vq_elem *e)
 /* Nothing to do on the host: a hole refills with zeroes when touched. */
 static void handle_deflate(struct balloon *b, const struct vq_elem *e)
 {
-	uint64_t blocks[VB_MAX_ORDER + 1];
+	uint64_t blocks[VB_MAX_ORDER + 1] = { 0 };
 	struct range *r;
 	uint64_t pages;
 	int n;
