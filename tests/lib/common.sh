@@ -17,6 +17,7 @@ VB_PIDS=()		# every background process we started
 VB_UML_N=0
 VB_QEMU_N=0
 declare -A VB_LAUNCHER_LOG	# launcher pid -> its stderr log
+VB_MOUNTS=()		# mounts under $T, unmounted before $T is removed
 
 vb_log() { echo "[$(date +%T)] $*"; }
 vb_fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -71,6 +72,9 @@ vb_cleanup() {
 		[ -n "${VB_PIDS[$i]:-}" ] && vb_stop_pid "${VB_PIDS[$i]}"
 	done
 	vb_stop_guests
+	for ((i = ${#VB_MOUNTS[@]} - 1; i >= 0; i--)); do
+		umount "${VB_MOUNTS[$i]}" 2>/dev/null || umount -l "${VB_MOUNTS[$i]}" 2>/dev/null
+	done
 	if [ -n "${VB_KEEP_T:-}" ]; then
 		echo "kept $T" >&2
 	else
@@ -178,6 +182,29 @@ vb_ramfile_bytes() {
 	local f
 	f=$(vb_ramfile_path "$@") || return 1
 	stat -L -c '%b %B' "$f" | awk '{ print $1 * $2 }'
+}
+
+# vb_ramfile_smaps FIELD [INFO]: FIELD (kB) summed over the guest process's
+# mappings of its RAM file in /proc/PID/smaps (e.g. Rss, ShmemPmdMapped,
+# FilePmdMapped).
+vb_ramfile_smaps() {
+	local field=$1 info=${2:-$VB_UML_INFO} pid target
+	pid=$(vb_info_field "$info" pid)
+	target=$(readlink "$(vb_ramfile_path "$info")") || return 1
+	awk -v t="$target" -v f="$field:" '
+		/^[0-9a-f]+-[0-9a-f]+ / { m = (substr($0, length($0) - length(t)) == " " t) }
+		m && $1 == f { sum += $2 }
+		END { print sum + 0 }' "/proc/$pid/smaps"
+}
+
+# vb_huge_tmpfs [SIZE]: mount a huge=always tmpfs at $T/huge (for
+# uml-run --ram-dir), unmounted at exit.  Sets VB_HUGE_DIR.
+vb_huge_tmpfs() {
+	VB_HUGE_DIR=$T/huge
+	mkdir -p "$VB_HUGE_DIR"
+	mount -t tmpfs -o "huge=always,size=${1:-4G}" vb-huge "$VB_HUGE_DIR" ||
+		vb_skip "cannot mount a huge=always tmpfs (need root)"
+	VB_MOUNTS+=("$VB_HUGE_DIR")
 }
 
 # ---- host <-> guest sync through the share ----
