@@ -27,6 +27,7 @@ rc=0; vb-workload verify --mib 64 --hold-file /tmp/frag --seed 5 >/dev/null || r
 [ "$rc" = 1 ] || vb_fail "punched pages not detected as missing data ($rc)"
 vb_signal filled
 vb_wait release 60 || exit 1
+[ "$(vb_get token)" = "from host" ] || vb_fail "host value not received: '$(vb_get token)'"
 vb-workload verify --mib 192 --hold-file /tmp/hold --seed 3
 vb_log "all workload steps passed"
 exit 0
@@ -42,6 +43,7 @@ bytes=$(vb_ramfile_bytes)
 vb_log "RAM file holds $((bytes >> 20)) MiB after the guest wrote 256 MiB to tmpfs"
 (( bytes >= 256 << 20 )) || vb_fail "RAM file holds only $bytes bytes"
 [ "$(vb_get memtotal)" -gt 400000 ] || vb_fail "bad MemTotal from guest: '$(vb_get memtotal)'"
+vb_put_guest token "from host"
 vb_signal_guest release
 vb_wait_uml || vb_fail "guest script failed"
 
