@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Write the seed corpora of fuzz_balloon and fuzz_control.
+
+    hardening/fuzz-seeds.py [TOP]
+
+Seeds are small programs in the harnesses' input formats (see the comments
+at the top of host/fuzz/fuzz_balloon.c and fuzz_control.c): one per request
+kind, so a short run starts from inputs that reach every handler.
+"""
+import os
+import struct
+import sys
+
+TOP = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..")
+RAM_BASE_PFN = 0x10000 >> 12
+STD = 0x3F                      # MUST_TELL_HOST .. PAGE_REPORTING
+RANGES = 1 << 20
+CONT = 1 << 21
+Q_INFL, Q_DEFL, Q_STATS, Q_HINT, Q_REPORT = range(5)
+
+
+def pfns(offsets, mode=0):
+    return b"".join(bytes([mode]) + struct.pack("<I", o) for o in offsets)
+
+
+def chain(q, segs, flags=0):
+    """segs: list of (kind, lenbyte, payload)."""
+    out = bytes([0, q, len(segs) - 1, flags])
+    for kind, lenbyte, payload in segs:
+        out += bytes([kind, lenbyte]) + payload
+    return out
+
+
+def prog(features, ops, sel=0, extra=b""):
+    return bytes([sel]) + extra + struct.pack("<I", features) + b"".join(ops)
+
+
+INFO = bytes([10])
+balloon = {
+    "inflate-pfns": prog(STD, [chain(Q_INFL, [(0, 7, pfns(range(16, 24)))]), INFO]),
+    "inflate-deflate": prog(STD, [chain(Q_INFL, [(0, 3, pfns([40, 41, 42, 43]))]),
+                                  chain(Q_DEFL, [(0, 3, pfns([40, 41, 42, 43]))]), INFO]),
+    "inflate-edges": prog(STD, [chain(Q_INFL, [(0, 3, pfns([0, 255, 0, 300], 2))])]),
+    "inflate-outside": prog(STD, [chain(Q_INFL, [(0, 1, pfns([0xFFFFFFFF, 1], 3))])]),
+    "ranges": prog(STD | RANGES, [chain(Q_INFL, [(1, 7, bytes([3]) + pfns([32]) +
+                                                  bytes([0x89]) + pfns([64]))]),
+                                  chain(Q_DEFL, [(1, 3, bytes([3]) + pfns([32]))])]),
+    "ranges-huge": prog(STD | RANGES | CONT, [chain(Q_INFL, [(1, 3, bytes([0x80]) + pfns([16]) +
+                                                              struct.pack("<I", 0xFFFFFFFF))])],
+                        sel=4, extra=bytes([9])),
+    "stats": prog(STD, [bytes([9]), chain(Q_STATS, [(2, 29, b"".join(
+        bytes([t]) + struct.pack("<Q", v) for t, v in
+        [(4, 1 << 28), (5, 1 << 29), (6, 1 << 28), (0, 1), (19, 7), (15, 2 ** 64 - 1)]))]), INFO]),
+    "hint-round": prog(STD, [bytes([8, 0]),
+                             chain(Q_HINT, [(3, 0, struct.pack("<I", 2))]),
+                             chain(Q_HINT, [(0x10, 255, b"")]),
+                             chain(Q_HINT, [(3, 0, struct.pack("<I", 0))]),
+                             bytes([8, 1]), bytes([8, 2]), INFO], sel=1),
+    "reporting": prog(STD, [chain(Q_REPORT, [(0x10, 255, b""), (0x10, 255, b"")]), INFO]),
+    "poison": prog(STD, [chain(Q_INFL, [(0, 3, pfns([50, 51, 52, 53]))])], sel=0x20,
+                   extra=b"") [:1] + struct.pack("<I", STD) + struct.pack("<I", 0xAA) +
+               chain(Q_INFL, [(0, 3, pfns([50, 51, 52, 53]))]),
+    "loop": prog(STD, [chain(Q_INFL, [(0, 1, pfns([20])), (0, 1, pfns([21]))], flags=1)]),
+    "absurd-idx": prog(STD, [chain(Q_DEFL, [(0, 1, pfns([20]))], flags=8) + b"\xff\x7f"]),
+    "target-reload": prog(STD, [bytes([7, 0, 0x10, 0]), chain(Q_INFL, [(0, 3, pfns([60, 61, 62, 63]))]),
+                                bytes([11]), chain(Q_DEFL, [(0, 3, pfns([60, 61]))]),
+                                bytes([5, 4, 4, 0x10, 0, 0, 0]), bytes([6, 0, 8])]),
+}
+
+cmds = [
+    '{"execute":"query-balloon"}',
+    '{"execute":"balloon","arguments":{"value":2097152,"guest":"alpha"}}',
+    '{"execute":"balloon","arguments":{"value":-1}}',
+    '{"execute":"query-balloon","arguments":{"guest":"beta"}}',
+    '{"execute":"qom-get","arguments":{"path":"/machine/peripheral-anon/device[0]","property":"guest-stats"}}',
+    '{"execute":"qom-set","arguments":{"path":"alpha","property":"guest-stats-polling-interval","value":2}}',
+    '{"execute":"x-vb-query","arguments":{"guest":"alpha"}}',
+    '{"execute":"x-vb-list"}',
+    '{"execute":"x-vb-hint-start","arguments":{"guest":"alpha"}}',
+    '{"execute":"x-vb-hint-status","arguments":{"guest":"alpha"}}',
+    '{"execute":"x-vb-hint-ranges","arguments":{"guest":"alpha"}}',
+    '{"execute":"x-vb-hint-stop","arguments":{"guest":"alpha"}}',
+    '{"execute":"x-vb-hint-done","arguments":{"guest":"alpha"}}',
+    '{"execute":"x-vb-stats-request","arguments":{"guest":"alpha"}}',
+    '{"execute":"query-commands","id":{"a":[1,2,3]}}',
+    '{"execute":"qmp_capabilities","arguments":{"enable":["oob"]}}',
+    '{"execute":"nope"}', '[1,2,3]', '{"execute":7}', '{"arguments":{}}',
+    '{"execute":"balloon","arguments":{"value":1e400}}',
+    '{"execute":"balloon","arguments":{"value":"1G"}}',
+]
+control = {}
+for i, c in enumerate(cmds):
+    control["exec-%02d" % i] = b"\x00" + c.encode()
+stream = "\n".join(['{"execute":"qmp_capabilities"}'] + cmds).encode() + b"\n"
+control["stream-whole"] = b"\x01\x00" + stream
+control["stream-chunks"] = b"\x01\x01" + stream
+control["stream-vanish"] = b"\x01\x81" + stream
+control["stream-no-caps"] = b"\x01\x00" + b'{"execute":"query-balloon"}\n'
+control["stream-garbage"] = b"\x01\x02" + b'{"execute":"qmp_capabilities"}\n}}}{\n{"execute"\n:"x-vb-list"}\n\xff\xfe\n'
+control["stream-deep"] = b"\x01\x00" + b"[" * 40 + b"]" * 40 + b"\n"
+control["stream-long"] = b"\x01\x3f" + b'{"execute":"' + b"a" * 70000 + b'"}\n'
+
+for name, seeds in (("fuzz_balloon", balloon), ("fuzz_control", control)):
+    d = os.path.join(TOP, "host", "fuzz", "corpus", name)
+    os.makedirs(d, exist_ok=True)
+    for k, v in seeds.items():
+        with open(os.path.join(d, k), "wb") as f:
+            f.write(v)
+    print("%s: %d seeds in %s" % (name, len(seeds), d))

@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * fuzz_control.c - libFuzzer harness for the control socket's JSON
+ * handling (control.c).
+ *
+ * Two ways in, chosen by the first input byte:
+ *  - even: the rest is one command text for control_execute(), the pure
+ *    request -> reply entry point (capabilities already negotiated);
+ *  - odd:  the rest is a byte stream a socket client sends, cut into
+ *    chunks the fuzzer sizes, through the real listening socket, the event
+ *    loop and the client's incremental tokenizer (framing, partial texts,
+ *    several commands per read, the capabilities handshake, oversize
+ *    commands, a client that vanishes with replies pending).
+ *
+ * Two guests exist: "alpha" is connected (a live device on a memfd with
+ * real rings), so balloon and hint commands reach the device; "beta" has
+ * no frontend.  Invariants checked on every input: each reply is one JSON
+ * object holding "return" or "error" (control_execute), every line the
+ * socket sends parses as JSON, and the daemon's file descriptors do not
+ * leak (a dropped client's socket is closed).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <json-c/json.h>
+
+#include "balloon.h"
+#include "control.h"
+#include "guest_mem.h"
+#include "log.h"
+#include "loop.h"
+#include "vdev.h"
+#include "virtq.h"
+
+#define RAM_BASE	0x100000ULL
+#define RAM_SIZE	(4ULL << 20)
+#define QSIZE		16
+
+static struct loop *loop;
+static char sock_path[108];
+static struct balloon *alpha, *beta;
+static struct guest_mem mem;
+static struct virtq vqs[VDEV_MAX_QUEUES];
+
+static int config_changed(struct vdev *vd)
+{
+	return 0;
+}
+
+static void cleanup(void)
+{
+	if (sock_path[0])
+		unlink(sock_path);
+}
+
+/* alpha: a live device as after a UML guest loaded the in-tree driver. */
+static void alpha_up(void)
+{
+	struct guest_region r = { .gpa = RAM_BASE, .size = RAM_SIZE, .uaddr = RAM_BASE };
+	struct vdev *vd = balloon_vdev(alpha);
+	uint64_t f;
+	unsigned q, nq;
+
+	r.fd = memfd_create("fuzz-control-ram", MFD_CLOEXEC);
+	if (r.fd < 0 || ftruncate(r.fd, RAM_SIZE) || guest_mem_set_table(&mem, &r, 1))
+		abort();
+	f = vd->ops->get_features(vd);
+	if (vd->ops->set_features(vd, f))
+		f &= ~((1ULL << 20) | (1ULL << 21));	/* extensions need our driver */
+	if (vd->ops->set_features(vd, f))
+		abort();
+	vd->features = f;
+	vd->mem = &mem;
+	vd->connected = true;
+	vd->config_changed = config_changed;
+	nq = vd->ops->num_queues(vd);
+	for (q = 0; q < nq && q < VDEV_MAX_QUEUES; q++) {
+		virtq_init(&vqs[q], q);
+		vqs[q].num = QSIZE;
+		vqs[q].desc_uva = RAM_BASE + q * 0x1000;
+		vqs[q].avail_uva = RAM_BASE + q * 0x1000 + 0x400;
+		vqs[q].used_uva = RAM_BASE + q * 0x1000 + 0x800;
+		vqs[q].addr_set = true;
+		if (virtq_map(&vqs[q], &mem))
+			abort();
+		vd->vq[q] = &vqs[q];
+		vd->ops->queue_ready(vd, q);
+	}
+}
+
+static void init_once(void)
+{
+	struct balloon_opts o;
+
+	vb_log_set_level(VB_LOG_ERR);
+	signal(SIGPIPE, SIG_IGN);
+	loop = loop_new();
+	if (!loop)
+		abort();
+	snprintf(sock_path, sizeof(sock_path), "/tmp/fuzz-control.%d.sock", getpid());
+	if (control_listen(loop, sock_path))
+		abort();
+	atexit(cleanup);
+	balloon_opts_default(&o);
+	strcpy(o.name, "alpha");
+	alpha = balloon_new(&o, loop);
+	strcpy(o.name, "beta");
+	beta = balloon_new(&o, loop);
+	if (!alpha || !beta)
+		abort();
+	alpha_up();
+}
+
+static void check_reply(const char *s)
+{
+	json_object *o = json_tokener_parse(s);
+
+	if (!o || !json_object_is_type(o, json_type_object) ||
+	    (!json_object_object_get_ex(o, "return", NULL) &&
+	     !json_object_object_get_ex(o, "error", NULL))) {
+		fprintf(stderr, "fuzz_control: bad reply: %s\n", s);
+		abort();
+	}
+	json_object_put(o);
+}
+
+static void via_execute(const uint8_t *data, size_t size)
+{
+	char *cmd = malloc(size + 1), *rep;
+
+	if (!cmd)
+		return;
+	memcpy(cmd, data, size);
+	cmd[size] = '\0';
+	rep = control_execute(cmd);
+	if (!rep)
+		abort();
+	check_reply(rep);
+	free(rep);
+	free(cmd);
+}
+
+/* Every complete line the daemon sent must be JSON. */
+static void check_lines(char *buf, size_t *len)
+{
+	char *start = buf, *nl;
+
+	while ((nl = memchr(start, '\n', *len - (start - buf)))) {
+		*nl = '\0';
+		if (nl > start) {
+			json_object *o = json_tokener_parse(start);
+
+			if (!o) {
+				fprintf(stderr, "fuzz_control: non-JSON line: %s\n", start);
+				abort();
+			}
+			json_object_put(o);
+		}
+		start = nl + 1;
+	}
+	*len -= start - buf;
+	memmove(buf, start, *len);
+}
+
+static void drain(int fd, char *buf, size_t *len, size_t cap)
+{
+	ssize_t n;
+
+	for (;;) {
+		if (*len == cap)	/* a single line longer than we keep */
+			*len = 0;
+		n = recv(fd, buf + *len, cap - *len, MSG_DONTWAIT);
+		if (n <= 0)
+			return;
+		*len += n;
+		check_lines(buf, len);
+	}
+}
+
+/* The three lowest free descriptor numbers: a leaked socket shows up as a
+ * change (the client's and the daemon's ends are the lowest free ones). */
+static long fd_probe(void)
+{
+	int a = dup(2), b = dup(2), c = dup(2);
+	long v = a | (long)b << 16 | (long)c << 32;
+
+	close(a);
+	close(b);
+	close(c);
+	return v;
+}
+
+static void via_socket(const uint8_t *data, size_t size)
+{
+	static char buf[256 * 1024];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t len = 0, chunk;
+	uint8_t sel = size ? data[0] : 0;
+	int fd, i;
+	long before = fd_probe();
+
+	if (size) {
+		data++;
+		size--;
+	}
+	strcpy(sa.sun_path, sock_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		abort();
+	loop_run_once(loop, 0);		/* accept + greeting */
+	chunk = (sel & 0x3f) ? (sel & 0x3f) * 16 : size;
+	if (!chunk)
+		chunk = 1;
+	while (size) {
+		size_t n = size < chunk ? size : chunk;
+		ssize_t w = send(fd, data, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (w <= 0)
+			break;		/* daemon dropped us (oversize) */
+		data += w;
+		size -= w;
+		loop_run_once(loop, 0);
+		if (!(sel & 0x40))
+			drain(fd, buf, &len, sizeof(buf));
+	}
+	for (i = 0; i < 4; i++)
+		loop_run_once(loop, 0);
+	if (!(sel & 0x80))	/* else: vanish with replies unread */
+		drain(fd, buf, &len, sizeof(buf));
+	close(fd);
+	for (i = 0; i < 4; i++)
+		loop_run_once(loop, 0);
+	if (fd_probe() != before) {
+		fprintf(stderr, "fuzz_control: descriptor leaked\n");
+		abort();
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (!loop)
+		init_once();
+	if (!size)
+		return 0;
+	if (data[0] & 1)
+		via_socket(data + 1, size - 1);
+	else
+		via_execute(data + 1, size - 1);
+	return 0;
+}
