@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * punch-floor - the host floor of ballooning: how fast can the host give
+ * back guest RAM if it is told exactly which ranges to drop?  Allocates a
+ * file of the guest's size in DIR (tmpfs, or a huge=always tmpfs), then
+ * punches holes over all of it with a given hole size, the way vballoond
+ * would for PFN-by-PFN requests (4 KiB), merged requests (64 KiB, 1 MiB),
+ * continuous pages (2 MiB) or one range.  No guest, no virtqueue: the
+ * difference between this and a balloon run is the cost of the protocol.
+ *
+ * usage: punch-floor DIR MIB HOLE [RUNS]
+ *   HOLE: 4k, 64k, 1m, 2m or all.  Prints one JSON object per run:
+ *   {"hole": "4k", "bytes": B, "calls": N, "ns": T, "allocated_after": A}
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int parse_hole(const char *s, uint64_t total, uint64_t *hole)
+{
+	if (!strcmp(s, "4k"))
+		*hole = 4096;
+	else if (!strcmp(s, "64k"))
+		*hole = 64 << 10;
+	else if (!strcmp(s, "1m"))
+		*hole = 1 << 20;
+	else if (!strcmp(s, "2m"))
+		*hole = 2 << 20;
+	else if (!strcmp(s, "all"))
+		*hole = total;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* Fill with written data: like guest RAM the guest has touched. */
+static int populate(int fd, uint64_t total)
+{
+	static char buf[1 << 20];
+	uint64_t off;
+
+	memset(buf, 0x5a, sizeof(buf));
+	for (off = 0; off < total; off += sizeof(buf))
+		if (pwrite(fd, buf, sizeof(buf), (off_t)off) != (ssize_t)sizeof(buf))
+			return -errno;
+	return 0;
+}
+
+static int one_run(const char *dir, const char *name, uint64_t total,
+		   uint64_t hole)
+{
+	char path[4096];
+	struct stat st;
+	uint64_t off, t0, t1, calls = 0;
+	int fd, ret;
+
+	snprintf(path, sizeof(path), "%s/punch-floor.XXXXXX", dir);
+	fd = mkstemp(path);
+	if (fd < 0) {
+		perror(path);
+		return -1;
+	}
+	unlink(path);
+	ret = populate(fd, total);
+	if (ret < 0) {
+		fprintf(stderr, "populate: %s\n", strerror(-ret));
+		close(fd);
+		return -1;
+	}
+	t0 = now_ns();
+	for (off = 0; off < total; off += hole, calls++) {
+		if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			      (off_t)off, (off_t)hole) < 0) {
+			perror("fallocate");
+			close(fd);
+			return -1;
+		}
+	}
+	t1 = now_ns();
+	if (fstat(fd, &st) < 0) {
+		perror("fstat");
+		close(fd);
+		return -1;
+	}
+	printf("{\"hole\": \"%s\", \"bytes\": %llu, \"calls\": %llu, \"ns\": %llu, \"allocated_after\": %llu}\n",
+	       name, (unsigned long long)total, (unsigned long long)calls,
+	       (unsigned long long)(t1 - t0),
+	       (unsigned long long)st.st_blocks * 512ull);
+	fflush(stdout);
+	close(fd);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t total, hole;
+	long mib, runs = 1, i;
+
+	if (argc < 4 || argc > 5) {
+		fprintf(stderr, "usage: punch-floor DIR MIB 4k|64k|1m|2m|all [RUNS]\n");
+		return 2;
+	}
+	mib = strtol(argv[2], NULL, 10);
+	if (argc == 5)
+		runs = strtol(argv[4], NULL, 10);
+	if (mib < 2 || mib > (1 << 20) || mib % 2 || runs < 1 || runs > 100) {
+		fprintf(stderr, "punch-floor: MIB must be even, 2..1048576; RUNS 1..100\n");
+		return 2;
+	}
+	total = (uint64_t)mib << 20;
+	if (parse_hole(argv[3], total, &hole) < 0) {
+		fprintf(stderr, "punch-floor: bad hole size '%s'\n", argv[3]);
+		return 2;
+	}
+	for (i = 0; i < runs; i++)
+		if (one_run(argv[1], argv[3], total, hole) < 0)
+			return 1;
+	return 0;
+}

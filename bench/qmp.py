@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""bench/qmp.py - timing client for QMP sockets (QEMU's and vballoond's).
+
+One connection per measurement, polling every few milliseconds, so the
+timings are not dominated by spawning a client per poll.  Prints one JSON
+object on stdout.
+
+  qmp.py SOCK balloon BYTES [--guest NAME] [--pid PID] [--timeout S]
+      set the target, wait until query-balloon's actual == BYTES;
+      {"ms": elapsed, "cpu_ms": CPU time of PID meanwhile (utime+stime)}
+  qmp.py SOCK balloon-many BYTES NAME... [--pid PID] [--timeout S]
+      set the same target on several guests of one daemon at once, wait
+      for all; {"ms", "cpu_ms"}
+  qmp.py SOCK hint --guest NAME [--pid PID] [--timeout S]
+      x-vb-hint-start, wait for state "stopped", x-vb-hint-done;
+      {"ms", "hinted_bytes", "cpu_ms"}
+  qmp.py SOCK migrate URI [--max-bandwidth BYTES_PER_S] [--timeout S]
+      migrate and wait for completion; {"total_ms", "ram_bytes", ...}
+  qmp.py SOCK cmd JSON
+      the reply's "return" value
+"""
+import json
+import os
+import socket
+import sys
+import time
+
+
+class QMPError(Exception):
+    pass
+
+
+class QMP:
+    def __init__(self, path, timeout=30.0):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(path)
+        self.buf = b""
+        greeting = self._read()
+        if "QMP" not in greeting:
+            raise QMPError("no QMP greeting: %r" % greeting)
+        self.execute("qmp_capabilities")
+
+    def _read(self):
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise QMPError("connection closed")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def execute(self, name, args=None):
+        msg = {"execute": name}
+        if args:
+            msg["arguments"] = args
+        self.sock.sendall(json.dumps(msg).encode() + b"\n")
+        while True:
+            reply = self._read()
+            if "event" in reply:
+                continue
+            if "error" in reply:
+                raise QMPError("%s: %s" % (name, reply["error"].get("desc")))
+            return reply.get("return")
+
+
+def cpu_ms(pid):
+    """utime + stime of PID in ms (None without a pid)."""
+    if not pid:
+        return None
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])
+    return ticks * 1000.0 / os.sysconf("SC_CLK_TCK")
+
+
+def opt(args, name, default=None, conv=str):
+    if name in args:
+        i = args.index(name)
+        val = conv(args[i + 1])
+        del args[i:i + 2]
+        return val
+    return default
+
+
+def wait_actual(q, value, guests, deadline):
+    pending = list(guests)
+    while pending:
+        for g in list(pending):
+            a = q.execute("query-balloon", {"guest": g} if g else None)
+            if a["actual"] == value:
+                pending.remove(g)
+        if not pending:
+            break
+        if time.monotonic() > deadline:
+            raise QMPError("timeout: actual %d, want %d" % (a["actual"], value))
+        time.sleep(0.004)
+
+
+def do_balloon(q, value, guests, pid, timeout):
+    c0 = cpu_ms(pid)
+    t0 = time.monotonic()
+    for g in guests:
+        args = {"value": value}
+        if g:
+            args["guest"] = g
+        q.execute("balloon", args)
+    wait_actual(q, value, guests, t0 + timeout)
+    ms = (time.monotonic() - t0) * 1000.0
+    out = {"ms": round(ms, 1)}
+    if pid:
+        out["cpu_ms"] = round(cpu_ms(pid) - c0, 1)
+    return out
+
+
+def do_hint(q, guest, pid, timeout):
+    c0 = cpu_ms(pid)
+    t0 = time.monotonic()
+    q.execute("x-vb-hint-start", {"guest": guest})
+    while True:
+        st = q.execute("x-vb-hint-status", {"guest": guest})
+        if st["state"] == "stopped":
+            break
+        if time.monotonic() > t0 + timeout:
+            raise QMPError("hint round did not stop: %r" % st)
+        time.sleep(0.004)
+    ms = (time.monotonic() - t0) * 1000.0
+    out = {"ms": round(ms, 1), "hinted_bytes": st["hinted-bytes"]}
+    if pid:
+        out["cpu_ms"] = round(cpu_ms(pid) - c0, 1)
+    q.execute("x-vb-hint-done", {"guest": guest})
+    return out
+
+
+def do_migrate(q, uri, bandwidth, timeout):
+    if bandwidth is not None:
+        q.execute("migrate-set-parameters", {"max-bandwidth": bandwidth})
+    t0 = time.monotonic()
+    q.execute("migrate", {"uri": uri})
+    while True:
+        r = q.execute("query-migrate")
+        st = r.get("status")
+        if st == "completed":
+            break
+        if st in ("failed", "cancelled"):
+            raise QMPError("migration %s: %r" % (st, r))
+        if time.monotonic() > t0 + timeout:
+            raise QMPError("migration did not complete: %r" % r)
+        time.sleep(0.01)
+    ram = r.get("ram", {})
+    return {"total_ms": r.get("total-time"), "downtime_ms": r.get("downtime"),
+            "ram_bytes": ram.get("transferred"), "ram_total": ram.get("total"),
+            "normal_pages": ram.get("normal"),
+            "duplicate_pages": ram.get("duplicate"),
+            "wall_ms": round((time.monotonic() - t0) * 1000.0, 1)}
+
+
+def main(argv):
+    args = list(argv[1:])
+    guest = opt(args, "--guest")
+    pid = opt(args, "--pid", None, int)
+    timeout = opt(args, "--timeout", 600.0, float)
+    bw = opt(args, "--max-bandwidth", None, int)
+    if len(args) < 2:
+        sys.exit(__doc__)
+    q = QMP(args[0])
+    cmd = args[1]
+    if cmd == "balloon" and len(args) == 3:
+        out = do_balloon(q, int(args[2]), [guest], pid, timeout)
+    elif cmd == "balloon-many" and len(args) >= 4:
+        out = do_balloon(q, int(args[2]), args[3:], pid, timeout)
+    elif cmd == "hint" and guest:
+        out = do_hint(q, guest, pid, timeout)
+    elif cmd == "migrate" and len(args) == 3:
+        out = do_migrate(q, args[2], bw, timeout)
+    elif cmd == "cmd" and len(args) == 3:
+        msg = json.loads(args[2])
+        out = q.execute(msg["execute"], msg.get("arguments"))
+    else:
+        sys.exit(__doc__)
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    try:
+        main(sys.argv)
+    except (QMPError, OSError, ValueError, KeyError) as e:
+        print("qmp.py: %s" % e, file=sys.stderr)
+        sys.exit(1)
