@@ -72,19 +72,18 @@ ram_after=$(vb_ramfile_bytes)
 vb_signal_guest deflated
 vb_wait_uml || vb_fail "guest script failed"
 
-cat <<EOF
-
-vballoon demo: 512 MiB UML guest, stock virtio_balloon.ko, vballoond
-                         before        ballooned     deflated
-guest target (MiB)       ${MEM_MIB}           ${TARGET_MIB}           ${MEM_MIB}
-guest MemTotal (kB)      $(vb_get memtotal_before)        $(vb_get memtotal_inflated)        $(vb_get memtotal_after)
-host RAM file (MiB)      $(mib "$ram_before")           $(mib "$ram_inflated")           $(mib "$ram_after")
-workload ${HOLD_MIB} MiB        filled        $(vb_get verify_inflated || echo FAIL)            $(vb_get verify_after || echo FAIL)
-query-balloon before:    $q_before
-query-balloon ballooned: $q_inflated
-inflate $(printf '%.2f' "$t_inflate") s, deflate $(printf '%.2f' "$t_deflate") s
-EOF
+row() { printf '%-24s %12s %12s %12s\n' "$@"; }
+echo
+echo "vballoon demo: ${MEM_MIB} MiB UML guest, stock virtio_balloon.ko, vballoond"
+row "" before ballooned deflated
+row "guest target (MiB)" "$MEM_MIB" "$TARGET_MIB" "$MEM_MIB"
+row "guest MemTotal (kB)" "$(vb_get memtotal_before)" "$(vb_get memtotal_inflated)" "$(vb_get memtotal_after)"
+row "host RAM file (MiB)" "$(mib "$ram_before")" "$(mib "$ram_inflated")" "$(mib "$ram_after")"
+row "workload ${HOLD_MIB} MiB" filled "$(vb_get verify_inflated || echo FAIL)" "$(vb_get verify_after || echo FAIL)"
+echo "query-balloon before:    $q_before"
+echo "query-balloon ballooned: $q_inflated"
+echo "inflate $(printf '%.2f' "$t_inflate") s, deflate $(printf '%.2f' "$t_deflate") s"
 released=$(( (ram_before - ram_inflated) >> 20 ))
-echo "host memory released while ballooned: ${released} MiB"
+echo "host RAM file shrank by ${released} MiB while ballooned (balloon: $((MEM_MIB - TARGET_MIB)) MiB)"
 [ "$(vb_get verify_after)" = ok ] || vb_fail "workload corrupted"
 echo "demo: OK"
