@@ -297,6 +297,36 @@ static void vb_add_page(struct vballoon *vb, struct virtqueue *vq,
 	}
 }
 
+/*
+ * Managed-page accounting (without DEFLATE_ON_OOM the balloon shrinks the
+ * guest's MemTotal, as in-tree), batched per zone run: the page pointer
+ * only names the zone, so the update may be applied after the page left.
+ */
+struct vb_managed {
+	struct zone *zone;
+	struct page *page;
+	long count;
+};
+
+static void vb_managed_flush(struct vb_managed *m)
+{
+	if (m->count)
+		adjust_managed_page_count(m->page, m->count);
+	m->count = 0;
+}
+
+static void vb_managed_add(struct vb_managed *m, struct page *page, long n)
+{
+	struct zone *zone = page_zone(page);
+
+	if (zone != m->zone) {
+		vb_managed_flush(m);
+		m->zone = zone;
+		m->page = page;
+	}
+	m->count += n;
+}
+
 /* Order to try first for the next inflate block. */
 static unsigned int vb_inflate_order(struct vballoon *vb, unsigned long want)
 {
@@ -366,8 +396,9 @@ static unsigned long vb_alloc_pages(struct vballoon *vb, unsigned long want,
 /* Inflate by up to @num 4 KiB pages; returns 4 KiB pages added. */
 static unsigned long vb_fill(struct vballoon *vb, unsigned long num)
 {
-	unsigned long want, got, before;
-	struct page *page, *next;
+	struct vb_managed acct = {};
+	unsigned long want, got;
+	struct page *page;
 	LIST_HEAD(pages);
 
 	want = DIV_ROUND_UP(num, VB_PAGES_PER_PAGE);
@@ -386,32 +417,33 @@ static unsigned long vb_fill(struct vballoon *vb, unsigned long num)
 		return 0;
 
 	mutex_lock(&vb->lock);
-	before = vb->num_pages;
-	list_for_each_entry_safe(page, next, &pages, lru) {
-		list_del(&page->lru);
-		balloon_page_enqueue(&vb->bdi, page);
+	list_for_each_entry(page, &pages, lru) {
 		vb_add_page(vb, vb->inflate_vq, page);
-		vb->num_pages += VB_PAGES_PER_PAGE;
 		if (!vb->deflate_on_oom)
-			adjust_managed_page_count(page, -1);
+			vb_managed_add(&acct, page, -1);
 	}
+	vb_managed_flush(&acct);
+	/* One pages_lock round for the whole batch. */
+	got = balloon_page_list_enqueue(&vb->bdi, &pages) * VB_PAGES_PER_PAGE;
 	vb_flush(vb, vb->inflate_vq);
-	vb->cnt.inflated += vb->num_pages - before;
-	got = vb->num_pages - before;
+	vb->num_pages += got;
+	vb->cnt.inflated += got;
 	mutex_unlock(&vb->lock);
 	return got;
 }
 
 static void vb_release_pages(struct vballoon *vb, struct list_head *pages)
 {
+	struct vb_managed acct = {};
 	struct page *page, *next;
 
 	list_for_each_entry_safe(page, next, pages, lru) {
 		list_del(&page->lru);
 		if (!vb->deflate_on_oom)
-			adjust_managed_page_count(page, 1);
+			vb_managed_add(&acct, page, 1);
 		put_page(page);	/* balloon reference */
 	}
+	vb_managed_flush(&acct);
 }
 
 /* Deflate by up to @num 4 KiB pages; returns 4 KiB pages released. */
