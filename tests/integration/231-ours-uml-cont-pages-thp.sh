@@ -8,28 +8,16 @@
 # continuous pages the host keeps >= 90% of the remaining guest RAM in THPs
 # and clearly more than with 4 KiB pages; the held pattern verifies; after
 # deflating and refilling, THP coverage recovers.
-# Host THP is read from ShmemHugePages (host-wide): the test takes a
-# baseline first and needs no other huge=always tmpfs user meanwhile.
+# Host THP is read from ShmemHugePages (host-wide; the UML process maps
+# only part of its RAM file, so its smaps cannot tell): the test takes a
+# baseline once the previous guest's file is gone and needs no other
+# huge=always tmpfs user meanwhile.
 . "$(dirname "$0")/../lib/common.sh"
 vb_require "$BUILD/vballoond" "$BUILD/vballoonctl" "$BUILD/vb-workload" \
 	"$BUILD/um/vballoon.ko"
 MIB=$((1 << 20))
-HUGE=$T/huge
-
-huge_cleanup() {
-	local rc=$? i
-	for ((i = ${#VB_PIDS[@]} - 1; i >= 0; i--)); do
-		[ -n "${VB_PIDS[$i]:-}" ] && vb_stop_pid "${VB_PIDS[$i]}"
-	done
-	vb_stop_guests
-	mountpoint -q "$HUGE" && umount "$HUGE"
-	(exit $rc)
-	vb_cleanup
-}
-trap huge_cleanup EXIT
-mkdir -p "$HUGE"
-mount -t tmpfs -o huge=always,size=1200M vbhuge "$HUGE" ||
-	vb_skip "cannot mount a huge=always tmpfs"
+vb_huge_tmpfs 1200M
+HUGE=$VB_HUGE_DIR
 
 ctl() { "$BUILD/vballoonctl" --qmp "$VB_QMP" "$@"; }
 thp_kb() { awk '$1 == "ShmemHugePages:" { print $2 }' /proc/meminfo; }
@@ -91,7 +79,7 @@ run() {
 	vb_start_uml --mem 1G --ram-dir "$HUGE" --vhost "$VB_SOCK" --timeout 400 \
 		-- "$T/guest.sh" || vb_fail "UML did not boot"
 	vb_wait_guest ready 300 || { vb_wait_uml; vb_fail "guest not ready"; }
-	vb_log "[$label] before inflating: host THP $(( ($(thp_kb) - base) / 1024 )) MiB (base $base kB, file $(( $(vb_ramfile_bytes) >> 20 )) MiB)"
+	vb_log "[$label] before inflating: host THP $(( ($(thp_kb) - base) / 1024 )) MiB (file $(( $(vb_ramfile_bytes) >> 20 )) MiB)"
 	ctl set 600M >/dev/null || vb_fail "balloon command failed"
 	wait_actual $((600 * MIB))
 	vb_signal_guest inflated
