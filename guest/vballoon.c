@@ -97,6 +97,7 @@ struct vb_counters {
 	u64 deflated;		/* pages taken out */
 	u64 inflate_reqs;
 	u64 deflate_reqs;
+	u64 req_bytes;		/* inflate/deflate bytes put on the wire */
 	u64 alloc_fail;		/* inflate rounds that ran out of memory */
 	u64 migrated;
 	u64 oom_deflated;
@@ -242,6 +243,7 @@ static void vb_flush(struct vballoon *vb, struct virtqueue *vq)
 	if (!vb->req_n)
 		return;
 	vb_tell_host(vb, vq, vb->req_n * vb_entry_size(vb));
+	vb->cnt.req_bytes += vb->req_n * vb_entry_size(vb);
 	if (vq == vb->inflate_vq)
 		vb->cnt.inflate_reqs++;
 	else
@@ -948,6 +950,7 @@ static ssize_t state_show(struct device *dev, struct device_attribute *attr,
 			   c->inflated, c->deflated);
 	n += sysfs_emit_at(buf, n, "inflate_reqs %llu\ndeflate_reqs %llu\n",
 			   c->inflate_reqs, c->deflate_reqs);
+	n += sysfs_emit_at(buf, n, "req_bytes %llu\n", c->req_bytes);
 	n += sysfs_emit_at(buf, n, "alloc_fail %llu\nmigrated %llu\n",
 			   c->alloc_fail, c->migrated);
 	n += sysfs_emit_at(buf, n, "oom_deflated %llu\ncont_fallbacks %llu\n",
