@@ -33,6 +33,7 @@ ALL_TARGETS :=
 -include guest/guest.mk
 -include tests/tests.mk
 -include bench/bench.mk
+-include hardening/hardening.mk
 
 .PHONY: all setup check demo bench clean
 all: $(ALL_TARGETS)

@@ -1,0 +1,33 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# hardening/hardening.mk - hostile frontend, sanitizer daemon, soak.
+#   make                 also builds $(BUILD)/vb-hostile and the ASan+UBSan
+#                        daemon $(BUILD)/san/vballoond used by the 3xx tests
+#   make soak            long data-integrity soak (SOAK_SECS, default 600)
+#   make fuzz-long       every libFuzzer harness for FUZZ_SECS each (default 3600)
+
+VB_HOSTILE := $(BUILD)/vb-hostile
+
+ALL_TARGETS += $(VB_HOSTILE)
+ifneq ($(SAN),1)
+ALL_TARGETS += hardening-san
+endif
+
+$(VB_HOSTILE): hardening/vb-hostile.c include/vballoon_abi.h host/src/vhost_user.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) -std=gnu11 -Ihost/src -Iinclude -o $@ $<
+
+# The sanitizer daemon lives in $(BUILD)/san (host.mk with SAN=1).
+.PHONY: hardening-san soak fuzz-long
+hardening-san:
+	@$(MAKE) --no-print-directory SAN=1 $(BUILD)/san/vballoond $(BUILD)/san/vballoonctl
+
+SOAK_SECS ?= 600
+soak:
+	@$(MAKE) --no-print-directory setup
+	@$(MAKE) --no-print-directory all
+	@SOAK_SECS=$(SOAK_SECS) hardening/soak.sh
+
+FUZZ_SECS ?= 3600
+fuzz-long:
+	@$(MAKE) --no-print-directory fuzz
+	@FUZZ_SECS=$(FUZZ_SECS) hardening/fuzz-run.sh

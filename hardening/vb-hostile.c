@@ -1,0 +1,1154 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * vb-hostile - a vhost-user frontend for testing vballoond against hostile
+ * and well-behaved guests.  Guest RAM is a memfd, as UML's RAM file.
+ *
+ *   vb-hostile good SOCKET [--mib N] [--until FILE] [--status FILE]
+ *	A well-behaved balloon guest: UML's handshake, then it follows the
+ *	target (CONFIG_CHANGE -> GET_CONFIG -> inflate/deflate PFN arrays,
+ *	waits for every acknowledgement, SET_CONFIG actual) until FILE
+ *	exists.  All of its RAM holds a pattern; at exit it checks that every
+ *	page outside the balloon still holds it (exit 1 on corruption).
+ *	--status FILE gets "actual_pages=N ram_blocks=BYTES" after each change.
+ *
+ *   vb-hostile hostile SOCKET [--case NAME] [--list]
+ *	Runs every hostile case (or one) on fresh connections.  After each
+ *	it checks that the daemon still answers a new frontend.  At the end
+ *	it checks the parts of its RAM file outside the shared region (the
+ *	"kernel image" below it, a tail above it) kept their content and
+ *	their blocks.  Prints one line per case:
+ *	  case NAME: OUTCOME   (refused | closed | broken | survived)
+ *	and a summary; exit 0 only if the daemon survived every case and
+ *	nothing outside the guest's RAM changed.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vballoon_abi.h"
+#include "vhost_user.h"
+
+#define PAGE		4096ULL
+#define QSIZE		64
+#define NQ		2		/* inflate, deflate: we accept no other feature */
+#define BIT(n)		(1ULL << (n))
+
+/* Guest RAM layout (guest physical address == offset in the RAM file, as
+ * in UML).  Below RAM_GPA: a "kernel image" the frontend never shares. */
+#define RAM_GPA		0x100000ULL
+#define RING(q)		(RAM_GPA + (q) * 0x4000ULL)	/* desc, +0x1000 avail, +0x2000 used */
+#define BUF_GPA		(RAM_GPA + 0x10000ULL)		/* PFN arrays */
+#define BUF_SIZE	0x10000ULL
+#define DATA_GPA	(RAM_GPA + 0x20000ULL)		/* balloonable pages */
+#define TAIL		0x100000ULL			/* unshared bytes after RAM */
+
+struct desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;
+};
+
+struct fe {
+	int sock;
+	int req[2];			/* backend request channel: [0] ours */
+	int kick[NQ], call[NQ][2];
+	int memfd;
+	uint8_t *file;			/* the whole RAM file */
+	uint64_t ram_size;		/* shared bytes from RAM_GPA */
+	uint64_t file_size;
+	uint16_t avail_idx[NQ], used_seen[NQ];
+};
+
+static const char *sock_path;
+static int verbose;
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "vb-hostile: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
+	va_end(ap);
+	exit(2);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
+}
+
+static uint8_t pattern(uint64_t off)
+{
+	return (uint8_t)((off >> 12) * 131 + 7);
+}
+
+/* ---- transport ---------------------------------------------------------- */
+
+static int connect_sock(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		die("socket: %s", strerror(errno));
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return -errno;
+	}
+	return fd;
+}
+
+/* Send header + payload (sizes as given, even lying ones) + fds. */
+static int send_raw(int sock, uint32_t req, uint32_t flags, uint32_t hdr_size,
+		    const void *p, size_t len, const int *fds, unsigned nfds)
+{
+	struct vu_hdr h = { req, flags, hdr_size };
+	char cbuf[CMSG_SPACE(16 * sizeof(int))];
+	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)p, len } };
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
+	struct cmsghdr *cm;
+
+	if (nfds) {
+		memset(cbuf, 0, sizeof(cbuf));
+		mh.msg_control = cbuf;
+		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+		memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
+	}
+	return sendmsg(sock, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+/* Wait for one reply: payload size, -EPIPE on EOF, -ETIMEDOUT. */
+static int recv_reply(int sock, struct vu_msg *m, int timeout_ms)
+{
+	struct pollfd p = { sock, POLLIN, 0 };
+	ssize_t n;
+
+	if (poll(&p, 1, timeout_ms) <= 0)
+		return -ETIMEDOUT;
+	n = recv(sock, &m->hdr, sizeof(m->hdr), MSG_WAITALL);
+	if (n == 0 || (n < 0 && errno == ECONNRESET))
+		return -EPIPE;
+	if (n != sizeof(m->hdr))
+		return -EPROTO;
+	if (m->hdr.flags != 0x5 || m->hdr.size > sizeof(m->raw))
+		return -EPROTO;		/* UML would fail the device */
+	if (m->hdr.size && recv(sock, m->raw, m->hdr.size, MSG_WAITALL) != m->hdr.size)
+		return -EPIPE;
+	return m->hdr.size;
+}
+
+/* NEED_REPLY message: returns the status (0 ok, >0 refused) or -errno. */
+static long ack(int sock, uint32_t req, const void *p, uint32_t size, const int *fds,
+		unsigned nfds)
+{
+	struct vu_msg r;
+	int n;
+
+	if (send_raw(sock, req, 1 | VU_FLAG_NEED_REPLY, size, p, size, fds, nfds))
+		return -EPIPE;
+	n = recv_reply(sock, &r, 5000);
+	if (n < 0)
+		return n;
+	if (n != 8 || r.hdr.request != req)
+		return -EPROTO;
+	return r.u64 ? (long)(r.u64 & 0x7fffffff) | 1 : 0;
+}
+
+static long get_u64(int sock, uint32_t req, uint64_t *out)
+{
+	struct vu_msg r;
+	int n;
+
+	if (send_raw(sock, req, 1, 0, NULL, 0, NULL, 0))
+		return -EPIPE;
+	n = recv_reply(sock, &r, 5000);
+	if (n < 0)
+		return n;
+	if (n != 8 || r.hdr.request != req)
+		return -EPROTO;
+	*out = r.u64;
+	return 0;
+}
+
+/* ---- a frontend --------------------------------------------------------- */
+
+static void fe_ram(struct fe *f, uint64_t ram_size)
+{
+	uint64_t off;
+
+	f->ram_size = ram_size;
+	f->file_size = RAM_GPA + ram_size + TAIL;
+	f->memfd = memfd_create("vb-hostile-ram", MFD_CLOEXEC);
+	if (f->memfd < 0 || ftruncate(f->memfd, f->file_size))
+		die("memfd: %s", strerror(errno));
+	f->file = mmap(NULL, f->file_size, PROT_READ | PROT_WRITE, MAP_SHARED, f->memfd, 0);
+	if (f->file == MAP_FAILED)
+		die("mmap: %s", strerror(errno));
+	for (off = 0; off < f->file_size; off += PAGE)
+		memset(f->file + off, pattern(off), PAGE);
+	memset(f->file + RAM_GPA, 0, DATA_GPA - RAM_GPA);	/* rings, buffers */
+}
+
+static void fe_init(struct fe *f)
+{
+	unsigned q;
+
+	f->sock = f->req[0] = f->req[1] = -1;
+	for (q = 0; q < NQ; q++) {
+		f->kick[q] = f->call[q][0] = f->call[q][1] = -1;
+		f->avail_idx[q] = f->used_seen[q] = 0;
+	}
+}
+
+static void fe_close(struct fe *f)
+{
+	unsigned q;
+
+	if (f->sock >= 0)
+		close(f->sock);
+	if (f->req[0] >= 0)
+		close(f->req[0]);
+	if (f->req[1] >= 0)
+		close(f->req[1]);
+	for (q = 0; q < NQ; q++) {
+		if (f->kick[q] >= 0)
+			close(f->kick[q]);
+		if (f->call[q][0] >= 0)
+			close(f->call[q][0]);
+		if (f->call[q][1] >= 0)
+			close(f->call[q][1]);
+	}
+	fe_init(f);
+}
+
+/* Connect, retrying while the daemon still holds the previous frontend. */
+static int fe_connect(struct fe *f)
+{
+	uint64_t t0 = now_ms(), v;
+
+	for (;;) {
+		f->sock = connect_sock();
+		if (f->sock >= 0 && !get_u64(f->sock, VU_GET_FEATURES, &v))
+			return 0;
+		if (f->sock >= 0)
+			close(f->sock);
+		f->sock = -1;
+		if (now_ms() - t0 > 10000)
+			return -1;
+		usleep(50000);
+	}
+}
+
+/* UML's sequence up to the rings (virtio_uml.c vhost_user_init + probe). */
+static int fe_handshake(struct fe *f, uint64_t features)
+{
+	uint64_t dev_f, pf;
+	struct vu_mem_table t = { .nregions = 1 };
+
+	if (send_raw(f->sock, VU_SET_OWNER, 1, 0, NULL, 0, NULL, 0) ||
+	    get_u64(f->sock, VU_GET_FEATURES, &dev_f) ||
+	    !(dev_f & BIT(VU_F_PROTOCOL_FEATURES)) ||
+	    get_u64(f->sock, VU_GET_PROTOCOL_FEATURES, &pf))
+		return -1;
+	pf &= BIT(VU_PF_REPLY_ACK) | BIT(VU_PF_BACKEND_REQ) | BIT(VU_PF_CONFIG);
+	if (send_raw(f->sock, VU_SET_PROTOCOL_FEATURES, 1, 8, &pf, 8, NULL, 0))
+		return -1;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f->req))
+		return -1;
+	if (ack(f->sock, VU_SET_BACKEND_REQ_FD, NULL, 0, &f->req[1], 1))
+		return -1;
+	close(f->req[1]);
+	f->req[1] = -1;
+	features &= dev_f;
+	if (ack(f->sock, VU_SET_FEATURES, &features, 8, NULL, 0))
+		return -1;
+	t.r[0] = (struct vu_mem_region){ RAM_GPA, f->ram_size, RAM_GPA, RAM_GPA };
+	if (ack(f->sock, VU_SET_MEM_TABLE, &t, 8 + 2 * 32, &f->memfd, 1))
+		return -1;
+	return 0;
+}
+
+static int fe_queue(struct fe *f, unsigned q, uint16_t num, uint64_t desc, uint64_t avail,
+		    uint64_t used)
+{
+	struct vu_vring_state st = { q, num }, base = { q, 0 };
+	struct vu_vring_addr a = { q, 0, desc, used, avail, ~0ULL };
+	uint64_t v = q;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, f->call[q]))
+		return -1;
+	f->kick[q] = eventfd(0, EFD_CLOEXEC);
+	if (ack(f->sock, VU_SET_VRING_CALL, &v, 8, &f->call[q][1], 1) ||
+	    ack(f->sock, VU_SET_VRING_NUM, &st, 8, NULL, 0) ||
+	    ack(f->sock, VU_SET_VRING_BASE, &base, 8, NULL, 0) ||
+	    ack(f->sock, VU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0) ||
+	    ack(f->sock, VU_SET_VRING_KICK, &v, 8, &f->kick[q], 1))
+		return -1;
+	return 0;
+}
+
+static int fe_up(struct fe *f, uint64_t features)
+{
+	unsigned q;
+
+	memset(f->file + RAM_GPA, 0, DATA_GPA - RAM_GPA);
+	if (fe_handshake(f, features))
+		return -1;
+	for (q = 0; q < NQ; q++)
+		if (fe_queue(f, q, QSIZE, RING(q), RING(q) + 0x1000, RING(q) + 0x2000))
+			return -1;
+	return 0;
+}
+
+static void kick(struct fe *f, unsigned q)
+{
+	uint64_t one = 1;
+
+	if (write(f->kick[q], &one, 8) != 8)
+		die("kick: %s", strerror(errno));
+}
+
+/* Post one buffer of len bytes at gpa on queue q. */
+static void post(struct fe *f, unsigned q, uint64_t gpa, uint32_t len, uint16_t flags)
+{
+	struct desc *d = (struct desc *)(f->file + RING(q));
+	uint16_t *avail = (uint16_t *)(f->file + RING(q) + 0x1000);
+	uint16_t slot = f->avail_idx[q] % QSIZE;
+
+	d[slot] = (struct desc){ gpa, len, flags, 0 };
+	avail[2 + slot] = slot;
+	__atomic_store_n(&avail[1], ++f->avail_idx[q], __ATOMIC_RELEASE);
+}
+
+static uint16_t used_idx(struct fe *f, unsigned q)
+{
+	return __atomic_load_n((uint16_t *)(f->file + RING(q) + 0x2000 + 2), __ATOMIC_ACQUIRE);
+}
+
+/* Wait until the device used everything posted on q. */
+static int wait_used(struct fe *f, unsigned q, int timeout_ms)
+{
+	uint64_t t0 = now_ms();
+	char buf[64];
+
+	while (used_idx(f, q) != f->avail_idx[q]) {
+		struct pollfd p = { f->call[q][0], POLLIN, 0 };
+
+		if (now_ms() - t0 > (uint64_t)timeout_ms)
+			return -ETIMEDOUT;
+		if (poll(&p, 1, 50) > 0 && read(f->call[q][0], buf, sizeof(buf)) <= 0)
+			return -EPIPE;
+	}
+	return 0;
+}
+
+/* ---- the good guest ----------------------------------------------------- */
+
+struct good {
+	struct fe f;
+	uint32_t *balloon;		/* pfns in the balloon, a stack */
+	uint32_t nballoon, npages;
+	const char *status;
+};
+
+static uint32_t get_num_pages(struct fe *f)
+{
+	struct vu_msg r;
+	struct vu_config c = { .offset = 0, .size = 16 };
+	uint32_t v;
+
+	if (send_raw(f->sock, VU_GET_CONFIG, 1, VU_CONFIG_HDR + 16, &c, VU_CONFIG_HDR + 16, NULL, 0) ||
+	    recv_reply(f->sock, &r, 5000) != VU_CONFIG_HDR + 16)
+		die("good: GET_CONFIG failed");
+	memcpy(&v, r.config.payload, 4);
+	return v;
+}
+
+static void set_actual(struct fe *f, uint32_t pages)
+{
+	struct vu_config c = { .offset = 4, .size = 4 };
+
+	memcpy(c.payload, &pages, 4);
+	if (ack(f->sock, VU_SET_CONFIG, &c, VU_CONFIG_HDR + 4, NULL, 0))
+		die("good: SET_CONFIG actual refused");
+}
+
+/* Move up to 256 pages into (q 0) or out of (q 1) the balloon. */
+static void good_batch(struct good *g, unsigned q, uint32_t n)
+{
+	uint32_t *arr = (uint32_t *)(g->f.file + BUF_GPA), i;
+
+	if (n > 256)
+		n = 256;
+	for (i = 0; i < n; i++) {
+		if (q == 0) {
+			/* balloon pages from the top of RAM down */
+			uint64_t gpa = RAM_GPA + g->f.ram_size - (uint64_t)(g->nballoon + i + 1) * PAGE;
+
+			arr[i] = gpa >> 12;
+		} else {
+			arr[i] = g->balloon[g->nballoon - 1 - i];
+		}
+	}
+	post(&g->f, q, BUF_GPA, n * 4, 0);
+	kick(&g->f, q);
+	if (wait_used(&g->f, q, 30000))
+		die("good: the device did not acknowledge a %s", q ? "deflate" : "inflate");
+	for (i = 0; i < n; i++) {
+		if (q == 0) {
+			g->balloon[g->nballoon + i] = arr[i];
+		} else {
+			/* the page is ours again: its content came back as zero
+			 * (discarded) and the guest rewrites it */
+			uint64_t off = (uint64_t)arr[i] << 12;
+
+			memset(g->f.file + off, pattern(off), PAGE);
+		}
+	}
+	if (q == 0)
+		g->nballoon += n;
+	else
+		g->nballoon -= n;
+}
+
+static void good_status(struct good *g)
+{
+	struct stat st;
+	FILE *fp;
+	char tmp[4200];
+
+	if (!g->status || fstat(g->f.memfd, &st))
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", g->status);
+	fp = fopen(tmp, "w");
+	if (!fp)
+		return;
+	fprintf(fp, "actual_pages=%u\nram_blocks=%llu\n", g->nballoon,
+		(unsigned long long)st.st_blocks * 512);
+	fclose(fp);
+	rename(tmp, g->status);
+}
+
+static void good_follow(struct good *g)
+{
+	uint32_t target = get_num_pages(&g->f);
+
+	if (target > g->npages)
+		target = g->npages;
+	while (g->nballoon < target)
+		good_batch(g, 0, target - g->nballoon);
+	while (g->nballoon > target)
+		good_batch(g, 1, g->nballoon - target);
+	set_actual(&g->f, g->nballoon);
+	good_status(g);
+}
+
+/* Pages outside the balloon must hold the pattern. */
+static int good_verify(struct good *g)
+{
+	uint64_t off, end = RAM_GPA + g->f.ram_size - (uint64_t)g->nballoon * PAGE;
+	unsigned bad = 0;
+
+	for (off = DATA_GPA; off < end; off += PAGE) {
+		const uint8_t *p = g->f.file + off;
+		uint64_t i;
+
+		for (i = 0; i < PAGE; i++)
+			if (p[i] != pattern(off)) {
+				if (!bad++)
+					fprintf(stderr, "good: corruption at gpa %#llx\n",
+						(unsigned long long)(off + i));
+				break;
+			}
+	}
+	return bad ? -1 : 0;
+}
+
+static int run_good(int argc, char **argv)
+{
+	struct good g = { 0 };
+	const char *until = NULL;
+	uint64_t mib = 64;
+	int i;
+
+	for (i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--mib") && i + 1 < argc)
+			mib = strtoull(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--until") && i + 1 < argc)
+			until = argv[++i];
+		else if (!strcmp(argv[i], "--status") && i + 1 < argc)
+			g.status = argv[++i];
+		else
+			die("good: unknown option %s", argv[i]);
+	}
+	if (mib < 4 || mib > 4096)
+		die("good: --mib 4..4096");
+	fe_init(&g.f);
+	fe_ram(&g.f, mib << 20);
+	g.npages = (g.f.ram_size - (DATA_GPA - RAM_GPA)) / PAGE;
+	g.balloon = calloc(g.npages, 4);
+	if (!g.balloon || fe_connect(&g.f) ||
+	    fe_up(&g.f, BIT(VB_F_MUST_TELL_HOST) | BIT(32)))
+		die("good: handshake with %s failed", sock_path);
+	good_follow(&g);
+	printf("good: up, %llu MiB, balloon %u pages\n", (unsigned long long)mib, g.nballoon);
+	fflush(stdout);
+	while (!until || access(until, F_OK)) {
+		struct pollfd p[2] = { { g.f.req[0], POLLIN, 0 }, { g.f.sock, POLLIN, 0 } };
+		struct vu_msg m;
+
+		if (poll(p, 2, 100) <= 0)
+			continue;
+		if (p[1].revents)
+			die("good: the daemon closed the connection");
+		if (recv(g.f.req[0], &m.hdr, sizeof(m.hdr), MSG_WAITALL) != sizeof(m.hdr))
+			die("good: backend request channel closed");
+		if (m.hdr.size > sizeof(m.raw) ||
+		    (m.hdr.size && recv(g.f.req[0], m.raw, m.hdr.size, MSG_WAITALL) != m.hdr.size))
+			die("good: bad backend request");
+		if (m.hdr.flags & VU_FLAG_NEED_REPLY) {
+			struct { struct vu_hdr h; uint64_t v; } __attribute__((packed)) r =
+				{ { m.hdr.request, 0x5, 8 }, 0 };
+
+			if (write(g.f.req[0], &r, sizeof(r)) != sizeof(r))
+				die("good: reply on the request channel failed");
+		}
+		if (m.hdr.request == VU_BACKEND_CONFIG_CHANGE_MSG)
+			good_follow(&g);
+	}
+	/* give everything back, as a driver unload does, then check */
+	while (g.nballoon)
+		good_batch(&g, 1, g.nballoon);
+	set_actual(&g.f, 0);
+	good_status(&g);
+	if (good_verify(&g)) {
+		printf("good: CORRUPTION\n");
+		return 1;
+	}
+	printf("good: ok, pattern intact\n");
+	fe_close(&g.f);
+	return 0;
+}
+
+/* ---- hostile cases ------------------------------------------------------ */
+
+enum outcome { O_REFUSED, O_CLOSED, O_BROKEN, O_SURVIVED, O_FAILED };
+static const char *const outcome_name[] = { "refused", "closed", "broken", "survived", "FAILED" };
+
+static struct fe hf;			/* the hostile guest */
+static int wrong_fd;			/* a regular file: not a socket, eventfd or memfd of RAM */
+
+/* Outcome of one NEED_REPLY message the daemon must not accept. */
+static enum outcome expect_refused(long st)
+{
+	if (st > 0)
+		return O_REFUSED;
+	if (st == -EPIPE || st == -ECONNRESET)
+		return O_CLOSED;
+	if (st == 0)
+		return O_FAILED;	/* accepted */
+	return st == -ETIMEDOUT ? O_FAILED : O_CLOSED;
+}
+
+static bool peer_closed(int sock, int timeout_ms)
+{
+	struct pollfd p = { sock, POLLIN, 0 };
+	char b[256];
+
+	while (poll(&p, 1, timeout_ms) > 0) {
+		ssize_t n = recv(sock, b, sizeof(b), MSG_DONTWAIT);
+
+		if (n == 0 || (n < 0 && errno != EAGAIN))
+			return true;
+	}
+	return false;
+}
+
+static enum outcome c_short_header(void)
+{
+	uint32_t h = VU_GET_FEATURES;
+
+	if (send(hf.sock, &h, 4, MSG_NOSIGNAL) != 4)
+		return O_CLOSED;
+	return O_SURVIVED;	/* then we vanish mid-header */
+}
+
+static enum outcome c_oversize(void)
+{
+	send_raw(hf.sock, VU_SET_OWNER, 1 | VU_FLAG_NEED_REPLY, 1 << 20, NULL, 0, NULL, 0);
+	return peer_closed(hf.sock, 3000) ? O_CLOSED : O_FAILED;
+}
+
+static enum outcome c_unknown_requests(void)
+{
+	static const uint32_t reqs[] = { 0, 19, 20, 33, 35, 63, 64, 200, 0xffffffff };
+	enum outcome o = O_REFUSED;
+	unsigned i;
+
+	for (i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+		enum outcome r = expect_refused(ack(hf.sock, reqs[i], NULL, 0, NULL, 0));
+
+		if (r == O_FAILED)
+			return O_FAILED;
+		if (r == O_CLOSED)
+			return O_CLOSED;
+	}
+	return o;
+}
+
+static enum outcome c_bad_flags(void)
+{
+	uint64_t v;
+
+	/* version 2, then a "reply" sent to the backend */
+	send_raw(hf.sock, VU_GET_FEATURES, 2, 0, NULL, 0, NULL, 0);
+	send_raw(hf.sock, VU_GET_FEATURES, 1 | VU_FLAG_REPLY, 0, NULL, 0, NULL, 0);
+	if (peer_closed(hf.sock, 1000))
+		return O_CLOSED;
+	return get_u64(hf.sock, VU_GET_FEATURES, &v) ? O_CLOSED : O_REFUSED;
+}
+
+static enum outcome c_wrong_sizes(void)
+{
+	uint8_t junk[64] = { 0 };
+	enum outcome o;
+
+	o = expect_refused(ack(hf.sock, VU_SET_FEATURES, junk, 4, NULL, 0));
+	if (o != O_REFUSED)
+		return o;
+	o = expect_refused(ack(hf.sock, VU_SET_VRING_NUM, junk, 3, NULL, 0));
+	if (o != O_REFUSED)
+		return o;
+	o = expect_refused(ack(hf.sock, VU_SET_VRING_ADDR, junk, 20, NULL, 0));
+	if (o != O_REFUSED)
+		return o;
+	/* header says 64, 8 arrive, then silence: must not wedge the daemon */
+	send_raw(hf.sock, VU_SET_FEATURES, 1, 64, junk, 8, NULL, 0);
+	return O_REFUSED;
+}
+
+static enum outcome c_bad_features(void)
+{
+	uint64_t v = ~0ULL;
+
+	return expect_refused(ack(hf.sock, VU_SET_FEATURES, &v, 8, NULL, 0));
+}
+
+/* Memory tables: each must be refused (or close the connection). */
+static enum outcome mem_table(uint32_t n, const struct vu_mem_region *r, unsigned nr,
+			      const int *fds, unsigned nfds, uint32_t size)
+{
+	struct vu_mem_table t = { .nregions = n };
+
+	memcpy(t.r, r, nr * sizeof(*r));
+	return expect_refused(ack(hf.sock, VU_SET_MEM_TABLE, &t, size ? size : 8 + 32 * (nr ? nr : 1),
+				  fds, nfds));
+}
+
+static enum outcome c_mem_tables(void)
+{
+	uint64_t S = hf.ram_size;
+	struct vu_mem_region ok = { RAM_GPA, S, RAM_GPA, RAM_GPA };
+	struct vu_mem_region r2[2] = { ok, { RAM_GPA + 4096, S, RAM_GPA + S * 2, RAM_GPA } };
+	int fds[9], pipefd[2], efd = eventfd(0, EFD_CLOEXEC), i;
+	enum outcome o = O_REFUSED;
+	struct {
+		const char *what;
+		enum outcome got;
+	} res[12];
+	unsigned n = 0, k;
+
+	if (pipe2(pipefd, O_CLOEXEC))
+		return O_FAILED;
+	for (i = 0; i < 9; i++)
+		fds[i] = hf.memfd;
+#define TRY(w, expr) do { res[n].what = (w); res[n].got = (expr); n++; } while (0)
+	TRY("no fd", mem_table(1, &ok, 1, NULL, 0, 0));
+	TRY("zero regions", mem_table(0, &ok, 1, fds, 1, 0));
+	TRY("nine regions", mem_table(9, &ok, 1, fds, 1, 8 + 32 * 8));
+	TRY("2 regions 1 fd", mem_table(2, r2, 2, fds, 1, 0));
+	TRY("overlap", mem_table(2, r2, 2, fds, 2, 0));
+	TRY("size 0", mem_table(1, &(struct vu_mem_region){ RAM_GPA, 0, RAM_GPA, 0 }, 1, fds, 1, 0));
+	TRY("beyond file", mem_table(1, &(struct vu_mem_region){ RAM_GPA, S * 4, RAM_GPA, RAM_GPA }, 1, fds, 1, 0));
+	TRY("offset beyond file", mem_table(1, &(struct vu_mem_region){ RAM_GPA, S, RAM_GPA, 1ULL << 40 }, 1, fds, 1, 0));
+	TRY("gpa wraps", mem_table(1, &(struct vu_mem_region){ ~0ULL - 4095, S, RAM_GPA, RAM_GPA }, 1, fds, 1, 0));
+	TRY("pipe fd", mem_table(1, &ok, 1, &pipefd[0], 1, 0));
+	TRY("eventfd", mem_table(1, &ok, 1, &efd, 1, 0));
+	TRY("small regular file", mem_table(1, &ok, 1, &wrong_fd, 1, 0));
+#undef TRY
+	close(pipefd[0]);
+	close(pipefd[1]);
+	close(efd);
+	for (k = 0; k < n; k++) {
+		if (verbose || res[k].got == O_FAILED)
+			printf("  mem table %s: %s\n", res[k].what, outcome_name[res[k].got]);
+		if (res[k].got == O_FAILED)
+			o = O_FAILED;
+		if (res[k].got == O_CLOSED)
+			return o == O_FAILED ? o : O_CLOSED;	/* later tries can't be sent */
+	}
+	return o;
+}
+
+static enum outcome c_too_many_fds(void)
+{
+	int fds[12], i;
+
+	for (i = 0; i < 12; i++)
+		fds[i] = hf.memfd;
+	return expect_refused(ack(hf.sock, VU_SET_BACKEND_REQ_FD, NULL, 0, fds, 12));
+}
+
+/* The vring messages once a valid table is in place. */
+static enum outcome c_bad_vrings(void)
+{
+	struct vu_mem_table t = { .nregions = 1 };
+	struct vu_vring_state bad_num[] = { { 200, 16 }, { 0, 0 }, { 0, 3 }, { 0, 65535 } };
+	uint64_t S = hf.ram_size;
+	struct vu_vring_addr bad_addr[] = {
+		{ 0, 0, 0, 0, 0, ~0ULL },				/* below RAM */
+		{ 0, 0, RAM_GPA + S, RAM_GPA, RAM_GPA, ~0ULL },		/* desc past RAM */
+		{ 0, 0, RAM_GPA + 3, RAM_GPA + 0x2000, RAM_GPA + 0x1000, ~0ULL },	/* unaligned */
+		{ 0, 0, RAM_GPA + S - 16, RAM_GPA + 0x2000, RAM_GPA + 0x1000, ~0ULL },	/* straddles end */
+		{ 99, 0, RAM_GPA, RAM_GPA, RAM_GPA, ~0ULL },		/* bad index */
+	};
+	uint64_t v;
+	unsigned i;
+	enum outcome o;
+	int efd = eventfd(0, EFD_CLOEXEC);
+
+	t.r[0] = (struct vu_mem_region){ RAM_GPA, S, RAM_GPA, RAM_GPA };
+	if (ack(hf.sock, VU_SET_MEM_TABLE, &t, 8 + 32, &hf.memfd, 1))
+		return O_FAILED;
+	for (i = 0; i < sizeof(bad_num) / sizeof(bad_num[0]); i++) {
+		o = expect_refused(ack(hf.sock, VU_SET_VRING_NUM, &bad_num[i], 8, NULL, 0));
+		if (o != O_REFUSED)
+			return o;
+	}
+	/* num 16 on queue 0, then addresses the ring cannot live at: refused
+	 * here or when the ring is mapped (kick), never touched */
+	if (ack(hf.sock, VU_SET_VRING_NUM, &(struct vu_vring_state){ 0, 16 }, 8, NULL, 0))
+		return O_FAILED;
+	for (i = 0; i < sizeof(bad_addr) / sizeof(bad_addr[0]); i++) {
+		long st = ack(hf.sock, VU_SET_VRING_ADDR, &bad_addr[i], sizeof(bad_addr[i]), NULL, 0);
+
+		if (st < 0)
+			return O_CLOSED;
+		v = 0;
+		if (!st && !ack(hf.sock, VU_SET_VRING_KICK, &v, 8, &efd, 1)) {
+			close(efd);
+			return O_FAILED;	/* a ring outside RAM went live */
+		}
+	}
+	/* kick/call: index out of range, missing fd without NOFD, wrong fd types */
+	v = 77;
+	o = expect_refused(ack(hf.sock, VU_SET_VRING_KICK, &v, 8, &efd, 1));
+	close(efd);
+	if (o != O_REFUSED)
+		return o;
+	v = 0;
+	o = expect_refused(ack(hf.sock, VU_SET_VRING_CALL, &v, 8, NULL, 0));
+	if (o != O_REFUSED)
+		return o;
+	o = expect_refused(ack(hf.sock, VU_SET_BACKEND_REQ_FD, NULL, 0, NULL, 0));
+	return o;
+}
+
+static enum outcome c_config(void)
+{
+	struct vu_config c = { .offset = 0, .size = 1000 };
+	enum outcome o;
+	struct vu_msg r;
+
+	/* GET_CONFIG asking for more than the header allows */
+	send_raw(hf.sock, VU_GET_CONFIG, 1, VU_CONFIG_HDR + 16, &c, VU_CONFIG_HDR + 16, NULL, 0);
+	if (recv_reply(hf.sock, &r, 3000) == VU_CONFIG_HDR + 1000)
+		return O_FAILED;
+	if (peer_closed(hf.sock, 200))
+		return O_CLOSED;
+	c.offset = 0xfffffff0;
+	c.size = 16;
+	o = expect_refused(ack(hf.sock, VU_SET_CONFIG, &c, VU_CONFIG_HDR + 16, NULL, 0));
+	return o;
+}
+
+/* Bring the hostile guest fully up (features: PFN arrays only). */
+static int hostile_up(void)
+{
+	return fe_up(&hf, BIT(VB_F_MUST_TELL_HOST) | BIT(32));
+}
+
+/* Inflate a buffer of PFNs; the device must refuse each request with a
+ * PFN outside RAM, discarding none of its pages. */
+static enum outcome pfn_attack(const uint32_t *pfns, unsigned n)
+{
+	uint32_t *arr = (uint32_t *)(hf.file + BUF_GPA);
+
+	memcpy(arr, pfns, n * 4);
+	post(&hf, 0, BUF_GPA, n * 4, 0);
+	kick(&hf, 0);
+	/* refused requests are still used (or the device is broken) */
+	wait_used(&hf, 0, 2000);
+	return O_REFUSED;
+}
+
+static enum outcome c_pfns_outside(void)
+{
+	uint64_t first = RAM_GPA >> 12, end = (RAM_GPA + hf.ram_size) >> 12;
+	uint64_t keep = DATA_GPA + 10 * PAGE;	/* in RAM, listed with bad PFNs */
+	uint32_t below[] = { first - 1, keep >> 12 };		/* the "kernel image" */
+	uint32_t above[] = { end, end + 1, end + 255 };	/* the unshared tail */
+	uint32_t huge[] = { 0xffffffff, 0x80000000 };
+	uint32_t zero[] = { 0 };
+
+	if (hostile_up())
+		return O_FAILED;
+	pfn_attack(below, 2);
+	pfn_attack(above, 3);
+	pfn_attack(huge, 2);
+	pfn_attack(zero, 1);
+	/* a request with any bad PFN is refused whole: its good page stays */
+	if (hf.file[keep] != pattern(keep)) {
+		printf("  page %#llx of a refused request was discarded\n",
+		       (unsigned long long)keep);
+		return O_FAILED;
+	}
+	return O_REFUSED;
+}
+
+static enum outcome c_desc_outside(void)
+{
+	if (hostile_up())
+		return O_FAILED;
+	post(&hf, 0, RAM_GPA + hf.ram_size, 64, 0);		/* buffer past RAM */
+	kick(&hf, 0);
+	post(&hf, 1, 0, 4096, 0);				/* buffer in the image */
+	kick(&hf, 1);
+	post(&hf, 0, RAM_GPA + hf.ram_size - 8, 64, 0);	/* straddles the end */
+	kick(&hf, 0);
+	post(&hf, 0, BUF_GPA, 0, 0);				/* zero length */
+	kick(&hf, 0);
+	usleep(200000);
+	return peer_closed(hf.sock, 100) ? O_CLOSED : O_BROKEN;
+}
+
+static enum outcome c_desc_loop(void)
+{
+	struct desc *d = (struct desc *)(hf.file + RING(0));
+	uint16_t *avail = (uint16_t *)(hf.file + RING(0) + 0x1000);
+	unsigned i;
+
+	if (hostile_up())
+		return O_FAILED;
+	for (i = 0; i < QSIZE; i++)	/* every descriptor chains to the next, wrapping */
+		d[i] = (struct desc){ BUF_GPA, 4, 1, (i + 1) % QSIZE };
+	avail[2] = 0;
+	avail[1] = 1;
+	hf.avail_idx[0] = 1;
+	kick(&hf, 0);
+	usleep(200000);
+	/* indirect descriptors (not negotiated) on the deflate queue */
+	d = (struct desc *)(hf.file + RING(1));
+	avail = (uint16_t *)(hf.file + RING(1) + 0x1000);
+	d[0] = (struct desc){ BUF_GPA, 16, 4, 0 };
+	avail[2] = 0;
+	avail[1] = 1;
+	kick(&hf, 1);
+	usleep(200000);
+	return peer_closed(hf.sock, 100) ? O_CLOSED : O_BROKEN;
+}
+
+static enum outcome c_absurd_indexes(void)
+{
+	uint16_t *avail = (uint16_t *)(hf.file + RING(0) + 0x1000);
+
+	if (hostile_up())
+		return O_FAILED;
+	avail[2] = 60000;	/* head beyond the table */
+	avail[1] = 1;
+	kick(&hf, 0);
+	usleep(100000);
+	avail = (uint16_t *)(hf.file + RING(1) + 0x1000);
+	avail[1] = 40000;	/* idx far beyond num */
+	kick(&hf, 1);
+	usleep(200000);
+	return peer_closed(hf.sock, 100) ? O_CLOSED : O_BROKEN;
+}
+
+/* The frontend takes its RAM away (truncates the file) under a live ring. */
+static enum outcome c_truncate_ram(void)
+{
+	int saved = hf.memfd;
+	enum outcome o;
+
+	hf.memfd = memfd_create("vb-hostile-shrinking", MFD_CLOEXEC);
+	if (hf.memfd < 0 || ftruncate(hf.memfd, hf.file_size))
+		return O_FAILED;
+	{
+		uint8_t *m = mmap(NULL, hf.file_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+				  hf.memfd, 0);
+		uint8_t *keep = hf.file;
+		uint32_t pfn[4] = { (DATA_GPA >> 12) + 1, (DATA_GPA >> 12) + 2,
+				    (DATA_GPA >> 12) + 3, (DATA_GPA >> 12) + 4 };
+
+		if (m == MAP_FAILED)
+			return O_FAILED;
+		hf.file = m;
+		if (hostile_up()) {
+			hf.file = keep;
+			return O_FAILED;
+		}
+		if (ftruncate(hf.memfd, 0))
+			return O_FAILED;
+		/* the ring itself is gone: the kick makes the daemon touch it */
+		kick(&hf, 0);
+		kick(&hf, 1);
+		usleep(300000);
+		o = peer_closed(hf.sock, 100) ? O_CLOSED : O_BROKEN;
+		(void)pfn;
+		munmap(m, hf.file_size);
+		hf.file = keep;
+	}
+	close(hf.memfd);
+	hf.memfd = saved;
+	return o;
+}
+
+static enum outcome c_flood_messages(void)
+{
+	unsigned i;
+
+	/* 20000 refused messages as fast as the socket takes them */
+	for (i = 0; i < 20000; i++) {
+		uint64_t v = 999;
+
+		if (send_raw(hf.sock, VU_SET_VRING_CALL, 1, 8, &v, 8, NULL, 0))
+			return O_CLOSED;
+	}
+	return O_REFUSED;
+}
+
+static enum outcome c_flood_kicks(void)
+{
+	uint32_t bad = 0xffffffff;
+	unsigned i;
+
+	if (hostile_up())
+		return O_FAILED;
+	/* 5000 bad inflate requests, each posted and kicked */
+	for (i = 0; i < 5000; i++) {
+		uint32_t *arr = (uint32_t *)(hf.file + BUF_GPA);
+
+		arr[0] = bad;
+		post(&hf, 0, BUF_GPA, 4, 0);
+		kick(&hf, 0);
+		if (wait_used(&hf, 0, 2000))
+			break;		/* device broken: fine */
+	}
+	return peer_closed(hf.sock, 100) ? O_CLOSED : O_REFUSED;
+}
+
+static enum outcome c_disconnect_mid_message(void)
+{
+	struct vu_mem_table t = { .nregions = 1 };
+
+	t.r[0] = (struct vu_mem_region){ RAM_GPA, hf.ram_size, RAM_GPA, RAM_GPA };
+	/* header announces the table, half of it arrives with the fd */
+	send_raw(hf.sock, VU_SET_MEM_TABLE, 1 | VU_FLAG_NEED_REPLY, 8 + 32, &t, 20, &hf.memfd, 1);
+	return O_SURVIVED;
+}
+
+static enum outcome c_disconnect_in_flight(void)
+{
+	uint32_t *arr = (uint32_t *)(hf.file + BUF_GPA);
+	unsigned i;
+
+	if (hostile_up())
+		return O_FAILED;
+	for (i = 0; i < 256; i++)
+		arr[i] = (DATA_GPA >> 12) + i;
+	post(&hf, 0, BUF_GPA, 1024, 0);
+	kick(&hf, 0);
+	return O_SURVIVED;	/* close before the acknowledgement */
+}
+
+static enum outcome c_reconnect_storm(void)
+{
+	unsigned i;
+
+	for (i = 0; i < 200; i++) {
+		int s = connect_sock();
+
+		if (s >= 0)
+			close(s);
+	}
+	return O_SURVIVED;
+}
+
+struct hcase {
+	const char *name;
+	enum outcome (*fn)(void);
+};
+
+static const struct hcase cases[] = {
+	{ "short-header", c_short_header },
+	{ "oversize-payload", c_oversize },
+	{ "unknown-requests", c_unknown_requests },
+	{ "bad-flags", c_bad_flags },
+	{ "wrong-sizes", c_wrong_sizes },
+	{ "unsupported-features", c_bad_features },
+	{ "bad-mem-tables", c_mem_tables },
+	{ "too-many-fds", c_too_many_fds },
+	{ "bad-vrings", c_bad_vrings },
+	{ "bad-config", c_config },
+	{ "pfns-outside-ram", c_pfns_outside },
+	{ "descriptors-outside-ram", c_desc_outside },
+	{ "descriptor-loop", c_desc_loop },
+	{ "absurd-indexes", c_absurd_indexes },
+	{ "ram-truncated", c_truncate_ram },
+	{ "flood-messages", c_flood_messages },
+	{ "flood-bad-requests", c_flood_kicks },
+	{ "disconnect-mid-message", c_disconnect_mid_message },
+	{ "disconnect-in-flight", c_disconnect_in_flight },
+	{ "reconnect-storm", c_reconnect_storm },
+};
+#define NCASES (sizeof(cases) / sizeof(cases[0]))
+
+/* Bytes outside the shared region must keep their pattern and blocks. */
+static int check_outside(void)
+{
+	uint64_t off, end = RAM_GPA + hf.ram_size;
+	struct stat st;
+	unsigned bad = 0;
+
+	for (off = 0; off < hf.file_size; off += PAGE) {
+		uint64_t i;
+
+		if (off >= RAM_GPA && off < end)
+			continue;
+		for (i = 0; i < PAGE; i++)
+			if (hf.file[off + i] != pattern(off)) {
+				if (!bad++)
+					printf("outside RAM changed at file offset %#llx\n",
+					       (unsigned long long)(off + i));
+				break;
+			}
+	}
+	if (fstat(hf.memfd, &st))
+		return -1;
+	/* everything outside RAM is allocated: at least that many blocks */
+	if ((uint64_t)st.st_blocks * 512 < RAM_GPA + TAIL) {
+		printf("RAM file holds %llu bytes, less than the %llu outside RAM\n",
+		       (unsigned long long)st.st_blocks * 512,
+		       (unsigned long long)(RAM_GPA + TAIL));
+		bad++;
+	}
+	return bad ? -1 : 0;
+}
+
+static int run_hostile(int argc, char **argv)
+{
+	const char *only = NULL;
+	unsigned i, ran = 0, failed = 0, counts[5] = { 0 };
+	char tmpl[] = "/tmp/vb-hostile.XXXXXX";
+
+	for (i = 0; i < (unsigned)argc; i++) {
+		if (!strcmp(argv[i], "--case") && i + 1 < (unsigned)argc) {
+			only = argv[++i];
+		} else if (!strcmp(argv[i], "--list")) {
+			for (i = 0; i < NCASES; i++)
+				printf("%s\n", cases[i].name);
+			return 0;
+		} else if (!strcmp(argv[i], "-v")) {
+			verbose = 1;
+		} else {
+			die("hostile: unknown option %s", argv[i]);
+		}
+	}
+	wrong_fd = mkstemp(tmpl);
+	if (wrong_fd < 0)
+		die("mkstemp: %s", strerror(errno));
+	unlink(tmpl);
+	if (write(wrong_fd, "x", 1) != 1)
+		die("write");
+	fe_init(&hf);
+	fe_ram(&hf, 16 << 20);
+	for (i = 0; i < NCASES; i++) {
+		enum outcome o;
+
+		if (only && strcmp(only, cases[i].name))
+			continue;
+		if (fe_connect(&hf)) {
+			printf("case %s: daemon not answering before the case\n", cases[i].name);
+			return 1;
+		}
+		printf("case %s: start\n", cases[i].name);
+		fflush(stdout);
+		o = cases[i].fn();
+		fe_close(&hf);
+		/* the daemon must still serve a new frontend */
+		if (fe_connect(&hf)) {
+			printf("case %s: %s, then the daemon stopped answering\n",
+			       cases[i].name, outcome_name[o]);
+			return 1;
+		}
+		fe_close(&hf);
+		printf("case %s: %s\n", cases[i].name, outcome_name[o]);
+		fflush(stdout);
+		counts[o]++;
+		ran++;
+		if (o == O_FAILED)
+			failed++;
+	}
+	if (check_outside()) {
+		printf("hostile: memory outside the guest's RAM was touched\n");
+		return 1;
+	}
+	printf("hostile: %u cases, %u refused, %u closed, %u broken, %u survived, %u failed; "
+	       "outside RAM intact\n", ran, counts[O_REFUSED], counts[O_CLOSED],
+	       counts[O_BROKEN], counts[O_SURVIVED], failed);
+	return failed || !ran ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc < 3) {
+		fprintf(stderr, "usage: vb-hostile good|hostile SOCKET [options]\n");
+		return 2;
+	}
+	sock_path = argv[2];
+	if (!strcmp(argv[1], "good"))
+		return run_good(argc - 3, argv + 3);
+	if (!strcmp(argv[1], "hostile"))
+		return run_hostile(argc - 3, argv + 3);
+	fprintf(stderr, "vb-hostile: unknown mode %s\n", argv[1]);
+	return 2;
+}

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# A hostile vhost-user frontend (vb-hostile) against the ASan+UBSan daemon,
+# while a second, well-behaved guest is served by the same daemon.  Each
+# hostile case runs on fresh connections; after each: the daemon is alive,
+# answers a new frontend (vb-hostile checks), logged a bounded number of
+# lines (rate limits, floods included), and the good guest's balloon still
+# follows its target.  vb-hostile checks that the parts of its RAM file
+# outside the shared region kept content and blocks; the good guest checks
+# its pattern at the end.  No sanitizer report may appear.
+# vb-test: timeout=400
+. "$(dirname "$0")/../lib/common.sh"
+SAN_D=$BUILD/san/vballoond
+vb_require "$SAN_D" "$BUILD/vb-hostile" "$BUILD/vballoonctl"
+MIB=$((1 << 20))
+export ASAN_OPTIONS=abort_on_error=0:exitcode=66 UBSAN_OPTIONS=print_stacktrace=1
+MAX_LINES=${VB_HOSTILE_MAX_LINES:-80}	# per case: rate limits hold under floods
+
+ctl() { "$BUILD/vballoonctl" --qmp "$VB_QMP" "$@"; }
+alive() { kill -0 "$VB_DAEMON_PID" 2>/dev/null || { tail -n 40 "$T/daemon.log"; vb_fail "vballoond died ($1)"; }; }
+status_of() { sed -n "s/^$1=//p" "$T/good.status" 2>/dev/null; }
+wait_good_pages() {	# wait until the good guest's balloon holds N pages
+	local i
+	for ((i = 0; i < 200; i++)); do
+		[ "$(status_of actual_pages)" = "$1" ] && return 0
+		sleep 0.1
+	done
+	vb_fail "good guest: balloon at $(status_of actual_pages) pages, want $1"
+}
+
+BUILD=$BUILD/san vb_start_daemon --name hostile --ram-size 16M \
+	--guest "name=good,socket=$T/good.sock" || vb_fail "daemon did not start"
+vb_bg "$BUILD/vb-hostile" good "$T/good.sock" --mib 32 --until "$T/good.stop" \
+	--status "$T/good.status" >"$T/good.log" 2>&1
+GOOD_PID=$VB_BG_PID
+vb_wait_file "$T/good.status" 20 "$GOOD_PID" || vb_fail "good guest did not come up: $(cat "$T/good.log")"
+blocks0=$(status_of ram_blocks)
+
+n=0 i=0
+for c in $("$BUILD/vb-hostile" hostile "$VB_SOCK" --list); do
+	before=$(wc -l <"$T/daemon.log")
+	"$BUILD/vb-hostile" hostile "$VB_SOCK" --case "$c" >"$T/case.log" 2>&1 ||
+		{ cat "$T/case.log"; vb_fail "hostile case $c failed"; }
+	cat "$T/case.log" | grep -v ': start$'
+	alive "$c"
+	lines=$(($(wc -l <"$T/daemon.log") - before))
+	[ "$lines" -le "$MAX_LINES" ] ||
+		{ tail -n 20 "$T/daemon.log"; vb_fail "case $c: $lines log lines (> $MAX_LINES): not rate-limited"; }
+	# the other guest keeps being served: move its balloon every case
+	i=$((i + 1))
+	want=$(( (i % 3) * 1024 ))
+	ctl --guest good set $((32 * MIB - want * 4096)) >/dev/null || vb_fail "balloon good refused after $c"
+	wait_good_pages "$want"
+	n=$((n + 1))
+done
+vb_log "$n hostile cases run"
+[ "$n" -ge 20 ] || vb_fail "only $n cases"
+
+# The good guest: inflate 16 MiB, host blocks drop, then everything back.
+ctl --guest good set $((16 * MIB)) >/dev/null || vb_fail "balloon good refused"
+wait_good_pages 4096
+b=$(status_of ram_blocks)
+[ $((blocks0 - b)) -ge $((15 * MIB)) ] || vb_fail "good guest: only $(((blocks0 - b) / MIB)) MiB released"
+ctl --guest good set $((32 * MIB)) >/dev/null
+wait_good_pages 0
+touch "$T/good.stop"
+wait "$GOOD_PID"; rc=$?
+vb_untrack "$GOOD_PID"
+cat "$T/good.log"
+[ "$rc" = 0 ] || vb_fail "good guest reports corruption or failure ($rc)"
+
+alive "end"
+refused=$(ctl --json --guest hostile query | jq .refused)
+vb_log "hostile guest: $refused requests refused"
+[ "$refused" -gt 0 ] || vb_fail "the daemon counted no refused request"
+[ "$(ctl --json --guest good query | jq .refused)" = 0 ] || vb_fail "the good guest saw refusals"
+if grep -E "AddressSanitizer|runtime error|LeakSanitizer" "$T/daemon.log"; then
+	vb_fail "sanitizer report in the daemon log"
+fi
+kill -TERM "$VB_DAEMON_PID"
+wait "$VB_DAEMON_PID"; rc=$?
+vb_untrack "$VB_DAEMON_PID"
+grep -E "AddressSanitizer|runtime error|LeakSanitizer" "$T/daemon.log" && vb_fail "sanitizer report at exit"
+[ "$rc" = 0 ] || vb_fail "vballoond exited with $rc after SIGTERM"
+vb_log "ok: $n cases, daemon survived, other guest served, nothing outside RAM touched"
