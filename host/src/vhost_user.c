@@ -329,7 +329,10 @@ static int vu_config_changed(struct vdev *vd)
 
 	if (!s || s->req_fd < 0)
 		return -ENOTCONN;
-	/* Messages coalesce: the driver re-reads the whole config anyway. */
+	/* Messages coalesce: the driver re-reads the whole config anyway, so
+	 * a message not yet started covers this change too. */
+	if (s->req_off < s->req_len && s->req_off == 0)
+		return 0;
 	s->req_pending = true;
 	return req_flush(s);
 }

@@ -236,7 +236,8 @@ static int teardown(void **state)
 	loop_free(c->l);
 	close(c->fe);
 	close(c->ram);
-	close(c->req[0]);
+	if (c->req[0] >= 0)
+		close(c->req[0]);
 	close(c->req[1]);
 	free(c);
 	return 0;
@@ -589,6 +590,45 @@ static void test_reconnect_and_broken(void **state)
 	close(kick);
 }
 
+static void test_backend_channel_full(void **state)
+{
+	struct ctx *c = *state;
+	char junk[4096];
+	struct vu_hdr h;
+	ssize_t n;
+	int fl;
+
+	uml_init(c);
+	fcntl(c->req[0], F_SETFL, O_NONBLOCK);
+	/* The guest is not reading its request pipe: fill it up. */
+	fl = fcntl(c->req[1], F_GETFL);
+	assert_true(fl & O_NONBLOCK);		/* the daemon made it non-blocking */
+	memset(junk, 0, sizeof(junk));
+	while (write(c->req[1], junk, sizeof(junk)) > 0)
+		;
+	while (write(c->req[1], junk, 1) > 0)
+		;
+	/* Never blocks; queued instead, and two changes coalesce. */
+	assert_int_equal(c->vd.config_changed(&c->vd), 0);
+	assert_int_equal(c->vd.config_changed(&c->vd), 0);
+	/* The main socket is still served meanwhile. */
+	fe_get_u64(c, VU_GET_FEATURES);
+	/* The guest drains the pipe: the message goes out on EPOLLOUT. */
+	while ((n = read(c->req[0], junk, sizeof(junk))) > 0)
+		;
+	pump(c);
+	assert_int_equal(read(c->req[0], &h, sizeof(h)), sizeof(h));
+	assert_int_equal(h.request, VU_BACKEND_CONFIG_CHANGE_MSG);
+	assert_int_equal(h.flags, 1);
+	assert_int_equal(read(c->req[0], &h, sizeof(h)), -1);	/* just one */
+	/* The guest closes its end: the channel is dropped, not fatal. */
+	close(c->req[0]);
+	c->req[0] = -1;
+	assert_true(c->vd.config_changed(&c->vd) < 0);
+	assert_int_equal(c->vd.config_changed(&c->vd), -ENOTCONN);
+	assert_true(vu_server_connected(c->s));
+}
+
 static void test_truncated_ram_breaks_device(void **state)
 {
 	struct ctx *c = *state;
@@ -625,6 +665,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_second_frontend_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect_and_broken, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated_ram_breaks_device, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backend_channel_full, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
