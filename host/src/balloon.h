@@ -102,6 +102,11 @@ const char *balloon_name(const struct balloon *b);
 int balloon_set_target(struct balloon *b, uint64_t guest_bytes);
 void balloon_get_info(struct balloon *b, struct balloon_info *info);
 void balloon_get_stats(struct balloon *b, struct balloon_stats *st);
+/* Bytes of the shared guest RAM backed by PMD-size huge pages in the host
+ * right now (the RAM file's THP state).  Measured on each call (mincore +
+ * one fault per resident 2 MiB; see balloon_thp.c): for on-demand queries,
+ * not for events.  0 or -errno (-ENODEV: no guest memory). */
+int balloon_ram_thp(struct balloon *b, uint64_t *bytes);
 int balloon_set_stats_interval(struct balloon *b, unsigned secs);
 int balloon_request_stats(struct balloon *b);	/* ask the guest now */
 

@@ -370,6 +370,7 @@ static json_object *info_json(struct balloon *b)
 {
 	json_object *o = json_object_new_object(), *orders;
 	struct balloon_info i;
+	uint64_t thp;
 	int k;
 
 	balloon_get_info(b, &i);
@@ -396,6 +397,10 @@ static json_object *info_json(struct balloon *b)
 	ADD_U64(o, "reported-bytes", i.reported_bytes);
 	ADD_U64(o, "refused", i.refused);
 	ADD_U64(o, "ram-allocated", i.ram_allocated);
+	/* Measured on demand, only here: absent when there is nothing to
+	 * measure (no guest memory) or the mapping cannot show huge pages. */
+	if (balloon_ram_thp(b, &thp) == 0)
+		ADD_U64(o, "ram-thp-bytes", thp);
 	orders = json_object_new_array();
 	for (k = 0; k < 11; k++)
 		json_object_array_add(orders, json_object_new_uint64(i.blocks_by_order[k]));

@@ -284,7 +284,7 @@ static void print_info(json_object *g)
 {
 	static const char *const bytes[] = {
 		"ram-size", "target", "actual", "discarded-bytes", "reported-bytes",
-		"ram-allocated", "hinted-bytes",
+		"ram-allocated", "ram-thp-bytes", "hinted-bytes",
 	};
 	static const char *const counts[] = {
 		"num-pages", "actual-pages", "inflated-pages", "deflated-pages",
@@ -300,8 +300,9 @@ static void print_info(json_object *g)
 	json_object_object_get_ex(g, "broken", &v);
 	printf("  %-16s %s\n", "broken", json_object_get_boolean(v) ? "yes" : "no");
 	for (i = 0; i < sizeof(bytes) / sizeof(bytes[0]); i++)
-		printf("  %-16s %" PRIu64 " (%.1f MiB)\n", bytes[i],
-		       get_u64(g, bytes[i]), mib(get_u64(g, bytes[i])));
+		if (json_object_object_get_ex(g, bytes[i], NULL))
+			printf("  %-16s %" PRIu64 " (%.1f MiB)\n", bytes[i],
+			       get_u64(g, bytes[i]), mib(get_u64(g, bytes[i])));
 	for (i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
 		printf("  %-16s %" PRIu64 "\n", counts[i], get_u64(g, counts[i]));
 	if (json_object_object_get_ex(g, "transfer", &v)) {

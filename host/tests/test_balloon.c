@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -850,6 +852,123 @@ static void test_stop_keeps_target(void **state)
 	fx_free(f);
 }
 
+/* ---- host THP state of the RAM file -------------------------------------- */
+
+#define HP	(2ULL << 20)
+
+/* ShmemPmdMapped of our mapping starting at p, in bytes (the test's own,
+ * independent view of how many huge pages the file got). */
+static uint64_t pmd_mapped_at(const void *p)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	unsigned long a, b, kb = 0, v;
+	char line[512];
+	bool in = false;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &a, &b) == 2 && line[0] != ' ' &&
+		    !strstr(line, ":  "))
+			in = a == (unsigned long)p;
+		else if (in && sscanf(line, "ShmemPmdMapped: %lu", &v) == 1)
+			kb = v;
+	}
+	fclose(f);
+	return (uint64_t)kb << 10;
+}
+
+static void test_ram_thp_memfd_allocates_nothing(void **state)
+{
+	struct fx *f = fx_new(F_V1, NULL);
+	uint64_t before, thp;
+
+	/* Punch a hole: measuring must not refill it. */
+	assert_int_equal(guest_mem_discard(&f->mem, DATA, 16 * PAGE), 0);
+	before = allocated(f);
+	assert_int_equal(balloon_ram_thp(f->b, &thp), 0);
+	assert_true(thp <= before);
+	assert_int_equal(thp % HP, 0);
+	assert_int_equal(allocated(f), before);
+	fx_free(f);
+}
+
+/*
+ * On a huge=always tmpfs, with the region starting 1 MiB into the file as
+ * UML's does: the measure drops by one huge page when a 4 KiB hole splits a
+ * THP and by one more when a whole 2 MiB block is punched; it never
+ * allocates; the default pages_order follows the backing (9).
+ */
+static void test_ram_thp_huge_tmpfs(void **state)
+{
+	char dir[] = "/tmp/vb-thp-XXXXXX", path[64];
+	const uint64_t base = 1ULL << 20, size = 16ULL << 20;
+	struct guest_region r = { .gpa = base, .size = size, .uaddr = base,
+				  .mmap_offset = base };
+	struct guest_mem mem = { 0 };
+	struct balloon_opts o;
+	struct balloon_info i;
+	struct balloon *b;
+	uint64_t t0, t1, t2, blocks, mapped;
+	struct stat st;
+	uint8_t *p;
+	int fd;
+
+	assert_non_null(mkdtemp(dir));
+	if (mount("vb-thp", dir, "tmpfs", 0, "huge=always,size=64M") < 0) {
+		rmdir(dir);
+		skip();
+	}
+	snprintf(path, sizeof(path), "%s/ram", dir);
+	fd = open(path, O_RDWR | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, base + size), 0);
+	p = mmap(NULL, base + size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	assert_true(p != MAP_FAILED);
+	memset(p, 0x5a, base + size);
+	mapped = pmd_mapped_at(p);
+	munmap(p, base + size);
+	r.fd = dup(fd);
+	assert_int_equal(guest_mem_set_table(&mem, &r, 1), 0);
+	balloon_opts_default(&o);
+	b = balloon_new(&o, NULL);
+	assert_non_null(b);
+	balloon_vdev(b)->mem = &mem;
+
+	assert_int_equal(balloon_ram_thp(b, &t0), 0);
+	/* The region leaves out the file's first 2 MiB block: at most one
+	 * huge page we mapped is outside what the device measures. */
+	assert_true(t0 <= mapped);
+	assert_true(t0 + HP >= mapped);
+	if (mapped < 4 * HP)	/* the host had few huge pages to give */
+		goto out;
+	assert_true(t0 <= size);
+	assert_int_equal(t0 % HP, 0);
+	balloon_get_info(b, &i);
+	assert_int_equal(i.pages_order, 9);
+	/* 4 KiB hole in the THP at file offset 4 MiB: split. */
+	assert_int_equal(guest_mem_discard(&mem, 4 * HP + PAGE, PAGE), 0);
+	assert_int_equal(balloon_ram_thp(b, &t1), 0);
+	assert_int_equal(t1, t0 - HP);
+	/* A whole 2 MiB block at file offset 10 MiB: gone. */
+	assert_int_equal(guest_mem_discard(&mem, 5 * HP, HP), 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	blocks = st.st_blocks;
+	assert_int_equal(balloon_ram_thp(b, &t2), 0);
+	assert_int_equal(t2, t1 - HP);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_blocks, blocks);	/* no hole refilled */
+out:
+	balloon_vdev(b)->mem = NULL;
+	balloon_free(b);
+	guest_mem_clear(&mem);
+	close(fd);
+	unlink(path);
+	assert_int_equal(umount2(dir, MNT_DETACH), 0);
+	rmdir(dir);
+	if (mapped < 4 * HP)
+		skip();
+}
+
 static void test_registry_names(void **state)
 {
 	struct balloon_opts o;
@@ -896,6 +1015,8 @@ int main(void)
 		cmocka_unit_test(test_random_requests_stay_inside_ram),
 		cmocka_unit_test(test_stop_keeps_target),
 		cmocka_unit_test(test_registry_names),
+		cmocka_unit_test(test_ram_thp_memfd_allocates_nothing),
+		cmocka_unit_test(test_ram_thp_huge_tmpfs),
 	};
 
 	balloon_set_event_cb(ev_cb, NULL);

@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * balloon_thp.c - how much of the guest's RAM file is backed by PMD-size
+ * huge pages right now: the host THP state that continuous-page inflation
+ * (issue 6) exists to keep.
+ *
+ * Linux has no per-file "huge pages" counter: ShmemHugePages in
+ * /proc/meminfo is host-wide, and a process's smaps only shows what that
+ * process maps.  So we look at our own mapping of the RAM (guest_mem's, the
+ * one the SIGBUS guard protects), after making it map what the file holds:
+ *
+ *  1. mincore() tells which pages of the file are in the page cache, without
+ *     faulting anything in.  A PMD-size folio is wholly resident, so only
+ *     2 MiB chunks (aligned in the file) that are fully resident can be huge.
+ *  2. One read of the first byte of such a chunk faults it in: a huge folio
+ *     gets mapped by one PMD (the mapping is PMD-aligned against the file,
+ *     which shmem's get_unmapped_area guarantees on a huge mount; checked),
+ *     a chunk of small pages by a few PTEs.  A read fault on a resident page
+ *     never allocates, so the measurement does not undo the balloon.
+ *  3. /proc/self/smaps ShmemPmdMapped + FilePmdMapped of that mapping is then
+ *     exactly the huge-backed part of the file.
+ *  4. MADV_DONTNEED drops the mappings again (for a MAP_SHARED file it only
+ *     zaps our page tables): the daemon's RSS and later hole punches stay as
+ *     cheap as before.
+ *
+ * Cost: one mincore byte per 4 KiB page and at most one fault per 2 MiB;
+ * run on demand (x-vb-query), never on a guest-driven path.
+ * hugetlbfs is huge by construction: its allocated bytes are the answer.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <linux/magic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include "balloon_priv.h"
+
+#define THP_CHUNK	(2ULL << 20)		/* PMD size on x86-64 */
+#define THP_BATCH	(64ULL << 20)		/* mincore vector: 16 KiB */
+
+/* VMA header lines start with a lowercase hex address, fields with a
+ * capitalised name ("Rss:", "ShmemPmdMapped:"). */
+static bool smaps_header(const char *line, uintptr_t *a, uintptr_t *b)
+{
+	return (isdigit((unsigned char)line[0]) ||
+		(line[0] >= 'a' && line[0] <= 'f')) &&
+	       sscanf(line, "%" SCNxPTR "-%" SCNxPTR, a, b) == 2;
+}
+
+/* Sum ShmemPmdMapped + FilePmdMapped of the VMAs inside [start, end). */
+static int smaps_pmd_bytes(uintptr_t start, uintptr_t end, uint64_t *bytes)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	uint64_t kb = 0, v;
+	char line[512];
+	bool in = false;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		uintptr_t a, b;
+
+		if (smaps_header(line, &a, &b)) {
+			in = a >= start && b <= end;
+			continue;
+		}
+		if (in && (sscanf(line, "ShmemPmdMapped: %" SCNu64, &v) == 1 ||
+			   sscanf(line, "FilePmdMapped: %" SCNu64, &v) == 1))
+			kb += v;
+	}
+	fclose(f);
+	*bytes = kb << 10;
+	return 0;
+}
+
+/* Fault in the first byte of every fully resident 2 MiB chunk of
+ * [p, p + len) (p PMD-aligned against the file). */
+static void touch_resident_chunks(uint8_t *p, uint64_t len, unsigned char *vec)
+{
+	const uint64_t per = THP_CHUNK >> VB_PFN_SHIFT;
+	uint64_t c, i;
+
+	if (mincore(p, len, vec) < 0)
+		return;
+	for (c = 0; c < len / THP_CHUNK; c++) {
+		for (i = 0; i < per; i++)
+			if (!(vec[c * per + i] & 1))
+				break;
+		if (i == per)
+			(void)*(volatile uint8_t *)(p + c * THP_CHUNK);
+	}
+}
+
+/* Huge-backed bytes of one region's mapping; -EOPNOTSUPP when the mapping
+ * is not PMD-aligned against the file (no PMD could map a huge page). */
+static int region_thp(const struct guest_region *r, uint64_t *bytes)
+{
+	uint64_t skew = (uint64_t)(r->host - (uint8_t *)r->map_base);
+	uint64_t file_off = r->mmap_offset - skew;	/* of map_base */
+	uintptr_t base = (uintptr_t)r->map_base;
+	uint64_t head = (THP_CHUNK - file_off % THP_CHUNK) % THP_CHUNK;
+	unsigned char *vec;
+	uint64_t len, off;
+	uint8_t *p;
+	int ret;
+
+	*bytes = 0;
+	if ((base - file_off) % THP_CHUNK)
+		return -EOPNOTSUPP;
+	if (r->map_len < head + THP_CHUNK)
+		return 0;
+	p = (uint8_t *)base + head;
+	len = (r->map_len - head) & ~(THP_CHUNK - 1);
+	vec = malloc(THP_BATCH >> VB_PFN_SHIFT);
+	if (!vec)
+		return -ENOMEM;
+	for (off = 0; off < len; off += THP_BATCH)
+		touch_resident_chunks(p + off, len - off < THP_BATCH ?
+				      len - off : THP_BATCH, vec);
+	free(vec);
+	ret = smaps_pmd_bytes(base, base + r->map_len, bytes);
+	/* Shared file mapping: this only zaps our page tables. */
+	madvise(p, len, MADV_DONTNEED);
+	return ret;
+}
+
+static bool fd_hugetlb(int fd)
+{
+	struct statfs sfs;
+
+	return fstatfs(fd, &sfs) == 0 &&
+	       (unsigned long)sfs.f_type == HUGETLBFS_MAGIC;
+}
+
+/*
+ * Bytes of the shared guest RAM backed by PMD-size huge pages now, summed
+ * over the regions.  0 or -errno (-ENODEV: no memory table; -EOPNOTSUPP: a
+ * mapping that cannot be measured).
+ */
+int balloon_ram_thp(struct balloon *b, uint64_t *bytes)
+{
+	const struct guest_mem *m = b->vdev.mem;
+	uint64_t total = 0, n;
+	unsigned i;
+	int ret;
+
+	*bytes = 0;
+	if (!m || !m->nregions)
+		return -ENODEV;
+	for (i = 0; i < m->nregions; i++) {
+		const struct guest_region *r = &m->r[i];
+
+		if (r->fd < 0 || !r->map_base)
+			continue;
+		if (fd_hugetlb(r->fd)) {
+			/* Every allocated byte is a huge page. */
+			total = guest_mem_allocated(m);
+			break;
+		}
+		ret = region_thp(r, &n);
+		/* shmem aligns a mapping to PMDs whenever its mount may give
+		 * huge pages; a misaligned one is on a backing without THP. */
+		if (ret == -EOPNOTSUPP && !guest_mem_huge_order(m))
+			ret = n = 0;
+		if (ret < 0)
+			return ret;
+		total += n;
+	}
+	*bytes = total;
+	return 0;
+}
