@@ -907,7 +907,7 @@ static void test_ram_thp_huge_tmpfs(void **state)
 	struct guest_mem mem = { 0 };
 	struct balloon_opts o;
 	struct balloon_info i;
-	struct balloon *b;
+	struct balloon *b, *b2;
 	uint64_t t0, t1, t2, blocks, mapped;
 	struct stat st;
 	uint8_t *p;
@@ -945,6 +945,16 @@ static void test_ram_thp_huge_tmpfs(void **state)
 	assert_int_equal(t0 % HP, 0);
 	balloon_get_info(b, &i);
 	assert_int_equal(i.pages_order, 9);
+	/* pages-order= per guest wins over the backing. */
+	o.pages_order = 3;
+	strcpy(o.name, "thp-order3");
+	b2 = balloon_new(&o, NULL);
+	assert_non_null(b2);
+	balloon_vdev(b2)->mem = &mem;
+	balloon_get_info(b2, &i);
+	assert_int_equal(i.pages_order, 3);
+	balloon_vdev(b2)->mem = NULL;
+	balloon_free(b2);
 	/* 4 KiB hole in the THP at file offset 4 MiB: split. */
 	assert_int_equal(guest_mem_discard(&mem, 4 * HP + PAGE, PAGE), 0);
 	assert_int_equal(balloon_ram_thp(b, &t1), 0);
