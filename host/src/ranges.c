@@ -113,6 +113,7 @@ void range_set_clear(struct range_set *s)
 {
 	s->n = 0;
 	s->total = 0;
+	s->dirty = 0;
 }
 
 void range_set_free(struct range_set *s)
@@ -123,8 +124,11 @@ void range_set_free(struct range_set *s)
 
 void range_set_normalize(struct range_set *s)
 {
+	if (!s->dirty)
+		return;
 	s->n = ranges_merge(s->r, s->n);
 	s->total = ranges_total(s->r, s->n);
+	s->dirty = 0;
 }
 
 static int range_set_grow(struct range_set *s)
@@ -150,6 +154,14 @@ int range_set_add(struct range_set *s, uint64_t start, uint64_t len)
 
 	if (!len)
 		return 0;
+	s->dirty = 1;
+	/* Hints arrive mostly in address order: grow the last range in
+	 * place instead of spending an entry (no wrap past 2^64). */
+	if (s->n && start == s->r[s->n - 1].start + s->r[s->n - 1].len &&
+	    start + len > start) {
+		s->r[s->n - 1].len += len;
+		return 0;
+	}
 	if (s->n == s->cap) {
 		/* Merge first: hints mostly arrive in order and coalesce. */
 		range_set_normalize(s);

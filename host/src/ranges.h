@@ -32,8 +32,10 @@ size_t ranges_merge(struct range *r, size_t n);
 uint64_t ranges_total(const struct range *r, size_t n);
 
 /*
- * A growable set of ranges (the free page hint set): appends are cheap, the
- * set is merged whenever its array fills and before it is read.
+ * A growable set of ranges (the free page hint set): appends are cheap (an
+ * append that continues the last range extends it), the set is merged
+ * whenever its array fills and before it is read.  Reading it again without
+ * an add in between costs nothing: status queries and events read it often.
  */
 struct range_set {
 	struct range *r;
@@ -41,6 +43,7 @@ struct range_set {
 	size_t cap;
 	size_t max;		/* hard cap on entries after merging, 0 = default */
 	uint64_t total;		/* valid after range_set_normalize() */
+	int dirty;		/* added to since the last normalize */
 };
 
 void range_set_init(struct range_set *s, size_t max);

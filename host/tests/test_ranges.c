@@ -141,6 +141,34 @@ static void test_set_grows_merges_and_caps(void **state)
 	range_set_free(&s);
 }
 
+static void test_set_normalize_tracks_adds(void **state)
+{
+	struct range_set s;
+
+	range_set_init(&s, 0);
+	assert_int_equal(range_set_add(&s, 8192, 4096), 0);
+	assert_int_equal(range_set_add(&s, 12288, 4096), 0);	/* extends */
+	assert_int_equal(s.n, 1);
+	assert_int_equal(range_set_add(&s, 0, 4096), 0);
+	range_set_normalize(&s);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(s.total, 3 * 4096);
+	range_set_normalize(&s);		/* nothing added: same */
+	assert_int_equal(s.total, 3 * 4096);
+	/* An add after a read is seen by the next read. */
+	assert_int_equal(range_set_add(&s, 4096, 4096), 0);
+	range_set_normalize(&s);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.total, 4 * 4096);
+	/* Appending at the top of the address space does not wrap. */
+	range_set_clear(&s);
+	assert_int_equal(range_set_add(&s, UINT64_MAX - 8191, 4096), 0);
+	assert_int_equal(range_set_add(&s, UINT64_MAX - 4095, 4096), 0);
+	range_set_normalize(&s);
+	assert_true(s.total >= 8191);
+	range_set_free(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -154,6 +182,7 @@ int main(void)
 		cmocka_unit_test(test_merge_all_empty),
 		cmocka_unit_test(test_total_saturates),
 		cmocka_unit_test(test_set_grows_merges_and_caps),
+		cmocka_unit_test(test_set_normalize_tracks_adds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
