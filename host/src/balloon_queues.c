@@ -91,11 +91,16 @@ static bool pages_valid(struct balloon *b, uint64_t pfn, uint64_t n)
 			       n << VB_PFN_SHIFT);
 }
 
-/* VB_F_PAGE_RANGES entries -> merged ranges; -EINVAL on any bad entry. */
+/*
+ * VB_F_PAGE_RANGES entries: every one is checked; with r, they are also
+ * stored and merged.  Returns the number of ranges (entries without r), or
+ * -EINVAL on any bad entry.
+ */
 static int parse_ranges(struct balloon *b, const struct vb_range *v, size_t n,
 			struct range *r, uint64_t *pages,
 			uint64_t blocks[VB_MAX_ORDER + 1])
 {
+	uint64_t per_order[VB_MAX_ORDER + 1] = { 0 };
 	size_t i;
 
 	for (i = 0; i < n; i++) {
@@ -104,44 +109,53 @@ static int parse_ranges(struct balloon *b, const struct vb_range *v, size_t n,
 
 		if (v[i].reserved || !pages_valid(b, pfn, np))
 			return -EINVAL;
-		r[i].start = pfn;
-		r[i].len = np;
+		if (r) {
+			r[i].start = pfn;
+			r[i].len = np;
+		}
 		*pages += np;
+		per_order[order_of(np)]++;
 	}
-	for (i = 0; i < n; i++)
-		blocks[order_of(r[i].len)]++;
-	return ranges_merge(r, n);
+	/* Counted only for a request that is accepted as a whole. */
+	for (i = 0; blocks && i <= VB_MAX_ORDER; i++)
+		blocks[i] += per_order[i];
+	return r ? (int)ranges_merge(r, n) : (int)n;
 }
 
-/* le32 PFNs -> merged ranges; -EINVAL on any PFN outside guest RAM. */
+/* le32 PFNs: every one is checked; with r, they are sorted and merged into
+ * it.  Returns the number of ranges (PFNs without r), or -errno. */
 static int parse_pfns(struct balloon *b, const uint32_t *v, size_t n,
 		      struct range *r, uint64_t *pages,
 		      uint64_t blocks[VB_MAX_ORDER + 1])
 {
-	uint64_t *pfns = malloc(n * sizeof(*pfns));
+	uint64_t *pfns = NULL;
 	int ret = -EINVAL;
 	size_t i;
 
-	if (!pfns)
+	if (r && !(pfns = malloc(n * sizeof(*pfns))))
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
-		pfns[i] = le32toh(v[i]);
-		if (!pages_valid(b, pfns[i], 1))
+		if (!pages_valid(b, le32toh(v[i]), 1))
 			goto out;
+		if (pfns)
+			pfns[i] = le32toh(v[i]);
 	}
 	*pages = n;
-	blocks[0] += n;
-	ret = ranges_from_pfns(pfns, n, r);
+	if (blocks)
+		blocks[0] += n;
+	ret = pfns ? (int)ranges_from_pfns(pfns, n, r) : (int)n;
 out:
 	free(pfns);
 	return ret;
 }
 
 /*
- * Parse an inflate/deflate request into page ranges (sorted, merged).
- * Returns the number of ranges (> 0) with *rp allocated, or -errno.
- * *pages gets the page count as the guest sent it (duplicates included),
- * blocks[] the entries per order (added to, only on success).
+ * Parse an inflate/deflate request.  With rp, into page ranges (sorted,
+ * merged; *rp allocated) for discarding; without, only checked and counted
+ * (deflate: the host has nothing to do, so nothing to sort).  Returns the
+ * number of ranges/entries (> 0), or -errno.  *pages gets the page count as
+ * the guest sent it (duplicates included), blocks[] (if given) the entries
+ * per order, added to only on success.
  */
 static int parse_pfn_request(struct balloon *b, const struct vq_elem *e,
 			     struct range **rp, uint64_t *pages,
@@ -149,20 +163,19 @@ static int parse_pfn_request(struct balloon *b, const struct vq_elem *e,
 {
 	bool ranges = b->features & VB_FEAT(VB_F_PAGE_RANGES);
 	size_t esz = ranges ? sizeof(struct vb_range) : sizeof(uint32_t);
-	struct range *r;
+	struct range *r = NULL;
 	void *buf;
 	size_t n;
 	int ret;
 
+	*pages = 0;
 	if (e->out_len % esz)
 		return -EINVAL;
 	buf = read_out(b, e, VB_MAX_REQ_BYTES);
 	if (!buf)
 		return -EINVAL;
 	n = e->out_len / esz;
-	r = malloc(n * sizeof(*r));
-	*pages = 0;
-	if (!r)
+	if (rp && !(r = malloc(n * sizeof(*r))))
 		ret = -ENOMEM;
 	else if (ranges)
 		ret = parse_ranges(b, buf, n, r, pages, blocks);
@@ -173,7 +186,8 @@ static int parse_pfn_request(struct balloon *b, const struct vq_elem *e,
 		free(r);
 		return ret < 0 ? ret : -EINVAL;
 	}
-	*rp = r;
+	if (rp)
+		*rp = r;
 	return ret;
 }
 
@@ -201,20 +215,15 @@ static void handle_inflate(struct balloon *b, const struct vq_elem *e)
 /* Nothing to do on the host: a hole refills with zeroes when touched. */
 static void handle_deflate(struct balloon *b, const struct vq_elem *e)
 {
-	uint64_t blocks[VB_MAX_ORDER + 1] = { 0 };
-	struct range *r;
 	uint64_t pages;
-	int n;
 
-	n = parse_pfn_request(b, e, &r, &pages, blocks);
-	if (n < 0) {
+	if (parse_pfn_request(b, e, NULL, &pages, NULL) < 0) {
 		vb_guest_warn("%s: deflate request refused (bad PFN list, %u bytes)",
 			      b->opts.name, e->out_len);
 		b->refused++;
 		return;
 	}
 	b->deflated_pages += pages;
-	free(r);
 }
 
 /* Stats entries are {le16 tag, le64 val}, packed; unknown tags ignored. */

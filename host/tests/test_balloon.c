@@ -415,6 +415,40 @@ static void test_deflate_counts_only(void **state)
 	info(f, &i);
 	assert_int_equal(i.deflated_pages, 4);
 	assert_int_equal(allocated(f), before);
+	/* Checked like inflate: one PFN outside RAM refuses the request. */
+	pfns[3] = PFN(RAM_END);
+	post_out(f, q, pfns, sizeof(pfns));
+	kick(f, q);
+	assert_int_equal(used_idx(f, q), 2);	/* still answered */
+	info(f, &i);
+	assert_int_equal(i.deflated_pages, 4);
+	assert_int_equal(i.refused, 1);
+	fx_free(f);
+}
+
+static void test_deflate_ranges_checked_not_counted_by_order(void **state)
+{
+	struct fx *f = fx_new(F_V1 | F(VB_F_PAGE_RANGES), NULL);
+	unsigned q = qidx(f, VB_Q_DEFLATE);
+	struct vb_range v[2] = {
+		{ .pfn = htole64(PFN(DATA)), .npages = htole32(512) },
+		{ .pfn = htole64(PFN(DATA) + 600), .npages = htole32(3) },
+	};
+	struct balloon_info i;
+	int k;
+
+	post_out(f, q, v, sizeof(v));
+	kick(f, q);
+	info(f, &i);
+	assert_int_equal(i.deflated_pages, 515);
+	for (k = 0; k <= 10; k++)		/* blocks-by-order is inflate only */
+		assert_int_equal(i.blocks_by_order[k], 0);
+	v[1].reserved = htole32(1);
+	post_out(f, q, v, sizeof(v));
+	kick(f, q);
+	info(f, &i);
+	assert_int_equal(i.deflated_pages, 515);
+	assert_int_equal(i.refused, 1);
 	fx_free(f);
 }
 
@@ -1014,6 +1048,7 @@ int main(void)
 		cmocka_unit_test(test_inflate_discards_merged_ranges),
 		cmocka_unit_test(test_inflate_pfn_outside_ram_refused),
 		cmocka_unit_test(test_deflate_counts_only),
+		cmocka_unit_test(test_deflate_ranges_checked_not_counted_by_order),
 		cmocka_unit_test(test_range_entries_validation),
 		cmocka_unit_test(test_ring_corruption_marks_broken),
 		cmocka_unit_test(test_poison_nonzero_keeps_pages),
