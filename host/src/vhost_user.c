@@ -45,6 +45,13 @@ _Static_assert(VU_MAX_REGIONS == GUEST_MEM_MAX_REGIONS, "region limits");
 #define VU_REPLY_FLAGS		(VU_FLAG_VERSION | VU_FLAG_REPLY)	/* exactly 0x5 */
 #define VU_MSGS_PER_WAKEUP	64
 
+/* Info lines a frontend can trigger at will (connect loops, reloads):
+ * rate-limited per call site like the warnings. */
+#define vu_info_rl(...) do {					\
+		static struct vb_ratelimit _rl;				\
+		vb_log_rl(&_rl, VB_LOG_INFO, __VA_ARGS__);		\
+	} while (0)
+
 /* Ring features we do not implement are never offered, whatever the
  * device says: the walker has no indirect/event-idx/packed support. */
 #define VU_UNSUPPORTED_F	(BIT(VIRTIO_F_RING_INDIRECT_DESC) | \
@@ -297,8 +304,8 @@ static int req_flush(struct vu_server *s)
 		if (n <= 0) {
 			int err = n < 0 ? -errno : -EPIPE;
 
-			vb_warn("%s: backend request channel failed: %s", s->name,
-				strerror(-err));
+			vb_guest_warn("%s: backend request channel failed: %s", s->name,
+				      strerror(-err));
 			req_close(s);
 			return err;
 		}
@@ -316,7 +323,7 @@ static void req_cb(struct loop *l, int fd, uint32_t events, void *opaque)
 	struct vu_server *s = opaque;
 
 	if (events & (EPOLLERR | EPOLLHUP)) {
-		vb_warn("%s: backend request channel closed by the frontend", s->name);
+		vb_guest_warn("%s: backend request channel closed by the frontend", s->name);
 		req_close(s);
 		return;
 	}
@@ -344,8 +351,8 @@ void vdev_mark_broken(struct vdev *vd, const char *why)
 	if (vd->broken)
 		return;
 	vd->broken = true;
-	vb_warn("%s: device marked broken (%s); guest input ignored until the "
-		"frontend re-initialises", s ? s->name : "?", why);
+	vb_guest_warn("%s: device marked broken (%s); guest input ignored until the frontend re-initialises",
+		      s ? s->name : "?", why);
 }
 
 /* ---- replies ---------------------------------------------------------- */
@@ -418,7 +425,7 @@ static int h_get_features(struct vu_server *s, struct vu_msg *m, int *fds, unsig
 	 * acked it sends no SET_VRING_ENABLE(0) first.  So GET_FEATURES on a
 	 * live device means the rings are going away: stop touching them. */
 	if (dev_running(s)) {
-		vb_info("%s: GET_FEATURES on a live device: rings released", s->name);
+		vu_info_rl("%s: GET_FEATURES on a live device: rings released", s->name);
 		dev_reinit(s, false);
 	}
 	m->u64 = offered_features(s);
@@ -504,9 +511,9 @@ static int h_set_mem_table(struct vu_server *s, struct vu_msg *m, int *fds, unsi
 	}
 	s->vd->mem = &s->mem;
 	for (i = 0; i < s->mem.nregions; i++)
-		vb_info("%s: guest RAM region gpa 0x%llx size %llu MiB", s->name,
-			(unsigned long long)s->mem.r[i].gpa,
-			(unsigned long long)(s->mem.r[i].size >> 20));
+		vu_info_rl("%s: guest RAM region gpa 0x%llx size %llu MiB", s->name,
+			   (unsigned long long)s->mem.r[i].gpa,
+			   (unsigned long long)(s->mem.r[i].size >> 20));
 	return 0;
 }
 
@@ -981,10 +988,10 @@ static void conn_cb(struct loop *l, int fd, uint32_t events, void *opaque)
 			return;
 		if (rc < 0) {
 			if (rc == -ECONNRESET)
-				vb_info("%s: frontend closed the connection", s->name);
+				vu_info_rl("%s: frontend closed the connection", s->name);
 			else
-				vb_warn("%s: protocol error (%s), dropping the frontend",
-					s->name, strerror(-rc));
+				vb_guest_warn("%s: protocol error (%s), dropping the frontend",
+					      s->name, strerror(-rc));
 			vu_server_disconnect(s);
 			return;
 		}
@@ -992,7 +999,7 @@ static void conn_cb(struct loop *l, int fd, uint32_t events, void *opaque)
 		rx_reset(rx);
 		fault_check(s);
 		if (rc < 0) {
-			vb_warn("%s: dropping the frontend (%s)", s->name, strerror(-rc));
+			vb_guest_warn("%s: dropping the frontend (%s)", s->name, strerror(-rc));
 			vu_server_disconnect(s);
 			return;
 		}
@@ -1014,7 +1021,7 @@ int vu_server_attach(struct vu_server *s, int fd)
 	rx_reset(&s->rx);
 	s->vd->connected = true;
 	s->vd->broken = false;
-	vb_info("%s: frontend connected", s->name);
+	vu_info_rl("%s: frontend connected", s->name);
 	return 0;
 }
 
@@ -1042,7 +1049,7 @@ void vu_server_disconnect(struct vu_server *s)
 	rx_reset(&s->rx);
 	loop_del_fd(s->loop, s->conn_fd);
 	close_fd(&s->conn_fd);
-	vb_info("%s: frontend disconnected, listening again", s->name);
+	vu_info_rl("%s: frontend disconnected, listening again", s->name);
 }
 
 static void listen_cb(struct loop *l, int fd, uint32_t events, void *opaque)
