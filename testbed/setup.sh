@@ -153,7 +153,8 @@ setup_uml() {
 		return
 	fi
 	if [ "$(dpkg-query -W -f='${Version}' linux-source-6.1 2>/dev/null || true)" != "$srcver" ]; then
-		apt_install "linux-source-6.1=$srcver"
+		# May be older than the archive's newest: allow the downgrade.
+		apt_install --allow-downgrades "linux-source-6.1=$srcver"
 	fi
 	prepare_um_tree "$ver"
 }
