@@ -138,6 +138,8 @@ setup_uml() {
 	ver=$(uml_version)
 	[ -n "$ver" ] || die "no /usr/lib/uml/modules/<version> (user-mode-linux not installed?)"
 	srcver=$(source_version "$ver")
+	# VB_FORCE_OWN_UML=1 exercises the fallback on a machine that does not need it.
+	[ "${VB_FORCE_OWN_UML:-0}" = 1 ] && srcver= APT_UPDATED=1
 	if [ -z "$srcver" ] && [ "$APT_UPDATED" = 0 ]; then
 		# Fresh machines may have empty package lists.
 		say "apt-get update (looking for linux-source-6.1 $ver)"
