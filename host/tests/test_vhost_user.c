@@ -590,6 +590,56 @@ static void test_reconnect_and_broken(void **state)
 	close(kick);
 }
 
+static void test_enable_and_early_kick(void **state)
+{
+	struct ctx *c = *state;
+	struct vu_vring_state en = { 0, 1 };
+	uint64_t one = 1, f;
+	int kick;
+
+	uml_init(c);
+	/* Ack PROTOCOL_FEATURES: rings now start disabled. */
+	f = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VU_F_PROTOCOL_FEATURES) | 0x5;
+	assert_int_equal(fe_ack(c, VU_SET_FEATURES, &f, 8, NULL, 0), 0);
+	assert_int_equal(fk.features, f & ~(1ULL << VU_F_PROTOCOL_FEATURES));
+	uml_mem_table(c);
+	kick = uml_queue(c, 0);
+	assert_int_equal(fk.ready[0], 0);
+	/* A kick before the ring is enabled is kept, not lost. */
+	assert_int_equal(write(kick, &one, 8), 8);
+	pump(c);
+	assert_int_equal(fk.kicks[0], 0);
+	assert_int_equal(fe_ack(c, VU_SET_VRING_ENABLE, &en, 8, NULL, 0), 0);
+	assert_int_equal(fk.ready[0], 1);
+	assert_int_equal(fk.kicks[0], 1);
+	/* Disable: the device stops and no longer sees kicks. */
+	en.num = 0;
+	assert_int_equal(fe_ack(c, VU_SET_VRING_ENABLE, &en, 8, NULL, 0), 0);
+	assert_int_equal(fk.stops, 1);
+	assert_null(c->vd.vq[0]);
+	assert_int_equal(write(kick, &one, 8), 8);
+	pump(c);
+	assert_int_equal(fk.kicks[0], 1);
+	en.num = 2;
+	assert_int_not_equal(fe_ack(c, VU_SET_VRING_ENABLE, &en, 8, NULL, 0), 0);
+	/* GET_VRING_BASE stops the ring and returns the next avail index. */
+	en.num = 1;
+	assert_int_equal(fe_ack(c, VU_SET_VRING_ENABLE, &en, 8, NULL, 0), 0);
+	assert_int_equal(fk.ready[0], 2);
+	{
+		struct vu_vring_state st = { 0, 0 };
+		struct vu_msg r;
+
+		fe_send(c, VU_GET_VRING_BASE, 1, &st, 8, NULL, 0);
+		assert_int_equal(fe_recv(c, &r), 8);
+		assert_int_equal(r.state.index, 0);
+		assert_int_equal(r.state.num, 0);
+		assert_int_equal(fk.stops, 2);
+		assert_null(c->vd.vq[0]);
+	}
+	close(kick);
+}
+
 static void test_backend_channel_full(void **state)
 {
 	struct ctx *c = *state;
@@ -666,6 +716,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reconnect_and_broken, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated_ram_breaks_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backend_channel_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_enable_and_early_kick, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
