@@ -28,6 +28,7 @@
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <linux/delay.h>
+#include <linux/ktime.h>
 #include <linux/sched.h>
 #include <linux/sysfs.h>
 #include <linux/scatterlist.h>
@@ -45,6 +46,7 @@
 #define VB_OOM_NOTIFY_PRIORITY	80
 #define VB_NR_VQS		5
 #define VB_HINT_MAX_BUF_PAGES	(32UL << (20 - PAGE_SHIFT))
+#define VB_HINT_KICK_BATCH	8
 #define VB_POLL_MAX_US		(5 * USEC_PER_SEC)
 
 /* Module parameters. */
@@ -108,6 +110,7 @@ struct vb_counters {
 	u64 hint_blocks;
 	u64 hint_pages;		/* cumulative pages hinted */
 	u64 hint_shrunk;	/* hint pages given back to a shrinker */
+	u64 hint_round_us;	/* duration of the last hint round */
 	u64 reported_pages;
 	u64 reports;
 };
@@ -149,6 +152,7 @@ struct vballoon {
 	__le32 *hint_cmd;		/* kmalloc'd: [0] start id, [1] stop id */
 	u32 hint_id_received;		/* last id read from config */
 	u32 hint_id_active;		/* id of the last round we started */
+	unsigned int hint_unkicked;	/* hint buffers added since a kick */
 	wait_queue_head_t hint_wait;
 	spinlock_t hint_lock;
 	struct list_head hint_list;	/* hint_lock: held blocks */
@@ -647,10 +651,18 @@ static bool vb_hint_room(struct vballoon *vb)
 	return vb->free_page_vq->num_free > 1;
 }
 
+static void vb_hint_kick(struct vballoon *vb)
+{
+	vb->hint_unkicked = 0;
+	virtqueue_kick(vb->free_page_vq);
+}
+
 /* Wait for ring space; false if the round must end instead. */
 static bool vb_hint_wait_room(struct vballoon *vb)
 {
 	while (!vb_hint_room(vb)) {
+		if (vb->hint_unkicked)
+			vb_hint_kick(vb);
 		if (READ_ONCE(vb->stop_update) ||
 		    test_bit(VB_CFG_CMD_ID, &vb->cfg_flags))
 			return false;
@@ -672,7 +684,7 @@ static int vb_hint_send_id(struct vballoon *vb, __le32 *id)
 	sg_init_one(&sg, id, sizeof(*id));
 	err = virtqueue_add_outbuf(vb->free_page_vq, &sg, 1, id, GFP_KERNEL);
 	if (!err)
-		virtqueue_kick(vb->free_page_vq);
+		vb_hint_kick(vb);
 	return err;
 }
 
@@ -687,8 +699,9 @@ static int vb_hint_send_block(struct vballoon *vb, unsigned long pfn,
 	sg_init_table(&sg, 1);
 	sg_set_page(&sg, pfn_to_page(pfn), npages << PAGE_SHIFT, 0);
 	err = virtqueue_add_inbuf(vb->free_page_vq, &sg, 1, vb, GFP_KERNEL);
-	if (!err)
-		virtqueue_kick(vb->free_page_vq);
+	/* Notify in groups: each kick is an exit to the device. */
+	if (!err && ++vb->hint_unkicked >= VB_HINT_KICK_BATCH)
+		vb_hint_kick(vb);
 	return err;
 }
 
@@ -785,6 +798,7 @@ static int vb_hint_blocks(struct vballoon *vb, u32 id)
 
 static void vb_hint_round(struct vballoon *vb, u32 id)
 {
+	ktime_t start = ktime_get();
 	int err;
 
 	vb->hint_id_active = id;
@@ -800,6 +814,7 @@ static void vb_hint_round(struct vballoon *vb, u32 id)
 	vb->hint_cmd[1] = cpu_to_le32(VB_CMD_ID_STOP);
 	if (vb_hint_wait_room(vb) || vb->free_page_vq->num_free)
 		vb_hint_send_id(vb, &vb->hint_cmd[1]);
+	vb->cnt.hint_round_us = ktime_us_delta(ktime_get(), start);
 }
 
 static void vb_hint_work_fn(struct work_struct *work)
@@ -968,6 +983,7 @@ static ssize_t state_show(struct device *dev, struct device_attribute *attr,
 			   c->hint_rounds, c->hint_blocks);
 	n += sysfs_emit_at(buf, n, "hint_pages %llu\nhint_shrunk %llu\n",
 			   c->hint_pages, c->hint_shrunk);
+	n += sysfs_emit_at(buf, n, "hint_round_us %llu\n", c->hint_round_us);
 	n += sysfs_emit_at(buf, n, "reports %llu\nreported_pages %llu\n",
 			   c->reports, c->reported_pages);
 	return n;
