@@ -206,11 +206,20 @@ static uint32_t op_config_size(struct vdev *vd)
 					    : sizeof(struct vb_config);
 }
 
+/*
+ * pages_order in config: the guest's option, else the huge page order of
+ * the RAM file's backing.  That lookup reads /proc (mountinfo, fdinfo) and
+ * every config read of the driver lands here, so it is cached while the
+ * device is live (stop() ends it: a new memory table may have another
+ * backing); before that, the few reads of probe look it up each time.
+ */
 uint32_t balloon_pages_order(const struct balloon *b)
 {
 	int order = b->opts.pages_order;
 
-	if (order < 0)
+	if (order < 0 && b->live)
+		order = b->backing_order;
+	else if (order < 0)
 		order = b->vdev.mem ? guest_mem_huge_order(b->vdev.mem) : 0;
 	if (order < 0)
 		order = 0;
@@ -427,6 +436,7 @@ static void op_queue_ready(struct vdev *vd, unsigned idx)
 	}
 	balloon_update_ram_size(b);
 	if (!b->live) {
+		b->backing_order = vd->mem ? guest_mem_huge_order(vd->mem) : 0;
 		b->live = true;
 		vb_guest_info("%s: device live, ram %llu bytes", b->opts.name,
 			(unsigned long long)b->ram_size);

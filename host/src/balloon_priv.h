@@ -51,6 +51,7 @@ struct balloon {
 	struct vdev vdev;
 	struct loop *loop;
 	bool live;			/* queues set up since the last stop */
+	int backing_order;		/* huge order of the RAM file, valid while live */
 
 	uint64_t features;		/* negotiated */
 	bool features_set;
