@@ -280,6 +280,37 @@ static void print_list(json_object *r)
 	}
 }
 
+/* Inflated blocks per order as "order:count" (size of one block), only the
+ * orders that occurred. */
+static void print_orders(json_object *v)
+{
+	bool any = false;
+	size_t i;
+
+	printf("  %-16s", "blocks-by-order");
+	for (i = 0; i < json_object_array_length(v); i++) {
+		uint64_t n = json_object_get_uint64(json_object_array_get_idx(v, i));
+
+		if (!n)
+			continue;
+		printf(" %zu:%" PRIu64 " (%" PRIu64 " KiB)", i, n, (uint64_t)4 << i);
+		any = true;
+	}
+	printf("%s\n", any ? "" : " none");
+}
+
+/* The host THP state of the guest's RAM, against what the file holds. */
+static void print_thp(json_object *g)
+{
+	uint64_t thp = get_u64(g, "ram-thp-bytes");
+	uint64_t alloc = get_u64(g, "ram-allocated");
+
+	if (!json_object_object_get_ex(g, "ram-thp-bytes", NULL))
+		return;
+	printf("  %-16s %.1f MiB of %.1f MiB allocated in 2 MiB pages (%.0f%%)\n",
+	       "host-thp", mib(thp), mib(alloc), alloc ? 100.0 * thp / alloc : 0.0);
+}
+
 static void print_info(json_object *g)
 {
 	static const char *const bytes[] = {
@@ -309,9 +340,13 @@ static void print_info(json_object *g)
 		json_object *cont = NULL;
 
 		json_object_object_get_ex(g, "cont-pages", &cont);
-		printf("  %-16s %s%s\n", "transfer", json_object_get_string(v),
-		       json_object_get_boolean(cont) ? ", continuous pages" : "");
+		printf("  %-16s %s", "transfer", json_object_get_string(v));
+		if (json_object_get_boolean(cont))
+			printf(", continuous pages of order %" PRIu64,
+			       get_u64(g, "pages-order"));
+		printf("\n");
 	}
+	print_thp(g);
 	if (json_object_object_get_ex(g, "hint-state", &v))
 		printf("  %-16s %s\n", "hint-state", json_object_get_string(v));
 	if (json_object_object_get_ex(g, "features", &v)) {
@@ -320,13 +355,8 @@ static void print_info(json_object *g)
 			printf(" %s", json_object_get_string(json_object_array_get_idx(v, i)));
 		printf("\n");
 	}
-	if (json_object_object_get_ex(g, "blocks-by-order", &v)) {
-		printf("  %-16s", "blocks-by-order");
-		for (i = 0; i < json_object_array_length(v); i++)
-			printf(" %" PRIu64,
-			       json_object_get_uint64(json_object_array_get_idx(v, i)));
-		printf("\n");
-	}
+	if (json_object_object_get_ex(g, "blocks-by-order", &v))
+		print_orders(v);
 }
 
 static void print_query(json_object *r)
