@@ -26,12 +26,12 @@ if [ "$do_compact" = 1 ]; then
 	sync
 	vb_put o9_freed "$(order9)"
 	m0=$(vm balloon_migrate)
-	t0=$(date +%s%N 2>/dev/null)
+	t0=$(cut -d' ' -f1 /proc/uptime)
 	echo 1 >/proc/sys/vm/compact_memory
-	t1=$(date +%s%N 2>/dev/null)
+	t1=$(cut -d' ' -f1 /proc/uptime)
 	vb_put migrated $(($(vm balloon_migrate) - m0))
 	vb_put o9_compacted "$(order9)"
-	vb_put compact_ms $(((t1 - t0) / 1000000))
+	vb_put compact_ms "$(awk -v a=$t0 -v b=$t1 'BEGIN { printf "%d", (b - a) * 1000 }')"
 	vb_signal compacted
 	vb_wait deflated 600 || exit 1
 fi
@@ -57,7 +57,7 @@ qemu_guest() {
 		-- "$T/qemu-guest.sh" "$drv" $frag $dirty "$do_comp" "$do_mig" ||
 		vb_fail "$label: QEMU guest did not start"
 	q=$VB_QEMU_QMP
-	vb_wait_guest ready 600 || { vb_wait_qemu; vb_fail "$label: guest not ready"; }
+	gwait ready 600 || { vb_wait_qemu; vb_fail "$label: guest not ready"; }
 	if [ "$do_inf" = 1 ]; then
 		for ((i = 1; i <= RUNS; i++)); do
 			r=$(qmp "$q" balloon $((target * MIB)) --timeout 900) ||
@@ -77,11 +77,11 @@ qemu_guest() {
 	fi
 	vb_signal_guest inflate-done
 	if [ "$do_comp" = 1 ]; then
-		vb_wait_guest fragged 900 || { vb_wait_qemu; vb_fail "$label: frag failed"; }
+		gwait fragged 900 || { vb_wait_qemu; vb_fail "$label: frag failed"; }
 		qmp "$q" balloon $(((mem - bal) * MIB)) --timeout 900 >/dev/null ||
 			vb_fail "$label: inflate for compaction did not complete"
 		vb_signal_guest inflated
-		vb_wait_guest compacted 900 || { vb_wait_qemu; vb_fail "$label: compaction step failed"; }
+		gwait compacted 900 || { vb_wait_qemu; vb_fail "$label: compaction step failed"; }
 		row compaction "$label, movable pages" guest_mib=$mem balloon_mib=$bal \
 			frag_mib=$frag balloon_migrated="$(vb_get migrated)" \
 			order9_blocks_before="$(vb_get o9_freed)" \
