@@ -95,7 +95,7 @@ fuzz-smoke: $(FUZZERS)
 	@for f in $(FUZZERS); do n=$$(basename $$f); \
 		echo "== $$n ($(FUZZ_RUNS) runs)"; \
 		mkdir -p $(FUZZ_OUT)/corpus/$$n; \
-		$$f -runs=$(FUZZ_RUNS) $(FUZZ_OUT)/corpus/$$n host/fuzz/corpus/$$n \
+		$$f -runs=$(FUZZ_RUNS) -artifact_prefix=$(FUZZ_OUT)/ $(FUZZ_OUT)/corpus/$$n host/fuzz/corpus/$$n \
 			>$(FUZZ_OUT)/$$n.log 2>&1 || { tail -30 $(FUZZ_OUT)/$$n.log; exit 1; }; \
 	done
 
