@@ -383,8 +383,10 @@ static json_object *info_json(struct balloon *b)
 	ADD_U64(o, "num-pages", i.num_pages);
 	ADD_U64(o, "actual-pages", i.actual_pages);
 	json_object_object_add(o, "features", features_json(i.features));
-	/* The transfer mode in use, spelled out (issue 6 extensions). */
+	/* The transfer mode in use, spelled out (issue 6 extensions);
+	 * "none" until a driver has negotiated features. */
 	json_object_object_add(o, "transfer", json_object_new_string(
+		!i.features ? "none" :
 		i.features & (1ULL << VB_F_PAGE_RANGES) ? "ranges" : "pfns"));
 	json_object_object_add(o, "cont-pages", json_object_new_boolean(
 		!!(i.features & (1ULL << VB_F_CONT_PAGES))));

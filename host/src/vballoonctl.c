@@ -293,7 +293,8 @@ static void print_orders(json_object *v)
 
 		if (!n)
 			continue;
-		printf(" %zu:%" PRIu64 " (%" PRIu64 " KiB)", i, n, (uint64_t)4 << i);
+		printf(" %zu%s:%" PRIu64 " (%s%" PRIu64 " KiB)", i,
+		       i == 10 ? "+" : "", n, i == 10 ? ">=" : "", (uint64_t)4 << i);
 		any = true;
 	}
 	printf("%s\n", any ? "" : " none");
