@@ -1132,8 +1132,10 @@ struct vu_server *vu_server_new(struct loop *l, const char *path, const char *na
 	s->vd = vd;
 	s->listen_fd = s->conn_fd = s->req_fd = -1;
 	snprintf(s->name, sizeof(s->name), "%s", name ? name : "vhost-user");
-	for (i = 0; i < VDEV_MAX_QUEUES; i++)
+	for (i = 0; i < VDEV_MAX_QUEUES; i++) {
+		s->vqs[i].owner = s->name;
 		virtq_init(&s->vqs[i], i);
+	}
 	if (path) {
 		rc = listen_on(s, path);
 		if (rc) {

@@ -17,11 +17,16 @@
 #endif
 
 _Static_assert(sizeof(struct virtq_desc) == 16, "descriptor layout");
+
+#define VQ_OWNER(vq)	((vq)->owner ? (vq)->owner : "?")
 _Static_assert(sizeof(struct virtq_used_elem) == 8, "used element layout");
 
 void virtq_init(struct virtq *vq, unsigned index)
 {
+	const char *owner = vq->owner;
+
 	memset(vq, 0, sizeof(*vq));
+	vq->owner = owner;
 	vq->index = index;
 	vq->kick_fd = -1;
 	vq->call_fd = -1;
@@ -98,16 +103,17 @@ static int seg_add(const struct virtq *vq, struct vq_elem *e, const struct virtq
 	unsigned n = e->n_out + e->n_in;
 
 	if (d->flags & VIRTQ_DESC_F_INDIRECT) {
-		vb_guest_warn("vq %u: indirect descriptor (not negotiated)", vq->index);
+		vb_guest_warn("%s: vq %u: indirect descriptor (not negotiated)",
+			      VQ_OWNER(vq), vq->index);
 		return -EINVAL;
 	}
 	if (!d->len) {
-		vb_guest_warn("vq %u: zero-length descriptor", vq->index);
+		vb_guest_warn("%s: vq %u: zero-length descriptor", VQ_OWNER(vq), vq->index);
 		return -EINVAL;
 	}
 	if (!guest_mem_valid(vq->mem, d->addr, d->len)) {
-		vb_guest_warn("vq %u: buffer 0x%llx+%u outside guest RAM", vq->index,
-			      (unsigned long long)d->addr, d->len);
+		vb_guest_warn("%s: vq %u: buffer 0x%llx+%u outside guest RAM", VQ_OWNER(vq),
+			      vq->index, (unsigned long long)d->addr, d->len);
 		return -EFAULT;
 	}
 	if (d->flags & VIRTQ_DESC_F_WRITE) {
@@ -115,8 +121,8 @@ static int seg_add(const struct virtq *vq, struct vq_elem *e, const struct virtq
 		*in_len += d->len;
 	} else {
 		if (e->n_in) {
-			vb_guest_warn("vq %u: readable descriptor after a writable one",
-				      vq->index);
+			vb_guest_warn("%s: vq %u: readable descriptor after a writable one",
+				      VQ_OWNER(vq), vq->index);
 			return -EINVAL;
 		}
 		e->n_out++;
@@ -140,7 +146,8 @@ static int chain_walk(const struct virtq *vq, uint16_t head, struct vq_elem *e)
 	for (;;) {
 		/* A chain longer than the ring must revisit a descriptor. */
 		if ((unsigned)e->n_out + e->n_in >= limit) {
-			vb_guest_warn("vq %u: descriptor chain too long or looping", vq->index);
+			vb_guest_warn("%s: vq %u: descriptor chain too long or looping",
+				      VQ_OWNER(vq), vq->index);
 			return -ELOOP;
 		}
 		desc_load(vq, i, &d);
@@ -150,13 +157,14 @@ static int chain_walk(const struct virtq *vq, uint16_t head, struct vq_elem *e)
 		if (!(d.flags & VIRTQ_DESC_F_NEXT))
 			break;
 		if (d.next >= vq->num) {
-			vb_guest_warn("vq %u: next %u >= size %u", vq->index, d.next, vq->num);
+			vb_guest_warn("%s: vq %u: next %u >= size %u", VQ_OWNER(vq), vq->index,
+				      d.next, vq->num);
 			return -EINVAL;
 		}
 		i = d.next;
 	}
 	if (out_len > UINT32_MAX || in_len > UINT32_MAX) {
-		vb_guest_warn("vq %u: chain longer than 4 GiB", vq->index);
+		vb_guest_warn("%s: vq %u: chain longer than 4 GiB", VQ_OWNER(vq), vq->index);
 		return -EINVAL;
 	}
 	e->out_len = out_len;
@@ -177,14 +185,15 @@ int virtq_pop(struct virtq *vq, struct vq_elem *elem)
 	if (!pending)
 		return 0;
 	if (pending > vq->num) {
-		vb_guest_warn("vq %u: avail idx moved by %u > size %u", vq->index,
-			      pending, vq->num);
+		vb_guest_warn("%s: vq %u: avail idx moved by %u > size %u", VQ_OWNER(vq),
+			      vq->index, pending, vq->num);
 		return -EINVAL;
 	}
 	head = __atomic_load_n(&vq->avail->ring[vq->last_avail_idx & (vq->num - 1)],
 			       __ATOMIC_RELAXED);
 	if (head >= vq->num) {
-		vb_guest_warn("vq %u: head %u >= size %u", vq->index, head, vq->num);
+		vb_guest_warn("%s: vq %u: head %u >= size %u", VQ_OWNER(vq), vq->index, head,
+			      vq->num);
 		return -EINVAL;
 	}
 	rc = chain_walk(vq, head, elem);
@@ -236,5 +245,6 @@ void virtq_notify(struct virtq *vq)
 	if (n == (ssize_t)sizeof(one))
 		vq->notifies++;
 	else if (n < 0 && errno != EAGAIN && errno != EINTR)
-		vb_guest_warn("vq %u: call fd write failed: %s", vq->index, strerror(errno));
+		vb_guest_warn("%s: vq %u: call fd write failed: %s", VQ_OWNER(vq), vq->index,
+			      strerror(errno));
 }

@@ -48,6 +48,7 @@ struct virtq_used {
 
 struct virtq {
 	unsigned index;
+	const char *owner;		/* guest name for log lines (may be NULL) */
 	/* Configuration as the frontend sent it. */
 	uint16_t num;			/* 0 = not set */
 	uint16_t last_avail_idx;	/* next avail entry to consume */
