@@ -167,6 +167,11 @@ static void test_guest_addressing(void **state)
 	r = expect_return("{\"execute\":\"x-vb-query\",\"arguments\":{\"guest\":\"alpha\"}}");
 	assert_int_equal(get_i64(r, "ram-size"), 256 * MIB);
 	assert_int_equal(get_i64(r, "refused"), 0);
+	/* No driver yet: no transfer mode, no guest memory to measure. */
+	assert_string_equal(json_object_get_string(
+		json_object_object_get(r, "transfer")), "none");
+	assert_false(json_object_object_get_ex(r, "ram-thp-bytes", NULL));
+	assert_true(json_object_object_get_ex(r, "ram-allocated", NULL));
 	json_object_put(r);
 	balloon_free(a);
 	balloon_free(b);
