@@ -2,17 +2,20 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # The host THP state of the guest's RAM file, as the daemon reports it
 # (x-vb-query "ram-thp-bytes", docs/device.md), with the RAM file on a
-# huge=always tmpfs and the in-tree driver (4 KiB PFNs):
+# huge=always tmpfs and the in-tree driver (4 KiB PFNs; VB_DRIVER=ours:
+# vballoon.ko with continuous pages):
 #  - the default pages-order follows the backing: 9 (2 MiB THP);
 #  - after the guest touched its memory, most of it is THP-backed, and the
 #    daemon's figure agrees with the guest process's own PMD mappings;
-#  - ballooning 256 MiB with 4 KiB pages drops it by at least that much;
+#  - ballooning 256 MiB drops it by at least that much (with continuous
+#    pages: by about that much, no THP split beyond the balloon);
 #  - measuring allocates nothing (the balloon's holes stay holes).
 # Serial: it fills a huge tmpfs, and tests that read host-wide
 # ShmemHugePages (231) must not see it.
 # vb-test: serial
 . "$(dirname "$0")/../lib/common.sh"
 vb_require "$BUILD/vballoond" "$BUILD/vballoonctl"
+DRIVER=${VB_DRIVER:-intree}
 MIB=$((1 << 20))
 
 ctl() { "$BUILD/vballoonctl" --qmp "$VB_QMP" "$@"; }
@@ -29,7 +32,7 @@ wait_actual() {
 
 cat >"$T/guest.sh" <<'GUEST'
 set -e
-vb_load_balloon intree || vb_fail "cannot load the in-tree balloon driver"
+vb_load_balloon "$1" || vb_fail "cannot load the $1 balloon driver"
 mkdir -p /mnt/fill
 mount -t tmpfs -o size=95% none /mnt/fill
 avail=$(vb_meminfo MemAvailable)
@@ -44,7 +47,7 @@ vb_huge_tmpfs 1G
 vb_start_daemon --page-reporting off --free-page-hint off --ram-size 512M ||
 	vb_fail "daemon did not start"
 vb_start_uml --mem 512M --ram-dir "$VB_HUGE_DIR" --vhost "$VB_SOCK" --timeout 300 \
-	-- "$T/guest.sh" || vb_fail "UML did not boot"
+	-- "$T/guest.sh" "$DRIVER" || vb_fail "UML did not boot"
 vb_wait_guest touched 200 || { vb_wait_uml; vb_fail "guest did not get ready"; }
 
 order=$(q pages-order) || vb_fail "no pages-order in x-vb-query"
@@ -71,6 +74,12 @@ fe1=$(( $(vb_ramfile_smaps ShmemPmdMapped) * 1024 ))
 vb_log "ballooned to 256 MiB: RAM file $((alloc1 / MIB)) MiB -> $((alloc2 / MIB)) MiB after 4 more measurements, THP-backed $((thp1 / MIB)) / $((thp2 / MIB)) MiB; guest process PMD-maps $((fe1 / MIB)) MiB"
 (( thp1 + target <= thp0 + 4 * MIB )) ||
 	vb_fail "256 MiB of 4 KiB balloon pages left $thp1 of $thp0 THP bytes"
+if [ "$DRIVER" = ours ]; then
+	[ "$(q transfer)" = '"ranges"' ] && [ "$(q cont-pages)" = true ] ||
+		vb_fail "vballoon.ko did not negotiate continuous pages"
+	(( thp1 + target + 16 * MIB >= thp0 )) ||
+		vb_fail "continuous pages: 256 MiB balloon cost $(( (thp0 - thp1) / MIB )) MiB of THP"
+fi
 (( thp1 + 4 * MIB >= fe1 )) ||
 	vb_fail "daemon sees $thp1 THP bytes, the guest process alone PMD-maps $fe1"
 (( alloc2 <= alloc1 + 4 * MIB )) ||
