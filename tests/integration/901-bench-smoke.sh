@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# vb-test: timeout=900
+# vb-test: serial timeout=900
 # `make bench` in its smoke form (BENCH_SMOKE=1: tiny guests, one run per
 # row), so the benchmark code cannot rot: every section runs on real
 # guests, the results JSON holds every expected row with numeric values,
 # the machine and the commit, and the Markdown table and the plots are
 # written.  No timing is asserted: speed is what `make bench` reports.
+# Serial: it mounts a huge=always tmpfs, which would disturb the host-wide
+# ShmemHugePages readings of tests running beside it (231).
 . "$(dirname "$0")/../lib/common.sh"
 vb_require "$BUILD/vballoond" "$BUILD/vballoonctl" "$BUILD/vb-workload" \
 	"$BUILD/um/vballoon.ko" "$BUILD/x86_64/vballoon.ko"
