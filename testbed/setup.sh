@@ -16,7 +16,7 @@ ENV_SH=$VB_CACHE/env.sh
 say() { echo "setup: $*"; }
 die() { echo "setup: error: $*" >&2; exit 1; }
 
-PACKAGES=(build-essential clang llvm lld libcmocka-dev libjson-c-dev pkg-config
+PACKAGES=(build-essential clang llvm lld libclang-rt-14-dev libcmocka-dev libjson-c-dev pkg-config
 	user-mode-linux busybox-static qemu-system-x86 linux-image-amd64
 	linux-headers-amd64 socat jq gnuplot-nox bc flex bison libelf-dev
 	libssl-dev cpio kmod dkms valgrind python3 xz-utils)
