@@ -132,6 +132,9 @@ static void hint_cmd(struct balloon *b, uint32_t id)
 		vb_dbg("%s: guest started hint round %u", b->opts.name, id);
 		return;
 	}
+	/* A repeated start of the running round changes nothing. */
+	if (id == b->hint.round_id && b->hint.state == BALLOON_HINT_RUNNING)
+		return;
 	vb_guest_warn("%s: guest hint id %u is not the current round (%u)",
 		      b->opts.name, id, b->hint.cmd_id);
 }
