@@ -57,15 +57,21 @@ static bool smaps_header(const char *line, uintptr_t *a, uintptr_t *b)
 static int smaps_pmd_bytes(uintptr_t start, uintptr_t end, uint64_t *bytes)
 {
 	FILE *f = fopen("/proc/self/smaps", "r");
+	bool in = false, cont = false;
 	uint64_t kb = 0, v;
 	char line[512];
-	bool in = false;
 
 	if (!f)
 		return -errno;
 	while (fgets(line, sizeof(line), f)) {
+		bool tail = cont;
 		uintptr_t a, b;
 
+		/* A header longer than the buffer (a long path) arrives in
+		 * pieces; a piece of a path must not pass for a header. */
+		cont = !strchr(line, '\n');
+		if (tail)
+			continue;
 		if (smaps_header(line, &a, &b)) {
 			in = a >= start && b <= end;
 			continue;

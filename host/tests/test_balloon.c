@@ -896,7 +896,7 @@ static uint64_t pmd_mapped_at(const void *p)
 {
 	FILE *f = fopen("/proc/self/smaps", "r");
 	unsigned long a, b, kb = 0, v;
-	char line[512];
+	char line[8192];	/* whole lines: the test's paths are long */
 	bool in = false;
 
 	assert_non_null(f);
@@ -934,7 +934,7 @@ static void test_ram_thp_memfd_allocates_nothing(void **state)
  */
 static void test_ram_thp_huge_tmpfs(void **state)
 {
-	char dir[] = "/tmp/vb-thp-XXXXXX", path[64];
+	char dir[] = "/tmp/vb-thp-XXXXXX", sub[320], path[640], name[250];
 	const uint64_t base = 1ULL << 20, size = 16ULL << 20;
 	struct guest_region r = { .gpa = base, .size = size, .uaddr = base,
 				  .mmap_offset = base };
@@ -952,7 +952,15 @@ static void test_ram_thp_huge_tmpfs(void **state)
 		rmdir(dir);
 		skip();
 	}
-	snprintf(path, sizeof(path), "%s/ram", dir);
+	/* A path longer than a smaps reader's line, with pieces that look
+	 * like VMA headers ("deadbeef-..."), must not confuse it. */
+	memset(name, 'a', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	memcpy(name + 100, "deadbeef-cafef00d", 17);
+	memcpy(name + 200, "7f0000-7f2000", 13);
+	snprintf(sub, sizeof(sub), "%s/%s", dir, name);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	snprintf(path, sizeof(path), "%s/%s", sub, name);
 	fd = open(path, O_RDWR | O_CREAT, 0600);
 	assert_true(fd >= 0);
 	assert_int_equal(ftruncate(fd, base + size), 0);
@@ -1007,6 +1015,7 @@ out:
 	guest_mem_clear(&mem);
 	close(fd);
 	unlink(path);
+	rmdir(sub);
 	assert_int_equal(umount2(dir, MNT_DETACH), 0);
 	rmdir(dir);
 	if (mapped < 4 * HP)
