@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Guest side: rmmod vballoon.ko while it is inflating (UML + vballoond).
+# The guest starts unloading as soon as the balloon holds any page, i.e.
+# in the middle of a 384 MiB inflate (small batches).  rmmod must finish (no hang), every
+# page comes back (MemFree recovers, the daemon sees the balloon empty), a
+# patterned region held throughout verifies, and insmod again reaches the
+# kept target.  Repeated UNLOAD_ROUNDS times (default 3).
+# vb-test: timeout=300
+. "$(dirname "$0")/../lib/common.sh"
+vb_require "$BUILD/vballoond" "$BUILD/vballoonctl" "$BUILD/vb-workload"
+[ -f "$BUILD/um/vballoon.ko" ] || vb_skip "vballoon.ko for UML not built"
+MIB=$((1 << 20))
+FULL=$((512 * MIB))
+TARGET=$((128 * MIB))
+ROUNDS=${UNLOAD_ROUNDS:-3}
+
+ctl() { "$BUILD/vballoonctl" --qmp "$VB_QMP" "$@"; }
+actual() { ctl --json raw '{"execute":"query-balloon"}' | jq -e .return.actual; }
+info() { ctl --json query | jq -e ".[0].$1"; }
+wait_actual() {
+	local i a
+	for ((i = 0; i < ${2:-60} * 10; i++)); do
+		a=$(actual) && [ "$a" = "$1" ] && return 0
+		sleep 0.1
+	done
+	echo "actual is $a, want $1" >&2
+	return 1
+}
+
+cat >"$T/guest.sh" <<'GUEST'
+mkdir -p /mnt/h && mount -t tmpfs -o size=40M none /mnt/h
+vb-workload fill --mib 32 --hold-file /mnt/h/p --seed 9 || vb_fail "fill"
+free0=$(vb_meminfo MemFree)
+r=1
+while [ $r -le $1 ]; do
+	vb_load_balloon ours range_batch_pages=1024 batch_pages=64 || vb_fail "insmod round $r"
+	pages=$(ls /sys/bus/virtio/devices/*/vballoon/pages | head -n 1)
+	vb_signal "loaded$r"
+	# unload as soon as the balloon holds anything
+	i=0
+	while [ "$(cat $pages 2>/dev/null || echo 0)" = 0 ] && [ $i -lt 3000 ]; do i=$((i + 1)); done
+	held=$(cat $pages)
+	t0=$(date +%s)
+	rmmod vballoon || vb_fail "rmmod round $r failed"
+	vb_put "held$r" "$held"
+	vb_put "rmmod_secs$r" $(( $(date +%s) - t0 ))
+	vb_put "free$r" "$(vb_meminfo MemFree)"
+	vb_signal "unloaded$r"
+	vb_wait "next$r" 120 || exit 1
+	r=$((r + 1))
+done
+vb_load_balloon ours || vb_fail "final insmod"
+vb_signal loaded_final
+vb_wait finish 120 || exit 1
+vb-workload verify --mib 32 --hold-file /mnt/h/p --seed 9 || vb_fail "pattern corrupted"
+vb_put free0 "$free0"
+dmesg | grep -E "BUG|Oops|WARNING|blocked for more than" | head -n 5
+exit 0
+GUEST
+
+vb_start_daemon --ram-size 512M --page-reporting off || vb_fail "daemon did not start"
+vb_start_uml --mem 512M --vhost "$VB_SOCK" --timeout 240 -- "$T/guest.sh" "$ROUNDS" ||
+	vb_fail "UML did not boot"
+mid=0
+for ((r = 1; r <= ROUNDS; r++)); do
+	vb_wait_guest "loaded$r" 120 || { vb_wait_uml; vb_fail "round $r: guest did not load"; }
+	ctl set "$TARGET" >/dev/null || vb_fail "balloon failed"
+	vb_wait_guest "unloaded$r" 90 || { vb_wait_uml; vb_fail "round $r: rmmod hung"; }
+	held=$(vb_get "held$r")
+	vb_log "round $r: rmmod with $held pages in the balloon took $(vb_get "rmmod_secs$r") s, MemFree $(vb_get "free$r") kB"
+	[ "$held" -lt $(((FULL - TARGET) / 4096)) ] && mid=$((mid + 1))
+	wait_actual "$FULL" 30 || vb_fail "round $r: the daemon does not see the balloon empty"
+	[ "$(info connected)" = false ] || vb_log "round $r: device still connected after rmmod"
+	ctl set "$FULL" >/dev/null
+	vb_signal_guest "next$r"
+done
+vb_log "$mid of $ROUNDS unloads happened mid-inflate"
+vb_wait_guest loaded_final 60 || vb_fail "final insmod"
+ctl set "$TARGET" >/dev/null
+wait_actual "$TARGET" 60 || vb_fail "reloaded driver did not reach the target"
+ctl set "$FULL" >/dev/null
+wait_actual "$FULL" 60 || vb_fail "final deflate"
+vb_signal_guest finish
+vb_wait_uml || vb_fail "guest script failed"
+free0=$(vb_get free0)
+for ((r = 1; r <= ROUNDS; r++)); do
+	f=$(vb_get "free$r")
+	(( f * 10 >= free0 * 9 )) || vb_fail "round $r: MemFree $f kB after rmmod, $free0 kB before: pages not returned"
+done
+[ "$(info refused)" = 0 ] || vb_fail "daemon refused requests"
+kill -0 "$VB_DAEMON_PID" || vb_fail "daemon died"
+vb_log "ok"
