@@ -218,6 +218,8 @@ static void via_socket(const uint8_t *data, size_t size)
 		abort();
 	loop_run_once(loop, 0);		/* accept + greeting */
 	chunk = (sel & 0x3f) ? (sel & 0x3f) * 16 : size;
+	if (chunk < size / 64)	/* at most ~64 reads per input: keep it fast */
+		chunk = size / 64;
 	if (!chunk)
 		chunk = 1;
 	while (size) {
