@@ -64,7 +64,7 @@ MODULE_PARM_DESC(oom_pages, "Pages released per OOM notification with DEFLATE_ON
 
 static unsigned int hint_min_order = 4;
 module_param(hint_min_order, uint, 0644);
-MODULE_PARM_DESC(hint_min_order, "Smallest block order sent as a free page hint (default 4; in-tree hints only the top order)");
+MODULE_PARM_DESC(hint_min_order, "Smallest block order sent as a free page hint (default 4; in-tree hints only the top order; below 3 the guest soon needs the blocks back)");
 
 static unsigned int hint_max_mib;
 module_param(hint_max_mib, uint, 0644);
@@ -72,7 +72,7 @@ MODULE_PARM_DESC(hint_max_mib, "Most memory held as free page hints per round, M
 
 static unsigned int hint_reserve_mib = 16;
 module_param(hint_reserve_mib, uint, 0644);
-MODULE_PARM_DESC(hint_reserve_mib, "Free memory left untouched by a hint round, MiB (default 16)");
+MODULE_PARM_DESC(hint_reserve_mib, "Free memory a hint round leaves above the high watermark, MiB (default 16)");
 
 static bool page_ranges = true;
 module_param(page_ranges, bool, 0444);
@@ -111,6 +111,7 @@ struct vb_counters {
 	u64 hint_pages;		/* cumulative pages hinted */
 	u64 hint_shrunk;	/* hint pages given back to a shrinker */
 	u64 hint_round_us;	/* duration of the last hint round */
+	u64 hint_by_order[VB_TOP_ORDER + 1];
 	u64 reported_pages;
 	u64 reports;
 };
@@ -153,6 +154,8 @@ struct vballoon {
 	u32 hint_id_received;		/* last id read from config */
 	u32 hint_id_active;		/* id of the last round we started */
 	unsigned int hint_unkicked;	/* hint buffers added since a kick */
+	bool hint_pressure;		/* the shrinker ran during this round */
+	unsigned long hint_reserve;	/* free pages a round leaves alone */
 	wait_queue_head_t hint_wait;
 	spinlock_t hint_lock;
 	struct list_head hint_list;	/* hint_lock: held blocks */
@@ -739,16 +742,31 @@ static unsigned long vb_hint_release(struct vballoon *vb, unsigned long max)
 	return freed;
 }
 
+/* Free pages below which the guest would start reclaiming. */
+static unsigned long vb_high_wmark_pages(void)
+{
+	unsigned long sum = 0;
+	struct zone *zone;
+	int nid, z;
+
+	for_each_online_node(nid) {
+		for (z = 0; z < MAX_NR_ZONES; z++) {
+			zone = &NODE_DATA(nid)->node_zones[z];
+			sum += high_wmark_pages(zone);
+		}
+	}
+	return sum;
+}
+
 static bool vb_hint_budget_left(struct vballoon *vb, unsigned long hinted,
 				unsigned int order)
 {
-	unsigned long reserve = (unsigned long)hint_reserve_mib <<
-				(20 - PAGE_SHIFT);
 	unsigned long max = (unsigned long)hint_max_mib << (20 - PAGE_SHIFT);
 
 	if (max && hinted + (1UL << order) > max)
 		return false;
-	return global_zone_page_state(NR_FREE_PAGES) > reserve + (1UL << order);
+	return global_zone_page_state(NR_FREE_PAGES) >
+	       vb->hint_reserve + (1UL << order);
 }
 
 /*
@@ -767,6 +785,7 @@ static int vb_hint_blocks(struct vballoon *vb, u32 id)
 
 	for (order = VB_TOP_ORDER; order >= (int)min_order && !err; order--) {
 		while (vb_hint_id(vb) == id && !READ_ONCE(vb->stop_update) &&
+		       !READ_ONCE(vb->hint_pressure) &&
 		       vb_hint_budget_left(vb, hinted, order)) {
 			struct page *page = alloc_pages(gfp, order);
 			unsigned long pfn;
@@ -777,6 +796,7 @@ static int vb_hint_blocks(struct vballoon *vb, u32 id)
 			vb_hint_hold(vb, page, order);
 			hinted += 1UL << order;
 			vb->cnt.hint_blocks++;
+			vb->cnt.hint_by_order[order]++;
 			if (run_len && run_pfn + run_len == pfn &&
 			    run_len + (1UL << order) <= VB_HINT_MAX_BUF_PAGES) {
 				run_len += 1UL << order;
@@ -803,6 +823,10 @@ static void vb_hint_round(struct vballoon *vb, u32 id)
 
 	vb->hint_id_active = id;
 	vb->cnt.hint_rounds++;
+	WRITE_ONCE(vb->hint_pressure, false);
+	/* Stay above the high watermark: hinting must not wake kswapd. */
+	vb->hint_reserve = vb_high_wmark_pages() +
+			   ((unsigned long)hint_reserve_mib << (20 - PAGE_SHIFT));
 	vb->hint_cmd[0] = cpu_to_le32(id);
 	err = vb_hint_send_id(vb, &vb->hint_cmd[0]);
 	if (!err)
@@ -843,7 +867,14 @@ static unsigned long vb_shrink_scan(struct shrinker *s,
 				    struct shrink_control *sc)
 {
 	struct vballoon *vb = vb_shrinker_owner(s);
-	unsigned long freed = vb_hint_release(vb, sc->nr_to_scan);
+	unsigned long freed;
+
+	/*
+	 * The guest needs memory: a running round must not take back what
+	 * we give here (it would fight kswapd until the round ends).
+	 */
+	WRITE_ONCE(vb->hint_pressure, true);
+	freed = vb_hint_release(vb, sc->nr_to_scan);
 
 	vb->cnt.hint_shrunk += freed;
 	return freed ? freed : SHRINK_STOP;
@@ -984,6 +1015,12 @@ static ssize_t state_show(struct device *dev, struct device_attribute *attr,
 	n += sysfs_emit_at(buf, n, "hint_pages %llu\nhint_shrunk %llu\n",
 			   c->hint_pages, c->hint_shrunk);
 	n += sysfs_emit_at(buf, n, "hint_round_us %llu\n", c->hint_round_us);
+	for (o = 0; o <= VB_TOP_ORDER; o++)
+		if (c->hint_by_order[o])
+			n += sysfs_emit_at(buf, n, "hint_order_%d %llu\n", o,
+					   c->hint_by_order[o]);
+	n += sysfs_emit_at(buf, n, "hint_pressure %d\nhint_reserve %lu\n",
+			   READ_ONCE(vb->hint_pressure), vb->hint_reserve);
 	n += sysfs_emit_at(buf, n, "reports %llu\nreported_pages %llu\n",
 			   c->reports, c->reported_pages);
 	return n;
