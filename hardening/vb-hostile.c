@@ -20,6 +20,11 @@
  *	  case NAME: OUTCOME   (refused | closed | broken | survived)
  *	and a summary; exit 0 only if the daemon survived every case and
  *	nothing outside the guest's RAM changed.
+ *
+ *   vb-hostile noack SOCKET [--pages N] [--ack K] [--status FILE]
+ *	Not a frontend: a minimal balloon backend that answers the vhost-user
+ *	protocol but acknowledges only the first K buffers (default 0), for
+ *	testing a guest driver against a host that never acknowledges.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -1136,12 +1141,279 @@ static int run_hostile(int argc, char **argv)
 	return failed || !ran ? 1 : 0;
 }
 
+
+/* ---- a backend that stops acknowledging --------------------------------- */
+
+/*
+ * vb-hostile noack SOCKET [--pages N] [--ack K] [--status FILE]
+ * A minimal balloon backend for one UML guest: it answers every vhost-user
+ * message correctly (so UML's synchronous frontend never blocks), offers
+ * MUST_TELL_HOST + DEFLATE_ON_OOM + STATS_VQ, publishes num_pages = N from
+ * the start, uses (acknowledges) the first K buffers the driver queues and
+ * then never uses another one.  It discards nothing.
+ */
+struct nb_ring {
+	uint16_t num, last;
+	uint64_t desc, avail, used;	/* uaddr */
+	int kick, call;
+};
+
+static struct {
+	struct nb_ring q[8];
+	struct { uint64_t uaddr, size; uint8_t *host; } r[8];
+	unsigned nr;
+	uint32_t pages;
+	long ack_left;
+	unsigned long used, ignored;
+	const char *status;
+	int req_fd;
+} nb;
+
+static void *nb_uva(uint64_t uva, uint64_t len)
+{
+	unsigned i;
+
+	for (i = 0; i < nb.nr; i++)
+		if (uva >= nb.r[i].uaddr && uva + len <= nb.r[i].uaddr + nb.r[i].size)
+			return nb.r[i].host + (uva - nb.r[i].uaddr);
+	return NULL;
+}
+
+static void nb_status(void)
+{
+	FILE *fp;
+	char tmp[4200];
+
+	if (!nb.status)
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", nb.status);
+	fp = fopen(tmp, "w");
+	if (!fp)
+		return;
+	fprintf(fp, "used=%lu\nignored=%lu\n", nb.used, nb.ignored);
+	fclose(fp);
+	rename(tmp, nb.status);
+}
+
+static void nb_kick(unsigned qi)
+{
+	struct nb_ring *q = &nb.q[qi];
+	uint16_t *avail = nb_uva(q->avail, 4 + 2 * q->num);
+	uint8_t *used = nb_uva(q->used, 4 + 8 * q->num);
+	uint64_t v;
+
+	if (read(q->kick, &v, 8) < 0 || !avail || !used || !q->num)
+		return;
+	while (q->last != __atomic_load_n(&avail[1], __ATOMIC_ACQUIRE)) {
+		uint16_t head = avail[2 + q->last % q->num];
+		uint16_t uidx;
+		uint32_t e[2] = { head, 0 };
+
+		if (nb.ack_left <= 0) {
+			nb.ignored++;
+			q->last++;
+			continue;
+		}
+		nb.ack_left--;
+		uidx = *(uint16_t *)(used + 2);
+		memcpy(used + 4 + 8 * (uidx % q->num), e, 8);
+		__atomic_store_n((uint16_t *)(used + 2), uidx + 1, __ATOMIC_RELEASE);
+		q->last++;
+		nb.used++;
+		v = 1;
+		if (q->call >= 0 && write(q->call, &v, 8) < 0)
+			break;	/* the guest is gone */
+	}
+	nb_status();
+}
+
+static int nb_recv(int s, struct vu_msg *m, int *fds, unsigned *nfds)
+{
+	char cbuf[CMSG_SPACE(8 * sizeof(int))];
+	struct iovec iov = { &m->hdr, sizeof(m->hdr) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm;
+
+	*nfds = 0;
+	if (recvmsg(s, &mh, MSG_WAITALL) != sizeof(m->hdr))
+		return -1;
+	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+		if (cm->cmsg_type == SCM_RIGHTS) {
+			*nfds = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			memcpy(fds, CMSG_DATA(cm), *nfds * sizeof(int));
+		}
+	if (m->hdr.size > sizeof(m->raw))
+		return -1;
+	if (m->hdr.size && recv(s, m->raw, m->hdr.size, MSG_WAITALL) != m->hdr.size)
+		return -1;
+	return 0;
+}
+
+static void nb_reply(int s, struct vu_msg *m, uint32_t size)
+{
+	m->hdr.flags = 0x5;
+	m->hdr.size = size;
+	if (write(s, m, sizeof(m->hdr) + size) < 0)
+		die("noack: reply: %s", strerror(errno));
+}
+
+static void nb_message(int s, struct vu_msg *m, int *fds, unsigned nfds)
+{
+	bool need = m->hdr.flags & VU_FLAG_NEED_REPLY;
+	unsigned i, qi = m->u64 & 0xff;
+	struct vb_config cfg = { 0 };
+
+	switch (m->hdr.request) {
+	case VU_GET_FEATURES:
+		m->u64 = BIT(32) | BIT(VU_F_PROTOCOL_FEATURES) | BIT(VB_F_MUST_TELL_HOST) |
+			 BIT(VB_F_DEFLATE_ON_OOM) | BIT(VB_F_STATS_VQ);
+		nb_reply(s, m, 8);
+		return;
+	case VU_GET_PROTOCOL_FEATURES:
+		/* UML needs the backend channel: its IRQ is the device's */
+		m->u64 = BIT(VU_PF_REPLY_ACK) | BIT(VU_PF_CONFIG) | BIT(VU_PF_BACKEND_REQ);
+		nb_reply(s, m, 8);
+		return;
+	case VU_SET_BACKEND_REQ_FD:
+		if (nfds) {
+			if (nb.req_fd >= 0)
+				close(nb.req_fd);
+			nb.req_fd = fds[0];	/* kept open, never written */
+			nfds = 0;
+		}
+		break;
+	case VU_GET_CONFIG:
+		cfg.num_pages = nb.pages;
+		memset(m->config.payload, 0, m->config.size);
+		if (m->config.offset < sizeof(cfg))
+			memcpy(m->config.payload, (uint8_t *)&cfg + m->config.offset,
+			       m->config.offset + m->config.size <= sizeof(cfg) ?
+			       m->config.size : sizeof(cfg) - m->config.offset);
+		nb_reply(s, m, VU_CONFIG_HDR + m->config.size);
+		return;
+	case VU_SET_MEM_TABLE:
+		for (i = 0; i < nb.nr; i++)
+			munmap(nb.r[i].host, nb.r[i].size);
+		nb.nr = 0;
+		for (i = 0; i < m->mem.nregions && i < nfds && i < 8; i++) {
+			struct vu_mem_region *r = &m->mem.r[i];
+			void *p = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED,
+				       fds[i], r->mmap_offset);
+
+			if (p == MAP_FAILED)
+				continue;
+			nb.r[nb.nr].uaddr = r->uaddr;
+			nb.r[nb.nr].size = r->size;
+			nb.r[nb.nr].host = p;
+			nb.nr++;
+		}
+		break;
+	case VU_SET_VRING_NUM:
+		if (m->state.index < 8)
+			nb.q[m->state.index].num = m->state.num;
+		break;
+	case VU_SET_VRING_BASE:
+		if (m->state.index < 8)
+			nb.q[m->state.index].last = m->state.num;
+		break;
+	case VU_SET_VRING_ADDR:
+		if (m->addr.index < 8) {
+			nb.q[m->addr.index].desc = m->addr.desc;
+			nb.q[m->addr.index].avail = m->addr.avail;
+			nb.q[m->addr.index].used = m->addr.used;
+		}
+		break;
+	case VU_SET_VRING_KICK:
+	case VU_SET_VRING_CALL:
+		if (qi < 8 && nfds) {
+			int *slot = m->hdr.request == VU_SET_VRING_KICK ? &nb.q[qi].kick : &nb.q[qi].call;
+
+			if (*slot >= 0)
+				close(*slot);
+			*slot = fds[0];
+			nfds = 0;
+		}
+		break;
+	}
+	for (i = 0; i < nfds; i++)	/* mappings outlive their fds */
+		close(fds[i]);
+	if (need) {
+		m->u64 = 0;
+		nb_reply(s, m, 8);
+	}
+}
+
+static int run_noack(int argc, char **argv)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int l, s, i;
+
+	nb.pages = 16384;
+	nb.ack_left = 0;
+	nb.req_fd = -1;
+	for (i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--pages") && i + 1 < argc)
+			nb.pages = strtoul(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--ack") && i + 1 < argc)
+			nb.ack_left = strtol(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--status") && i + 1 < argc)
+			nb.status = argv[++i];
+		else
+			die("noack: unknown option %s", argv[i]);
+	}
+	for (i = 0; i < 8; i++)
+		nb.q[i].kick = nb.q[i].call = -1;
+	l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
+	unlink(sock_path);
+	if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof(sa)) || listen(l, 1))
+		die("noack: listen on %s: %s", sock_path, strerror(errno));
+	nb_status();
+	s = accept(l, NULL, NULL);
+	if (s < 0)
+		die("noack: accept: %s", strerror(errno));
+	for (;;) {
+		struct pollfd p[9];
+		unsigned n = 0, map[9];
+		int k;
+
+		p[n].fd = s;
+		p[n].events = POLLIN;
+		map[n++] = 99;
+		for (k = 0; k < 8; k++)
+			if (nb.q[k].kick >= 0) {
+				p[n].fd = nb.q[k].kick;
+				p[n].events = POLLIN;
+				map[n++] = k;
+			}
+		if (poll(p, n, -1) < 0)
+			continue;
+		for (k = 1; k < (int)n; k++)
+			if (p[k].revents & POLLIN)
+				nb_kick(map[k]);
+		if (p[0].revents) {
+			struct vu_msg m;
+			int fds[8];
+			unsigned nfds;
+
+			if (nb_recv(s, &m, fds, &nfds))
+				break;
+			nb_message(s, &m, fds, nfds);
+		}
+	}
+	printf("noack: frontend gone; %lu buffers used, %lu never acknowledged\n",
+	       nb.used, nb.ignored);
+	unlink(sock_path);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc < 3) {
-		fprintf(stderr, "usage: vb-hostile good|hostile SOCKET [options]\n");
+		fprintf(stderr, "usage: vb-hostile good|hostile|noack SOCKET [options]\n");
 		return 2;
 	}
 	sock_path = argv[2];
@@ -1149,6 +1421,8 @@ int main(int argc, char **argv)
 		return run_good(argc - 3, argv + 3);
 	if (!strcmp(argv[1], "hostile"))
 		return run_hostile(argc - 3, argv + 3);
+	if (!strcmp(argv[1], "noack"))
+		return run_noack(argc - 3, argv + 3);
 	fprintf(stderr, "vb-hostile: unknown mode %s\n", argv[1]);
 	return 2;
 }
