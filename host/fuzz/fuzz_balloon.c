@@ -280,6 +280,16 @@ static void op_chain(struct vdev *vd, struct in *in, uint16_t *avail, uint16_t *
 		vd->ops->queue_kick(vd, q);
 }
 
+/* Hinted ranges handed to a migration tool must lie inside guest RAM. */
+static void hint_range_cb(uint64_t gpa, uint64_t len, void *opaque)
+{
+	if (!len || gpa < RAM_BASE || gpa + len > RAM_END || gpa + len < gpa) {
+		fprintf(stderr, "fuzz_balloon: hinted range [%#llx, +%#llx) outside RAM\n",
+			(unsigned long long)gpa, (unsigned long long)len);
+		abort();
+	}
+}
+
 static void run(struct in *in)
 {
 	struct balloon_opts o;
@@ -358,9 +368,14 @@ static void run(struct in *in)
 		case 9:
 			balloon_request_stats(b);
 			break;
-		case 10:
+		case 10: {
+			struct balloon_stats st;
+
 			balloon_get_info(b, &info);
+			balloon_get_stats(b, &st);
+			balloon_hint_ranges(b, hint_range_cb, NULL);
 			break;
+		}
 		case 11:	/* module reload: rings re-sent */
 			queues_down(vd);
 			vd->connected = true;
