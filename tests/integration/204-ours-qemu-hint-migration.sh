@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 # Free page hints with vballoon.ko on QEMU's virtio-balloon
 # (free-page-hint=on): a 1 GiB guest dirties then frees 600 MiB, QEMU
-# migrates it to `exec:cat > /dev/null`.  The driver runs a hint round
-# (command id from QEMU), hints at least 400 MiB including blocks below the
-# top order, QEMU skips them (RAM transferred well below what was dirtied),
+# migrates it to `exec:cat > /dev/null` at QEMU's default bandwidth.  The
+# driver runs a hint round
+# (command id from QEMU), hints at least 400 MiB,
+# QEMU skips them (RAM transferred well below what was dirtied),
 # and after migration QEMU's DONE makes the driver free every hint page.
 . "$(dirname "$0")/../lib/common.sh"
 vb_require "$BUILD/x86_64/vballoon.ko" "$BUILD/vb-workload"
@@ -46,8 +47,8 @@ vb_start_qemu --mem 1G --no-balloon-module --balloon "free-page-hint=on" \
 vb_wait_console "$VB_QEMU_CONSOLE" VB-HINT-READY 300 ||
 	{ vb_wait_qemu; vb_fail "guest not ready"; }
 q() { vb_qmp "$VB_QEMU_QMP" "$1"; }
-q '{"execute":"migrate-set-parameters","arguments":{"max-bandwidth":1073741824}}' >/dev/null ||
-	vb_fail "migrate-set-parameters refused"
+# QEMU's default bandwidth (128 MiB/s): the hint round has time to finish
+# even on a loaded machine; speed is the benchmark's business.
 q '{"execute":"migrate","arguments":{"uri":"exec:cat > /dev/null"}}' ||
 	vb_fail "migrate refused"
 for ((i = 0; i < 1200; i++)); do
