@@ -3,10 +3,9 @@
 # Free page hints with vballoon.ko on QEMU's virtio-balloon
 # (free-page-hint=on): a 1 GiB guest dirties then frees 600 MiB, QEMU
 # migrates it to `exec:cat > /dev/null` at QEMU's default bandwidth.  The
-# driver runs a hint round
-# (command id from QEMU), hints at least 400 MiB,
-# QEMU skips them (RAM transferred well below what was dirtied),
-# and after migration QEMU's DONE makes the driver free every hint page.
+# driver runs hint rounds (command ids from QEMU) and hints at least 400 MiB,
+# QEMU skips them (RAM transferred well below what was dirtied), and after
+# migration QEMU's DONE makes the driver free every hint page.
 . "$(dirname "$0")/../lib/common.sh"
 vb_require "$BUILD/x86_64/vballoon.ko" "$BUILD/vb-workload"
 
