@@ -86,6 +86,10 @@ static bool cont_compact = true;
 module_param(cont_compact, bool, 0644);
 MODULE_PARM_DESC(cont_compact, "Let continuous-page allocations compact guest memory before falling back (default on)");
 
+static bool movable = true;
+module_param(movable, bool, 0444);
+MODULE_PARM_DESC(movable, "Make balloon pages movable by compaction (default on; off only to measure what it buys)");
+
 static bool stats_ext = true;
 module_param(stats_ext, bool, 0644);
 MODULE_PARM_DESC(stats_ext, "Send stat tags 10-15 (OOM kills, stalls, scan/reclaim)");
@@ -139,6 +143,8 @@ struct vballoon {
 	u32 max_range_pages;		/* device limit, 0 = none */
 	unsigned int cont_order;	/* device's preferred order */
 	struct balloon_dev_info bdi;
+	bool movable;			/* pages go to bdi, else to pinned */
+	struct list_head pinned;	/* lock: unmovable balloon pages */
 
 	bool ranges;			/* PAGE_RANGES negotiated */
 	bool cont;			/* CONT_PAGES negotiated */
@@ -402,6 +408,36 @@ static unsigned long vb_alloc_pages(struct vballoon *vb, unsigned long want,
 	return got;
 }
 
+/* movable=0: balloon pages compaction cannot see (seed 001's "before"). */
+static unsigned long vb_pin_pages(struct vballoon *vb, struct list_head *pages)
+{
+	struct page *page, *next;
+	unsigned long n = 0;
+
+	list_for_each_entry_safe(page, next, pages, lru) {
+		__SetPageOffline(page);
+		list_move(&page->lru, &vb->pinned);
+		n++;
+	}
+	return n;
+}
+
+static unsigned long vb_unpin_pages(struct vballoon *vb,
+				    struct list_head *pages, unsigned long want)
+{
+	struct page *page, *next;
+	unsigned long n = 0;
+
+	list_for_each_entry_safe(page, next, &vb->pinned, lru) {
+		if (n == want)
+			break;
+		__ClearPageOffline(page);
+		list_move(&page->lru, pages);
+		n++;
+	}
+	return n;
+}
+
 /* Inflate by up to @num 4 KiB pages; returns 4 KiB pages added. */
 static unsigned long vb_fill(struct vballoon *vb, unsigned long num)
 {
@@ -433,7 +469,11 @@ static unsigned long vb_fill(struct vballoon *vb, unsigned long num)
 	}
 	vb_managed_flush(&acct);
 	/* One pages_lock round for the whole batch. */
-	got = balloon_page_list_enqueue(&vb->bdi, &pages) * VB_PAGES_PER_PAGE;
+	if (vb->movable)
+		got = balloon_page_list_enqueue(&vb->bdi, &pages);
+	else
+		got = vb_pin_pages(vb, &pages);
+	got *= VB_PAGES_PER_PAGE;
 	vb_flush(vb, vb->inflate_vq);
 	vb->num_pages += got;
 	vb->cnt.inflated += got;
@@ -472,7 +512,10 @@ static unsigned long vb_leak(struct vballoon *vb, unsigned long num)
 	 * The balloon list is LIFO: pages of one continuous block come back
 	 * together, so whole blocks are deflated while the balloon shrinks.
 	 */
-	got = balloon_page_list_dequeue(&vb->bdi, &pages, want);
+	if (vb->movable)
+		got = balloon_page_list_dequeue(&vb->bdi, &pages, want);
+	else
+		got = vb_unpin_pages(vb, &pages, want);
 	list_for_each_entry(page, &pages, lru)
 		vb_add_page(vb, vb->deflate_vq, page);
 	/* MUST_TELL_HOST or not, the host hears before the pages are reused. */
@@ -991,7 +1034,8 @@ static ssize_t state_show(struct device *dev, struct device_attribute *attr,
 	n += sysfs_emit_at(buf, n, "pages %u\n", READ_ONCE(vb->num_pages));
 	n += sysfs_emit_at(buf, n, "mode %s\n", vb->cont ? "cont" :
 			   vb->ranges ? "ranges" : "pfns");
-	n += sysfs_emit_at(buf, n, "cont_order %u\n", vb->cont_order);
+	n += sysfs_emit_at(buf, n, "cont_order %u\nmovable %d\n",
+			   vb->cont_order, vb->movable);
 	n += sysfs_emit_at(buf, n, "inflated %llu\ndeflated %llu\n",
 			   c->inflated, c->deflated);
 	n += sysfs_emit_at(buf, n, "inflate_reqs %llu\ndeflate_reqs %llu\n",
@@ -1184,6 +1228,8 @@ static void vb_init_state(struct vballoon *vb, struct virtio_device *vdev)
 	init_waitqueue_head(&vb->acked);
 	init_waitqueue_head(&vb->hint_wait);
 	balloon_devinfo_init(&vb->bdi);
+	INIT_LIST_HEAD(&vb->pinned);
+	vb->movable = movable;
 #ifdef CONFIG_BALLOON_COMPACTION
 	vb->bdi.migratepage = vb_migratepage;
 #endif
