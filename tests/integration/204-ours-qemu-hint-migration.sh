@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
+# vb-test: serial
 # Free page hints with vballoon.ko on QEMU's virtio-balloon
 # (free-page-hint=on): a 1 GiB guest dirties then frees 600 MiB, QEMU
 # migrates it to `exec:cat > /dev/null` at QEMU's default bandwidth.  The
