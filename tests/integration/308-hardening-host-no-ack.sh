@@ -15,15 +15,20 @@
 # vb-test: timeout=300
 . "$(dirname "$0")/../lib/common.sh"
 vb_require "$BUILD/vb-hostile" "$BUILD/vb-workload"
-[ -f "$BUILD/um/vballoon.ko" ] || vb_skip "vballoon.ko for UML not built"
+DRIVER=${VB_DRIVER:-ours}	# VB_DRIVER=intree: the same with Linux's driver
+[ "$DRIVER" = intree ] || [ -f "$BUILD/um/vballoon.ko" ] || vb_skip "vballoon.ko for UML not built"
 ACK=${NOACK_ACK:-20}
 
 cat >"$T/guest.sh" <<'GUEST'
-vb_load_balloon ours || vb_fail "cannot load vballoon.ko"
+vb_load_balloon "$1" || vb_fail "cannot load the $1 driver"
 mkdir -p /mnt/h && mount -t tmpfs -o size=40M none /mnt/h
 vb_signal loaded
 vb_wait stalled 120 || exit 1
-pages=$(cat /sys/bus/virtio/devices/*/vballoon/pages | head -n 1)
+if [ "$1" = ours ]; then
+	pages=$(cat /sys/bus/virtio/devices/*/vballoon/pages | head -n 1)
+else
+	pages=$(awk '/^balloon_inflate/ {i = $2} /^balloon_deflate/ {d = $2} END {print i - d}' /proc/vmstat)
+fi
 vb_put pages "$pages"
 vb-workload fill --mib 32 --hold-file /mnt/h/p --seed 4 &&
 	vb-workload verify --mib 32 --hold-file /mnt/h/p --seed 4 || vb_fail "workload"
@@ -33,7 +38,7 @@ echo 1 >/proc/sys/vm/overcommit_memory
 vb-workload alloc --mib 512 >/dev/null 2>&1
 vb_put hog_rc $?
 vb_signal hogged
-rmmod vballoon
+vb_unload_balloon "$1"
 vb_put rmmod_rc $?
 vb_signal unloaded
 vb-workload verify --mib 32 --hold-file /mnt/h/p --seed 4 || vb_fail "pattern lost"
@@ -44,9 +49,9 @@ GUEST
 vb_bg "$BUILD/vb-hostile" noack "$T/noack.sock" --pages 16384 --ack "$ACK" \
 	--status "$T/noack.status" >"$T/noack.log" 2>&1
 vb_wait_file "$T/noack.status" 10 "$VB_BG_PID" || vb_fail "noack backend did not start"
-vb_start_uml --mem 256M --vhost "$T/noack.sock" --timeout 240 -- "$T/guest.sh" ||
+vb_start_uml --mem 256M --vhost "$T/noack.sock" --timeout 240 -- "$T/guest.sh" "$DRIVER" ||
 	vb_fail "UML did not boot"
-vb_wait_guest loaded 120 || { vb_wait_uml; vb_fail "guest did not load vballoon.ko"; }
+vb_wait_guest loaded 120 || { vb_wait_uml; vb_fail "guest did not load the $DRIVER driver"; }
 for ((i = 0; i < 300; i++)); do
 	ign=$(sed -n 's/^ignored=//p' "$T/noack.status")
 	[ "${ign:-0}" -gt 0 ] && break
