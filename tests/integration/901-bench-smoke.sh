@@ -90,7 +90,8 @@ md=$OUT/latest.md
 for e in "${expect[@]}"; do
 	grep -qF "| ${e#*|} |" "$md" || vb_fail "'${e#*|}' not in the Markdown table"
 done
-grep -q "null\|n/a" "$md" && vb_fail "placeholder in the Markdown table"
+grep -E '^\|' "$md" | grep -qE '\| *(null|n/a|nan|) *\|' &&
+	vb_fail "placeholder in the Markdown table: $(grep -E '\| *(null|n/a|nan|) *\|' "$md" | head -3)"
 for p in inflate thp migration qemu-inflate; do
 	[ "$(head -c 4 "$OUT/$p.png" 2>/dev/null | tail -c 3)" = PNG ] ||
 		vb_fail "plot $p.png missing or not a PNG"
