@@ -50,7 +50,7 @@
 
 #define PAGE		4096ULL
 #define QSIZE		64
-#define NQ		2		/* inflate, deflate: we accept no other feature */
+#define NQ		3		/* inflate, deflate, reporting (when negotiated) */
 #define BIT(n)		(1ULL << (n))
 
 /* Guest RAM layout (guest physical address == offset in the RAM file, as
@@ -325,7 +325,7 @@ static int fe_up(struct fe *f, uint64_t features)
 	memset(f->file + RAM_GPA, 0, DATA_GPA - RAM_GPA);
 	if (fe_handshake(f, features))
 		return -1;
-	for (q = 0; q < NQ; q++)
+	for (q = 0; q < (features & BIT(VB_F_PAGE_REPORTING) ? 3u : 2u); q++)
 		if (fe_queue(f, q, QSIZE, RING(q), RING(q) + 0x1000, RING(q) + 0x2000))
 			return -1;
 	return 0;
@@ -1016,6 +1016,60 @@ static enum outcome c_reconnect_storm(void)
 	return O_SURVIVED;
 }
 
+
+/* VB_F_PAGE_RANGES: ranges crossing RAM's edges, wrapping, empty, reserved
+ * bits set; each request also names a good range that must stay. */
+static enum outcome c_ranges_outside(void)
+{
+	uint64_t first = RAM_GPA >> 12, end = (RAM_GPA + hf.ram_size) >> 12;
+	uint64_t keep = DATA_GPA + 20 * PAGE;
+	struct vb_range bad[] = {
+		{ end - 1, 2, 0 },			/* crosses the end */
+		{ first - 1, 2, 0 },			/* starts in the image */
+		{ ~0ULL - 1, 0x80000000u, 0 },		/* pfn + npages wraps */
+		{ 1ULL << 52, 1, 0 },			/* address overflows */
+		{ first + 40, 0, 0 },			/* empty */
+		{ first + 40, 1, 7 },			/* reserved bits */
+		{ first, 0xffffffffu, 0 },		/* far past the end */
+	};
+	struct vb_range *buf = (struct vb_range *)(hf.file + BUF_GPA);
+	unsigned i;
+
+	if (fe_up(&hf, BIT(VB_F_MUST_TELL_HOST) | BIT(32) | BIT(VB_F_PAGE_RANGES)))
+		return O_FAILED;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		buf[0] = (struct vb_range){ keep >> 12, 1, 0 };
+		buf[1] = bad[i];
+		post(&hf, i & 1, BUF_GPA, 2 * sizeof(*buf), 0);
+		kick(&hf, i & 1);
+		if (wait_used(&hf, i & 1, 2000))
+			break;		/* broken device: stops using buffers */
+	}
+	if (hf.file[keep] != pattern(keep)) {
+		printf("  page %#llx of a refused range request was discarded\n",
+		       (unsigned long long)keep);
+		return O_FAILED;
+	}
+	return peer_closed(hf.sock, 100) ? O_CLOSED : O_REFUSED;
+}
+
+/* PAGE_REPORTING: reported blocks outside RAM or straddling its end. */
+static enum outcome c_reporting_outside(void)
+{
+	if (fe_up(&hf, BIT(VB_F_MUST_TELL_HOST) | BIT(32) | BIT(VB_F_PAGE_REPORTING)))
+		return O_FAILED;
+	post(&hf, 2, RAM_GPA + hf.ram_size - PAGE, 4 * PAGE, 2);	/* straddles */
+	kick(&hf, 2);
+	wait_used(&hf, 2, 1000);
+	post(&hf, 2, 0, 64 * PAGE, 2);				/* the image */
+	kick(&hf, 2);
+	wait_used(&hf, 2, 1000);
+	post(&hf, 2, RAM_GPA + hf.ram_size + TAIL / 2, PAGE, 2);	/* the tail */
+	kick(&hf, 2);
+	usleep(200000);
+	return peer_closed(hf.sock, 100) ? O_CLOSED : O_BROKEN;
+}
+
 struct hcase {
 	const char *name;
 	enum outcome (*fn)(void);
@@ -1033,6 +1087,8 @@ static const struct hcase cases[] = {
 	{ "bad-vrings", c_bad_vrings },
 	{ "bad-config", c_config },
 	{ "pfns-outside-ram", c_pfns_outside },
+	{ "ranges-outside-ram", c_ranges_outside },
+	{ "reporting-outside-ram", c_reporting_outside },
 	{ "descriptors-outside-ram", c_desc_outside },
 	{ "descriptor-loop", c_desc_loop },
 	{ "absurd-indexes", c_absurd_indexes },
