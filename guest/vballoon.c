@@ -74,6 +74,10 @@ static unsigned int hint_reserve_mib = 16;
 module_param(hint_reserve_mib, uint, 0644);
 MODULE_PARM_DESC(hint_reserve_mib, "Free memory a hint round leaves above the high watermark, MiB (default 16)");
 
+static unsigned int ack_timeout_ms = 5000;
+module_param(ack_timeout_ms, uint, 0644);
+MODULE_PARM_DESC(ack_timeout_ms, "Give up waiting for the device to use an inflate/deflate request after this long; no new request until it does (0 = wait forever)");
+
 static bool page_ranges = true;
 module_param(page_ranges, bool, 0444);
 MODULE_PARM_DESC(page_ranges, "Accept the experimental PAGE_RANGES feature if offered");
@@ -151,6 +155,8 @@ struct vballoon {
 	bool tell_host_first;		/* MUST_TELL_HOST negotiated */
 	bool deflate_on_oom;
 	bool dead;			/* device silent while halting */
+	struct virtqueue *stuck_vq;	/* lock: holds an unanswered request */
+	int req_err;			/* lock: a request of this batch failed */
 
 	struct vb_stat *stats;		/* kmalloc'd stats buffer */
 	struct notifier_block oom_nb;
@@ -221,28 +227,71 @@ static void vb_poll_used(struct vballoon *vb, struct virtqueue *vq)
 	dev_err(&vb->vdev->dev, "device did not answer while halting\n");
 }
 
-/* Hand the request buffer to @vq and wait until the device used it. */
-static void vb_tell_host(struct vballoon *vb, struct virtqueue *vq,
-			 unsigned int bytes)
+/*
+ * A request the device has not used within ack_timeout_ms stays on its
+ * queue: the buffer still belongs to the device, so no other request is
+ * sent until it comes back.  Callers keep the pages of a failed request
+ * out of the guest's hands, so a silent host never gets pages it may
+ * still discard, and never wedges the guest.
+ */
+static bool vb_unstuck(struct vballoon *vb)
 {
-	struct scatterlist sg;
 	unsigned int len;
 
+	if (!vb->stuck_vq)
+		return true;
+	if (!virtqueue_get_buf(vb->stuck_vq, &len))
+		return false;
+	vb->stuck_vq = NULL;
+	dev_info(&vb->vdev->dev, "device answered again\n");
+	return true;
+}
+
+static int vb_wait_used(struct vballoon *vb, struct virtqueue *vq)
+{
+	unsigned long start = jiffies;
+	unsigned int len;
+
+	while (!wait_event_timeout(vb->acked, virtqueue_get_buf(vq, &len),
+				   HZ / 10)) {
+		if (virtqueue_is_broken(vq)) {
+			vb->dead = true;
+			return -EIO;
+		}
+		if (ack_timeout_ms &&
+		    time_after(jiffies, start + msecs_to_jiffies(ack_timeout_ms))) {
+			vb->stuck_vq = vq;
+			dev_warn_ratelimited(&vb->vdev->dev,
+					     "device did not answer a request in %u ms\n",
+					     ack_timeout_ms);
+			return -ETIMEDOUT;
+		}
+	}
+	return 0;
+}
+
+/* Hand the request buffer to @vq and wait until the device used it. */
+static int vb_tell_host(struct vballoon *vb, struct virtqueue *vq,
+			unsigned int bytes)
+{
+	struct scatterlist sg;
+	int err;
+
 	if (vb->dead)
-		return;
+		return -EIO;
+	if (!vb_unstuck(vb))
+		return -EBUSY;
 	sg_init_one(&sg, vb->req, bytes);
 	/* One buffer in flight per queue, so the add cannot fail. */
-	WARN_ON(virtqueue_add_outbuf(vq, &sg, 1, vb, GFP_KERNEL));
+	err = virtqueue_add_outbuf(vq, &sg, 1, vb, GFP_KERNEL);
+	if (WARN_ON(err))
+		return err;
 	virtqueue_kick(vq);
-	if (is_idle_task(current))
+	if (is_idle_task(current)) {
 		vb_poll_used(vb, vq);
-	else
-		while (!wait_event_timeout(vb->acked,
-					   virtqueue_get_buf(vq, &len), HZ))
-			if (virtqueue_is_broken(vq)) {
-				vb->dead = true;
-				break;
-			}
+		return vb->dead ? -EIO : 0;
+	}
+	return vb_wait_used(vb, vq);
 }
 
 /* Entry size of the current encoding. */
@@ -253,9 +302,13 @@ static unsigned int vb_entry_size(struct vballoon *vb)
 
 static void vb_flush(struct vballoon *vb, struct virtqueue *vq)
 {
+	int err;
+
 	if (!vb->req_n)
 		return;
-	vb_tell_host(vb, vq, vb->req_n * vb_entry_size(vb));
+	err = vb_tell_host(vb, vq, vb->req_n * vb_entry_size(vb));
+	if (err)
+		vb->req_err = err;
 	vb->cnt.req_bytes += vb->req_n * vb_entry_size(vb);
 	if (vq == vb->inflate_vq)
 		vb->cnt.inflate_reqs++;
@@ -462,6 +515,11 @@ static unsigned long vb_fill(struct vballoon *vb, unsigned long num)
 		return 0;
 
 	mutex_lock(&vb->lock);
+	/*
+	 * If the device does not answer, the pages stay in the balloon: it
+	 * may still discard them.
+	 */
+	vb->req_err = 0;
 	list_for_each_entry(page, &pages, lru) {
 		vb_add_page(vb, vb->inflate_vq, page);
 		if (!vb->deflate_on_oom)
@@ -495,8 +553,17 @@ static void vb_release_pages(struct vballoon *vb, struct list_head *pages)
 	vb_managed_flush(&acct);
 }
 
-/* Deflate by up to @num 4 KiB pages; returns 4 KiB pages released. */
-static unsigned long vb_leak(struct vballoon *vb, unsigned long num)
+/* Put pages whose deflate the device did not answer back in the balloon. */
+static void vb_requeue(struct vballoon *vb, struct list_head *pages)
+{
+	if (vb->movable)
+		balloon_page_list_enqueue(&vb->bdi, pages);
+	else
+		vb_pin_pages(vb, pages);
+}
+
+/* Deflate by up to @num 4 KiB pages, vb->lock held; returns pages freed. */
+static unsigned long vb_leak_locked(struct vballoon *vb, unsigned long num)
 {
 	unsigned long want, got;
 	struct page *page;
@@ -505,9 +572,9 @@ static unsigned long vb_leak(struct vballoon *vb, unsigned long num)
 	want = DIV_ROUND_UP(num, VB_PAGES_PER_PAGE);
 	want = min_t(unsigned long, want,
 		     vb->ranges ? max(range_batch_pages, 1U) : vb->req_cap);
-
-	mutex_lock(&vb->lock);
 	want = min_t(unsigned long, want, vb->num_pages / VB_PAGES_PER_PAGE);
+	if (!vb_unstuck(vb) || vb->dead)
+		return 0;
 	/*
 	 * The balloon list is LIFO: pages of one continuous block come back
 	 * together, so whole blocks are deflated while the balloon shrinks.
@@ -516,14 +583,28 @@ static unsigned long vb_leak(struct vballoon *vb, unsigned long num)
 		got = balloon_page_list_dequeue(&vb->bdi, &pages, want);
 	else
 		got = vb_unpin_pages(vb, &pages, want);
+	vb->req_err = 0;
 	list_for_each_entry(page, &pages, lru)
 		vb_add_page(vb, vb->deflate_vq, page);
 	/* MUST_TELL_HOST or not, the host hears before the pages are reused. */
 	vb_flush(vb, vb->deflate_vq);
+	if (vb->req_err) {
+		vb_requeue(vb, &pages);
+		return 0;
+	}
 	got *= VB_PAGES_PER_PAGE;
 	vb->num_pages -= got;
 	vb->cnt.deflated += got;
 	vb_release_pages(vb, &pages);
+	return got;
+}
+
+static unsigned long vb_leak(struct vballoon *vb, unsigned long num)
+{
+	unsigned long got;
+
+	mutex_lock(&vb->lock);
+	got = vb_leak_locked(vb, num);
 	mutex_unlock(&vb->lock);
 	return got;
 }
@@ -567,7 +648,10 @@ static void vb_size_work_fn(struct work_struct *work)
 		diff += vb_leak(vb, -diff);
 	vb_update_actual(vb);
 
-	if (diff) {
+	if (diff && !READ_ONCE(vb->dead)) {
+		/* A silent device is asked again only after a pause. */
+		if (READ_ONCE(vb->stuck_vq))
+			msleep(1000);
 		spin_lock_irq(&vb->stop_lock);
 		if (!vb->stop_update)
 			queue_work(vb->wq, work);
@@ -941,6 +1025,27 @@ static void vb_config_changed(struct virtio_device *vdev)
 	spin_unlock_irqrestore(&vb->stop_lock, flags);
 }
 
+/*
+ * A request in flight holds vb->lock and normally ends within
+ * milliseconds; a device that never answers must not hang the OOM path:
+ * wait at most ack_timeout_ms, then let the OOM killer act.
+ */
+static bool vb_oom_lock(struct vballoon *vb)
+{
+	unsigned long end = jiffies + msecs_to_jiffies(ack_timeout_ms);
+
+	if (!ack_timeout_ms) {
+		mutex_lock(&vb->lock);
+		return true;
+	}
+	while (!mutex_trylock(&vb->lock)) {
+		if (time_after(jiffies, end) || READ_ONCE(vb->stuck_vq))
+			return false;
+		msleep(20);
+	}
+	return true;
+}
+
 static int vb_oom_notify(struct notifier_block *nb, unsigned long unused,
 			 void *parm)
 {
@@ -948,7 +1053,10 @@ static int vb_oom_notify(struct notifier_block *nb, unsigned long unused,
 	unsigned long *freed = parm;
 	unsigned long got;
 
-	got = vb_leak(vb, oom_pages);
+	if (!vb_oom_lock(vb))
+		return NOTIFY_OK;
+	got = vb_leak_locked(vb, oom_pages);
+	mutex_unlock(&vb->lock);
 	vb->cnt.oom_deflated += got;
 	*freed += got / VB_PAGES_PER_PAGE;
 	vb_update_actual(vb);
@@ -987,10 +1095,15 @@ static int vb_migratepage(struct balloon_dev_info *bdi, struct page *newpage,
 {
 	struct vballoon *vb = container_of(bdi, struct vballoon, bdi);
 	unsigned long flags;
+	int err;
 
 	/* Inflate may be compacting right now: let compaction retry. */
 	if (!mutex_trylock(&vb->lock))
 		return -EAGAIN;
+	if (vb->dead || !vb_unstuck(vb)) {
+		mutex_unlock(&vb->lock);
+		return -EAGAIN;
+	}
 
 	get_page(newpage);	/* balloon reference */
 	if (!vb->deflate_on_oom && page_zone(page) != page_zone(newpage)) {
@@ -1004,15 +1117,19 @@ static int vb_migratepage(struct balloon_dev_info *bdi, struct page *newpage,
 	__count_vm_event(BALLOON_MIGRATE);
 	spin_unlock_irqrestore(&bdi->pages_lock, flags);
 
+	vb->req_err = 0;
 	vb_add_page(vb, vb->inflate_vq, newpage);
 	vb_flush(vb, vb->inflate_vq);
 	vb_add_page(vb, vb->deflate_vq, page);
 	vb_flush(vb, vb->deflate_vq);
 	vb->cnt.migrated++;
+	err = vb->req_err;
 	mutex_unlock(&vb->lock);
 
 	balloon_page_finalize(page);
-	put_page(page);		/* balloon reference */
+	/* Unacknowledged: the device may still discard it, never reuse it. */
+	if (!err)
+		put_page(page);		/* balloon reference */
 	return VB_MIGRATE_OK;
 }
 #endif
@@ -1321,9 +1438,26 @@ static void vb_leak_all(struct vballoon *vb)
 			msleep(20);
 	}
 	if (vb->num_pages)
-		dev_err(&vb->vdev->dev, "%u pages still isolated at removal\n",
+		dev_err(&vb->vdev->dev, "%u pages not returned at removal\n",
 			vb->num_pages);
 	vb_update_actual(vb);
+}
+
+/*
+ * After the reset: pages the device never gave back (silent device) are
+ * taken off the balloon list so compaction cannot reach freed driver
+ * state, and are leaked on purpose - the device may still discard them.
+ */
+static void vb_abandon_pages(struct vballoon *vb)
+{
+	unsigned long n = 0;
+	LIST_HEAD(pages);
+
+	n += balloon_page_list_dequeue(&vb->bdi, &pages, ULONG_MAX);
+	n += vb_unpin_pages(vb, &pages, ULONG_MAX);
+	if (n)
+		dev_err(&vb->vdev->dev, "leaking %lu pages the device kept\n",
+			n);
 }
 
 static void vb_remove(struct virtio_device *vdev)
@@ -1346,6 +1480,7 @@ static void vb_remove(struct virtio_device *vdev)
 
 	virtio_reset_device(vdev);
 	vdev->config->del_vqs(vdev);
+	vb_abandon_pages(vb);
 	destroy_workqueue(vb->wq);
 	vb_free_buffers(vb);
 	kfree(vb);
