@@ -906,42 +906,34 @@ static enum outcome c_absurd_indexes(void)
 	return peer_closed(hf.sock, 100) ? O_CLOSED : O_BROKEN;
 }
 
-/* The frontend takes its RAM away (truncates the file) under a live ring. */
+/* The frontend takes its RAM away (truncates the file) under a live ring:
+ * on a separate memfd, so the canary file stays whole. */
 static enum outcome c_truncate_ram(void)
 {
-	int saved = hf.memfd;
-	enum outcome o;
+	int saved_fd = hf.memfd;
+	uint8_t *saved_file = hf.file, *m;
+	enum outcome o = O_FAILED;
 
 	hf.memfd = memfd_create("vb-hostile-shrinking", MFD_CLOEXEC);
 	if (hf.memfd < 0 || ftruncate(hf.memfd, hf.file_size))
-		return O_FAILED;
-	{
-		uint8_t *m = mmap(NULL, hf.file_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-				  hf.memfd, 0);
-		uint8_t *keep = hf.file;
-		uint32_t pfn[4] = { (DATA_GPA >> 12) + 1, (DATA_GPA >> 12) + 2,
-				    (DATA_GPA >> 12) + 3, (DATA_GPA >> 12) + 4 };
-
-		if (m == MAP_FAILED)
-			return O_FAILED;
-		hf.file = m;
-		if (hostile_up()) {
-			hf.file = keep;
-			return O_FAILED;
-		}
-		if (ftruncate(hf.memfd, 0))
-			return O_FAILED;
-		/* the ring itself is gone: the kick makes the daemon touch it */
+		goto out;
+	m = mmap(NULL, hf.file_size, PROT_READ | PROT_WRITE, MAP_SHARED, hf.memfd, 0);
+	if (m == MAP_FAILED)
+		goto out;
+	hf.file = m;
+	if (!hostile_up() && !ftruncate(hf.memfd, 0)) {
+		/* the rings are gone: the kicks make the daemon touch them */
 		kick(&hf, 0);
 		kick(&hf, 1);
 		usleep(300000);
 		o = peer_closed(hf.sock, 100) ? O_CLOSED : O_BROKEN;
-		(void)pfn;
-		munmap(m, hf.file_size);
-		hf.file = keep;
 	}
-	close(hf.memfd);
-	hf.memfd = saved;
+	munmap(m, hf.file_size);
+out:
+	if (hf.memfd >= 0)
+		close(hf.memfd);
+	hf.memfd = saved_fd;
+	hf.file = saved_file;
 	return o;
 }
 
