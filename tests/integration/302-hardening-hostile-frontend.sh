@@ -70,6 +70,11 @@ cat "$T/good.log"
 [ "$rc" = 0 ] || vb_fail "good guest reports corruption or failure ($rc)"
 
 alive "end"
+# refusals are logged (rate-limited), broken devices say so
+w=$(grep -c "warn: hostile" "$T/daemon.log")
+[ "$w" -gt 0 ] || vb_fail "no refusal was logged"
+grep -q "hostile: device marked broken" "$T/daemon.log" || vb_fail "no broken device was logged"
+vb_log "daemon log: $w warnings for the hostile guest, $(wc -l <"$T/daemon.log") lines in all"
 refused=$(ctl --json --guest hostile query | jq .refused)
 vb_log "hostile guest: $refused requests refused"
 [ "$refused" -gt 0 ] || vb_fail "the daemon counted no refused request"
