@@ -9,10 +9,7 @@
 # continuous pages the host keeps >= 90% of the remaining guest RAM in THPs
 # and clearly more than with 4 KiB pages; the held pattern verifies; after
 # deflating and refilling, THP coverage recovers.
-# Host THP is read from ShmemHugePages (host-wide; the UML process maps
-# only part of its RAM file, so its smaps cannot tell): the test takes a
-# baseline once the previous guest's file is gone and needs no other
-# huge=always tmpfs user meanwhile.
+# Host THP is the daemon's per-guest "ram-thp-bytes" (docs/device.md).
 . "$(dirname "$0")/../lib/common.sh"
 vb_require "$BUILD/vballoond" "$BUILD/vballoonctl" "$BUILD/vb-workload" \
 	"$BUILD/um/vballoon.ko"
@@ -21,7 +18,8 @@ vb_huge_tmpfs 1200M
 HUGE=$VB_HUGE_DIR
 
 ctl() { "$BUILD/vballoonctl" --qmp "$VB_QMP" "$@"; }
-thp_kb() { awk '$1 == "ShmemHugePages:" { print $2 }' /proc/meminfo; }
+# THP-backed part of this guest's RAM file, as the daemon measures it.
+thp_kb() { ctl --json query | jq -e '.[0]["ram-thp-bytes"] / 1024 | floor'; }
 wait_actual() {
 	local i a
 	for ((i = 0; i < 1200; i++)); do
@@ -62,35 +60,28 @@ dmesg | grep -E "WARNING:|BUG:|Oops|Call Trace" && vb_fail "kernel warnings in d
 exit 0
 GUEST
 
-# run LABEL DAEMON-ARGS...: sets R_T1 R_T2 (host THP kB over the baseline
+# run LABEL DAEMON-ARGS...: sets R_T1 R_T2 (host THP kB
 # at 600 MiB and after deflate+refill) and R_MODE.  Not in a subshell:
 # the library must track every process it starts.
 run() {
-	local label=$1 base t1 t2 i
+	local label=$1 t1 t2
 	shift
-	# The previous guest's RAM file must be gone before the baseline.
-	for ((i = 0; i < 300; i++)); do
-		(( $(df --output=used "$HUGE" | tail -n 1) < 4096 )) && break
-		sleep 0.1
-	done
-	sleep 1
-	base=$(thp_kb)
 	vb_start_daemon --ram-size 1G --page-reporting off --free-page-hint off \
 		"$@" || vb_fail "daemon did not start"
 	vb_start_uml --mem 1G --ram-dir "$HUGE" --vhost "$VB_SOCK" --timeout 400 \
 		-- "$T/guest.sh" || vb_fail "UML did not boot"
 	vb_wait_guest ready 300 || { vb_wait_uml; vb_fail "guest not ready"; }
-	vb_log "[$label] before inflating: host THP $(( ($(thp_kb) - base) / 1024 )) MiB (file $(( $(vb_ramfile_bytes) >> 20 )) MiB)"
+	vb_log "[$label] before inflating: host THP $(( $(thp_kb) / 1024 )) MiB (file $(( $(vb_ramfile_bytes) >> 20 )) MiB)"
 	ctl set 600M >/dev/null || vb_fail "balloon command failed"
 	wait_actual $((600 * MIB))
 	vb_signal_guest inflated
 	vb_wait_guest measured 300 || { vb_wait_uml; vb_fail "verify failed"; }
-	t1=$(( $(thp_kb) - base ))
+	t1=$(thp_kb)
 	ctl set 1G >/dev/null || vb_fail "balloon command failed"
 	wait_actual $((1024 * MIB))
 	vb_signal_guest deflated
 	vb_wait_guest refilled 300 || { vb_wait_uml; vb_fail "refill failed"; }
-	t2=$(( $(thp_kb) - base ))
+	t2=$(thp_kb)
 	vb_signal_guest bye
 	vb_wait_uml || vb_fail "guest script failed"
 	vb_log "[$label] mode $(vb_get mode), fallbacks $(vb_get fallbacks): host THP at 600 MiB $((t1 / 1024)) MiB, after deflate+refill $((t2 / 1024)) MiB"
