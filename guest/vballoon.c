@@ -48,11 +48,16 @@
 #define VB_HINT_MAX_BUF_PAGES	(32UL << (20 - PAGE_SHIFT))
 #define VB_HINT_KICK_BATCH	8
 #define VB_POLL_MAX_US		(5 * USEC_PER_SEC)
+#define VB_ACTUAL_EVERY		(HZ / 4)	/* progress while inflating */
 
 /* Module parameters. */
 static unsigned int batch_pages = 256;
 module_param(batch_pages, uint, 0644);
 MODULE_PARM_DESC(batch_pages, "PFNs per inflate/deflate request (1-1024, default 256)");
+
+static bool pipeline = true;
+module_param(pipeline, bool, 0644);
+MODULE_PARM_DESC(pipeline, "Build the next inflate request while the device discards the last (default 1)");
 
 static unsigned int range_batch_pages = 32768;
 module_param(range_batch_pages, uint, 0644);
@@ -100,6 +105,7 @@ MODULE_PARM_DESC(stats_ext, "Send stat tags 10-15 (OOM kills, stalls, scan/recla
 
 enum vb_cfg_bits {
 	VB_CFG_CMD_ID,		/* free_page_hint_cmd_id must be re-read */
+	VB_CFG_SIZE,		/* num_pages and pages_order must be re-read */
 };
 
 struct vb_counters {
@@ -112,6 +118,11 @@ struct vb_counters {
 	u64 migrated;
 	u64 oom_deflated;
 	u64 cont_fallbacks;	/* block allocations retried one order lower */
+	u64 inflate_alloc_us;	/* time spent allocating inflate batches */
+	u64 inflate_send_us;	/* time under the lock: requests and acks */
+	u64 wait_us;		/* time waiting for inflate/deflate acks */
+	u64 overlapped;		/* inflate requests sent without waiting */
+	u64 actual_us;		/* time writing actual to the config */
 	u64 blocks_by_order[VB_TOP_ORDER + 1];
 	u64 stats_sent;
 	u64 hint_rounds;
@@ -141,7 +152,12 @@ struct vballoon {
 
 	struct mutex lock;
 	u32 num_pages;			/* lock: balloon size, 4 KiB units */
-	void *req;			/* lock: kmalloc'd request buffer */
+	void *req;			/* lock: buffer being filled */
+	void *reqs[2];			/* kmalloc'd; req is one of them */
+	bool infl;			/* lock: an inflate request in flight */
+	u32 infl_pages;			/* lock: pages in it */
+	unsigned long actual_at;	/* size work: jiffies of the last write */
+	u32 target;			/* size work: num_pages last read */
 	unsigned int req_n;		/* lock: entries used in req */
 	unsigned int req_cap;		/* entries that fit in req */
 	u32 max_range_pages;		/* device limit, 0 = none */
@@ -250,6 +266,7 @@ static bool vb_unstuck(struct vballoon *vb)
 static int vb_wait_used(struct vballoon *vb, struct virtqueue *vq)
 {
 	unsigned long start = jiffies;
+	ktime_t t0 = ktime_get();
 	unsigned int len;
 
 	while (!wait_event_timeout(vb->acked, virtqueue_get_buf(vq, &len),
@@ -267,31 +284,72 @@ static int vb_wait_used(struct vballoon *vb, struct virtqueue *vq)
 			return -ETIMEDOUT;
 		}
 	}
+	vb->cnt.wait_us += ktime_us_delta(ktime_get(), t0);
 	return 0;
 }
 
-/* Hand the request buffer to @vq and wait until the device used it. */
-static int vb_tell_host(struct vballoon *vb, struct virtqueue *vq,
-			unsigned int bytes)
+static int vb_wait_vq(struct vballoon *vb, struct virtqueue *vq)
 {
-	struct scatterlist sg;
-	int err;
-
-	if (vb->dead)
-		return -EIO;
-	if (!vb_unstuck(vb))
-		return -EBUSY;
-	sg_init_one(&sg, vb->req, bytes);
-	/* One buffer in flight per queue, so the add cannot fail. */
-	err = virtqueue_add_outbuf(vq, &sg, 1, vb, GFP_KERNEL);
-	if (WARN_ON(err))
-		return err;
-	virtqueue_kick(vq);
 	if (is_idle_task(current)) {
 		vb_poll_used(vb, vq);
 		return vb->dead ? -EIO : 0;
 	}
 	return vb_wait_used(vb, vq);
+}
+
+/*
+ * Wait for the inflate request left in flight by vb_tell_host(nowait).
+ * Every request goes through here first, so no other request (deflate
+ * above all: its pages may be the ones being discarded) reaches the device
+ * before the host is done with the pages of that inflate.  On a timeout the
+ * queue is stuck as with any request, and its pages stay in the balloon.
+ */
+static int vb_drain(struct vballoon *vb)
+{
+	int err;
+
+	if (!vb->infl)
+		return 0;
+	vb->infl = false;
+	vb->infl_pages = 0;
+	err = vb_wait_vq(vb, vb->inflate_vq);
+	if (err)
+		vb->req_err = err;
+	return err;
+}
+
+/*
+ * Hand the request buffer to @vq and wait until the device used it; with
+ * @nowait (inflate only), leave it in flight and switch vb->req to the
+ * other buffer, so the next batch is allocated and built while the host
+ * discards this one.
+ */
+static int vb_tell_host(struct vballoon *vb, struct virtqueue *vq,
+			unsigned int bytes, bool nowait)
+{
+	struct scatterlist sg;
+	int err;
+
+	err = vb_drain(vb);
+	if (err)
+		return err;
+	if (vb->dead)
+		return -EIO;
+	if (!vb_unstuck(vb))
+		return -EBUSY;
+	sg_init_one(&sg, vb->req, bytes);
+	/* At most one buffer in flight per queue, so the add cannot fail. */
+	err = virtqueue_add_outbuf(vq, &sg, 1, vb, GFP_KERNEL);
+	if (WARN_ON(err))
+		return err;
+	virtqueue_kick(vq);
+	if (nowait && !is_idle_task(current)) {
+		vb->infl = true;
+		vb->req = vb->req == vb->reqs[0] ? vb->reqs[1] : vb->reqs[0];
+		vb->cnt.overlapped++;
+		return 0;
+	}
+	return vb_wait_vq(vb, vq);
 }
 
 /* Entry size of the current encoding. */
@@ -306,7 +364,9 @@ static void vb_flush(struct vballoon *vb, struct virtqueue *vq)
 
 	if (!vb->req_n)
 		return;
-	err = vb_tell_host(vb, vq, vb->req_n * vb_entry_size(vb));
+	/* Only inflate overlaps: a deflate must be acknowledged first. */
+	err = vb_tell_host(vb, vq, vb->req_n * vb_entry_size(vb),
+			   vq == vb->inflate_vq && pipeline);
 	if (err)
 		vb->req_err = err;
 	vb->cnt.req_bytes += vb->req_n * vb_entry_size(vb);
@@ -347,8 +407,10 @@ static void vb_add_page(struct vballoon *vb, struct virtqueue *vq,
 				return;
 			}
 		}
-		if (vb->req_n == vb->req_cap)
+		if (vb->req_n == vb->req_cap) {
 			vb_flush(vb, vq);
+			r = vb->req;	/* the flush may switch buffers */
+		}
 		r[vb->req_n].pfn = cpu_to_le64(pfn);
 		r[vb->req_n].npages = cpu_to_le32(n);
 		r[vb->req_n].reserved = 0;
@@ -357,10 +419,11 @@ static void vb_add_page(struct vballoon *vb, struct virtqueue *vq,
 	}
 
 	for (i = 0; i < VB_PAGES_PER_PAGE; i++) {
-		__le32 *pfns = vb->req;
+		__le32 *pfns;
 
 		if (vb->req_n == vb->req_cap)
 			vb_flush(vb, vq);
+		pfns = vb->req;	/* after the flush: it may switch buffers */
 		pfns[vb->req_n++] = cpu_to_le32(pfn + i);
 	}
 }
@@ -498,12 +561,15 @@ static unsigned long vb_fill(struct vballoon *vb, unsigned long num)
 	unsigned long want, got;
 	struct page *page;
 	LIST_HEAD(pages);
+	ktime_t t0;
 
 	want = DIV_ROUND_UP(num, VB_PAGES_PER_PAGE);
 	want = min_t(unsigned long, want,
 		     vb->ranges ? max(range_batch_pages, 1U) : vb->req_cap);
 
+	t0 = ktime_get();
 	got = vb_alloc_pages(vb, want, &pages);
+	vb->cnt.inflate_alloc_us += ktime_us_delta(ktime_get(), t0);
 	if (got < want) {
 		vb->cnt.alloc_fail++;
 		dev_info_ratelimited(&vb->vdev->dev,
@@ -515,6 +581,7 @@ static unsigned long vb_fill(struct vballoon *vb, unsigned long num)
 		return 0;
 
 	mutex_lock(&vb->lock);
+	t0 = ktime_get();
 	/*
 	 * If the device does not answer, the pages stay in the balloon: it
 	 * may still discard them.
@@ -534,7 +601,10 @@ static unsigned long vb_fill(struct vballoon *vb, unsigned long num)
 	got *= VB_PAGES_PER_PAGE;
 	vb_flush(vb, vb->inflate_vq);
 	vb->num_pages += got;
+	if (vb->infl)
+		vb->infl_pages += got;
 	vb->cnt.inflated += got;
+	vb->cnt.inflate_send_us += ktime_us_delta(ktime_get(), t0);
 	mutex_unlock(&vb->lock);
 	return got;
 }
@@ -609,20 +679,32 @@ static unsigned long vb_leak(struct vballoon *vb, unsigned long num)
 	return got;
 }
 
+/* Pages the device acknowledged: an inflate in flight is not counted. */
 static void vb_update_actual(struct vballoon *vb)
 {
-	u32 actual = vb->num_pages;
+	u32 actual = vb->num_pages - READ_ONCE(vb->infl_pages);
+	ktime_t t0 = ktime_get();
 
 	virtio_cwrite_le(vb->vdev, struct vb_config, actual, &actual);
+	vb->cnt.actual_us += ktime_us_delta(ktime_get(), t0);
 }
 
-static s64 vb_towards_target(struct vballoon *vb)
+/*
+ * The target is read only after the device said the config changed: on
+ * vhost-user each read is a round trip to a device that may be busy
+ * discarding the request in flight.
+ */
+static void vb_read_target(struct vballoon *vb)
 {
 	u32 target;
 
 	virtio_cread_le(vb->vdev, struct vb_config, num_pages, &target);
-	target = ALIGN(target, VB_PAGES_PER_PAGE);
-	return (s64)target - vb->num_pages;
+	vb->target = ALIGN(target, VB_PAGES_PER_PAGE);
+}
+
+static s64 vb_towards_target(struct vballoon *vb)
+{
+	return (s64)vb->target - vb->num_pages;
 }
 
 static void vb_read_ext_config(struct vballoon *vb)
@@ -640,13 +722,32 @@ static void vb_size_work_fn(struct work_struct *work)
 	struct vballoon *vb = container_of(work, struct vballoon, size_work);
 	s64 diff;
 
-	vb_read_ext_config(vb);
+	if (test_and_clear_bit(VB_CFG_SIZE, &vb->cfg_flags)) {
+		vb_read_ext_config(vb);
+		vb_read_target(vb);
+	}
 	diff = vb_towards_target(vb);
 	if (diff > 0)
 		diff -= vb_fill(vb, diff);
 	else if (diff < 0)
 		diff += vb_leak(vb, -diff);
-	vb_update_actual(vb);
+	if (!diff || READ_ONCE(vb->dead)) {
+		/* Done: actual says so only once the host has it all. */
+		mutex_lock(&vb->lock);
+		vb_drain(vb);
+		mutex_unlock(&vb->lock);
+		vb_update_actual(vb);
+		vb->actual_at = jiffies;
+	} else if (!READ_ONCE(vb->infl) ||
+		   time_after(jiffies, vb->actual_at + VB_ACTUAL_EVERY)) {
+		/*
+		 * A config write is a round trip to a device that is busy
+		 * discarding the request in flight: it would stall the
+		 * pipeline.  Report progress only now and then meanwhile.
+		 */
+		vb_update_actual(vb);
+		vb->actual_at = jiffies;
+	}
 
 	if (diff && !READ_ONCE(vb->dead)) {
 		/* A silent device is asked again only after a pause. */
@@ -1016,6 +1117,7 @@ static void vb_config_changed(struct virtio_device *vdev)
 
 	spin_lock_irqsave(&vb->stop_lock, flags);
 	if (!vb->stop_update) {
+		set_bit(VB_CFG_SIZE, &vb->cfg_flags);
 		queue_work(vb->wq, &vb->size_work);
 		if (vb->free_page_vq) {
 			set_bit(VB_CFG_CMD_ID, &vb->cfg_flags);
@@ -1162,6 +1264,11 @@ static ssize_t state_show(struct device *dev, struct device_attribute *attr,
 			   c->alloc_fail, c->migrated);
 	n += sysfs_emit_at(buf, n, "oom_deflated %llu\ncont_fallbacks %llu\n",
 			   c->oom_deflated, c->cont_fallbacks);
+	n += sysfs_emit_at(buf, n, "inflate_alloc_us %llu\ninflate_send_us %llu\n",
+			   c->inflate_alloc_us, c->inflate_send_us);
+	n += sysfs_emit_at(buf, n, "wait_us %llu\noverlapped %llu\n",
+			   c->wait_us, c->overlapped);
+	n += sysfs_emit_at(buf, n, "actual_us %llu\n", c->actual_us);
 	for (o = 0; o <= VB_TOP_ORDER; o++)
 		if (c->blocks_by_order[o])
 			n += sysfs_emit_at(buf, n, "blocks_order_%d %llu\n", o,
@@ -1257,17 +1364,20 @@ static int vb_alloc_buffers(struct vballoon *vb)
 		bytes = vb->req_cap * sizeof(__le32);
 	}
 	/* Shared with the device: heap memory, never .data or the stack. */
-	vb->req = kzalloc(bytes, GFP_KERNEL);
+	vb->reqs[0] = kzalloc(bytes, GFP_KERNEL);
+	vb->reqs[1] = kzalloc(bytes, GFP_KERNEL);
+	vb->req = vb->reqs[0];
 	vb->stats = kcalloc(VB_S_NR, sizeof(*vb->stats), GFP_KERNEL);
 	vb->hint_cmd = kcalloc(2, sizeof(*vb->hint_cmd), GFP_KERNEL);
-	if (!vb->req || !vb->stats || !vb->hint_cmd)
+	if (!vb->reqs[0] || !vb->reqs[1] || !vb->stats || !vb->hint_cmd)
 		return -ENOMEM;
 	return 0;
 }
 
 static void vb_free_buffers(struct vballoon *vb)
 {
-	kfree(vb->req);
+	kfree(vb->reqs[0]);
+	kfree(vb->reqs[1]);
 	kfree(vb->stats);
 	kfree(vb->hint_cmd);
 }
@@ -1402,6 +1512,7 @@ static int vb_probe(struct virtio_device *vdev)
 	/* The device asks for stats by using this first buffer. */
 	if (vb->stats_vq && vb_stats_send(vb))
 		dev_warn(&vdev->dev, "cannot queue the stats buffer\n");
+	vb_read_target(vb);
 	if (vb_towards_target(vb))
 		vb_config_changed(vdev);
 	dev_info(&vdev->dev, "features 0x%llx, mode %s\n",
