@@ -128,45 +128,122 @@ vb_start_daemon() {
 	return 1
 }
 
+# vb_stop_daemon: stop the daemon vb_start_daemon started and remove its
+# sockets, so that vb_start_daemon can start another one.
+vb_stop_daemon() {
+	vb_stop_pid "$VB_DAEMON_PID"
+	vb_untrack "$VB_DAEMON_PID"
+	rm -f "$VB_SOCK" "$VB_QMP"
+}
+
+# ---- the balloon's size: vballoonctl (vballoond) and QMP (QEMU) ----
+
+# vb_ctl ARGS...: vballoonctl on the daemon's control socket.
+vb_ctl() { "$BUILD/vballoonctl" --qmp "$VB_QMP" "$@"; }
+
+# vb_actual [GUEST]: the daemon's query-balloon "actual" (bytes) of GUEST
+# (needed once the daemon serves more than one guest).
+vb_actual() {
+	local args=
+	[ -n "${1:-}" ] && args=",\"arguments\":{\"guest\":\"$1\"}"
+	vb_ctl --json raw "{\"execute\":\"query-balloon\"$args}" | jq -e .return.actual
+}
+
+# vb_info FIELD: FIELD of the first guest in `vballoonctl --json query`.
+vb_info() { vb_ctl --json query | jq -e ".[0].\"$1\""; }
+
+# vb_qemu_actual: QEMU's query-balloon "actual" (bytes).
+vb_qemu_actual() {
+	vb_qmp "$VB_QEMU_QMP" '{"execute":"query-balloon"}' |
+		sed -n 's/.*"actual": *\([0-9]*\).*/\1/p'
+}
+
+# vb_qemu_balloon BYTES: QEMU's balloon command; fails the test if refused.
+vb_qemu_balloon() {
+	vb_qmp "$VB_QEMU_QMP" "{\"execute\":\"balloon\",\"arguments\":{\"value\":$1}}" \
+		>/dev/null || vb_fail "QMP balloon $1 refused"
+}
+
+# vb__poll_actual BYTES TIMEOUT_S INTERVAL_S GETTER [GUEST]: until GETTER
+# [GUEST] prints BYTES; on timeout prints the last value seen and returns 1.
+vb__poll_actual() {
+	local want=$1 timeout=$2 step=$3 i a= n
+	shift 3
+	n=$(awk -v t="$timeout" -v s="$step" 'BEGIN { print int(t / s) }')
+	for ((i = 0; i < n; i++)); do
+		a=$("$@") && [ "$a" = "$want" ] && return 0
+		sleep "$step"
+	done
+	echo "${2:+$2: }actual is '$a', want $want" >&2
+	return 1
+}
+
+# vb_wait_actual BYTES [timeout_s [GUEST]]: until the daemon reports BYTES
+# (default 60 s).
+vb_wait_actual() { vb__poll_actual "$1" "${2:-60}" 0.1 vb_actual ${3:+"$3"}; }
+
+# vb_qemu_wait_actual BYTES [timeout_s]: the same for QEMU (default 120 s).
+vb_qemu_wait_actual() { vb__poll_actual "$1" "${2:-120}" 0.2 vb_qemu_actual; }
+
 # ---- UML guests ----
 
-# vb_start_uml [uml-run options] -- SCRIPT [ARGS]: boot in the background.
-# Sets VB_UML_LAUNCHER_PID, VB_UML_PID (linux.uml), VB_UML_CONSOLE,
-# VB_UML_INFO, VB_SHARE (the share of the guest started last).
-vb_start_uml() {
-	local d
-	VB_UML_N=$((VB_UML_N + 1))
-	d=$T/uml.$VB_UML_N
+# vb__start_guest KIND WHAT [launcher options] -- SCRIPT [ARGS]: start
+# testbed/KIND-run (uml or qemu) in the background, tracked, with its
+# console, info file, share (and QEMU's QMP socket) in $T/KIND.N and its
+# stderr in launcher.log there.  Sets VB_<KIND>_{LAUNCHER_PID,PID,CONSOLE,
+# INFO}, VB_QEMU_QMP and VB_SHARE.  Returns 1, printing "WHAT:" and the
+# launcher's log, when the launcher exits before it writes its info file.
+vb__start_guest() {
+	local kind=$1 what=$2 K d pid
+	shift 2
+	K=${kind^^}
+	local -n vb_n=VB_${K}_N
+	vb_n=$((vb_n + 1))
+	d=$T/$kind.$vb_n
 	mkdir -p "$d/share"
-	VB_UML_CONSOLE=$d/console
-	VB_UML_INFO=$d/info
+	declare -g "VB_${K}_CONSOLE=$d/console" "VB_${K}_INFO=$d/info" "VB_${K}_PID="
 	VB_SHARE=$d/share
-	VB_UML_PID=
-	"$TOP/testbed/uml-run" -q --console "$d/console" --info "$d/info" \
+	if [ "$kind" = qemu ]; then
+		VB_QEMU_QMP=$d/qmp.sock
+		set -- --qmp "$d/qmp.sock" "$@"
+	fi
+	"$TOP/testbed/$kind-run" -q --console "$d/console" --info "$d/info" \
 		--share "$d/share" "$@" 2>"$d/launcher.log" &
-	VB_UML_LAUNCHER_PID=$!
-	vb_track "$VB_UML_LAUNCHER_PID"
-	VB_LAUNCHER_LOG[$VB_UML_LAUNCHER_PID]=$d/launcher.log
-	if ! vb_wait_file "$d/info" 60 "$VB_UML_LAUNCHER_PID"; then
-		echo "UML guest did not boot:" >&2
+	pid=$!
+	declare -g "VB_${K}_LAUNCHER_PID=$pid"
+	vb_track "$pid"
+	VB_LAUNCHER_LOG[$pid]=$d/launcher.log
+	if ! vb_wait_file "$d/info" 60 "$pid"; then
+		echo "$what:" >&2
 		cat "$d/launcher.log" >&2
 		return 1
 	fi
-	VB_UML_PID=$(sed -n 's/^pid=//p' "$d/info")
+	declare -g "VB_${K}_PID=$(vb_info_field "$d/info" pid)"
 }
 
-# vb_wait_uml [LAUNCHER_PID]: wait for a guest; returns its script's status.
-vb_wait_uml() {
-	local pid=${1:-$VB_UML_LAUNCHER_PID} rc log
+# vb__wait_launcher PID WHAT: wait for a launcher; returns its status (the
+# guest script's), printing its log when that is not 0.
+vb__wait_launcher() {
+	local pid=$1 what=$2 rc log
 	wait "$pid"
 	rc=$?
 	vb_untrack "$pid"
 	if [ "$rc" != 0 ]; then
 		log=${VB_LAUNCHER_LOG[$pid]:-}
-		echo "UML guest exited with status $rc" >&2
+		echo "$what exited with status $rc" >&2
 		[ -n "$log" ] && cat "$log" >&2
 	fi
 	return "$rc"
+}
+
+# vb_start_uml [uml-run options] -- SCRIPT [ARGS]: boot in the background.
+# Sets VB_UML_LAUNCHER_PID, VB_UML_PID (linux.uml), VB_UML_CONSOLE,
+# VB_UML_INFO, VB_SHARE (the share of the guest started last).
+vb_start_uml() { vb__start_guest uml "UML guest did not boot" "$@"; }
+
+# vb_wait_uml [LAUNCHER_PID]: wait for a guest; returns its script's status.
+vb_wait_uml() {
+	vb__wait_launcher "${1:-$VB_UML_LAUNCHER_PID}" "UML guest"
 }
 
 vb_info_field() {
@@ -272,40 +349,10 @@ vb_qmp() {
 # vb_start_qemu [qemu-run options] -- SCRIPT [ARGS]: like vb_start_uml.
 # Sets VB_QEMU_LAUNCHER_PID, VB_QEMU_PID, VB_QEMU_CONSOLE, VB_QEMU_QMP,
 # VB_QEMU_INFO, VB_SHARE.
-vb_start_qemu() {
-	local d
-	VB_QEMU_N=$((VB_QEMU_N + 1))
-	d=$T/qemu.$VB_QEMU_N
-	mkdir -p "$d/share"
-	VB_QEMU_CONSOLE=$d/console
-	VB_QEMU_INFO=$d/info
-	VB_QEMU_QMP=$d/qmp.sock
-	VB_SHARE=$d/share
-	VB_QEMU_PID=
-	"$TOP/testbed/qemu-run" -q --console "$d/console" --info "$d/info" \
-		--share "$d/share" --qmp "$d/qmp.sock" "$@" 2>"$d/launcher.log" &
-	VB_QEMU_LAUNCHER_PID=$!
-	vb_track "$VB_QEMU_LAUNCHER_PID"
-	VB_LAUNCHER_LOG[$VB_QEMU_LAUNCHER_PID]=$d/launcher.log
-	if ! vb_wait_file "$d/info" 60 "$VB_QEMU_LAUNCHER_PID"; then
-		echo "QEMU guest did not start:" >&2
-		cat "$d/launcher.log" >&2
-		return 1
-	fi
-	VB_QEMU_PID=$(sed -n 's/^pid=//p' "$d/info")
-}
+vb_start_qemu() { vb__start_guest qemu "QEMU guest did not start" "$@"; }
 
 vb_wait_qemu() {
-	local pid=${1:-$VB_QEMU_LAUNCHER_PID} rc log
-	wait "$pid"
-	rc=$?
-	vb_untrack "$pid"
-	if [ "$rc" != 0 ]; then
-		log=${VB_LAUNCHER_LOG[$pid]:-}
-		echo "QEMU guest exited with status $rc" >&2
-		[ -n "$log" ] && cat "$log" >&2
-	fi
-	return "$rc"
+	vb__wait_launcher "${1:-$VB_QEMU_LAUNCHER_PID}" "QEMU guest"
 }
 
 # vb_wait_console FILE PATTERN [timeout_s]: wait for a console line.

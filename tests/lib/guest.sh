@@ -110,3 +110,27 @@ vb_wait_meminfo() {
 		sleep 0.1
 	done
 }
+
+# vb_vmstat FIELD: a counter from /proc/vmstat (e.g. balloon_migrate).
+vb_vmstat() {
+	awk -v k="$1" '$1 == k { print $2 }' /proc/vmstat
+}
+
+# vb_ours_dir: the sysfs directory of vballoon.ko's device (state, pages,
+# ...); fails when the driver is bound to no device.
+vb_ours_dir() {
+	ls -d /sys/bus/virtio/drivers/vballoon/virtio*/vballoon
+}
+
+# vb_ours_val KEY: KEY's value in vballoon.ko's state file ("KEY VALUE" lines).
+vb_ours_val() {
+	sed -n "s/^$1 //p" "$(vb_ours_dir)/state"
+}
+
+# vb_check_dmesg: fail (printing them) on kernel warnings, BUGs or oopses.
+vb_check_dmesg() {
+	if dmesg | grep -E "WARNING:|BUG:|Oops|Call Trace"; then
+		vb_fail "kernel warnings in dmesg"
+	fi
+	return 0
+}
