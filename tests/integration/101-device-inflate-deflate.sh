@@ -10,20 +10,6 @@ vb_require "$BUILD/vballoond" "$BUILD/vballoonctl" "$BUILD/vb-workload"
 DRIVER=${VB_DRIVER:-intree}
 MIB=$((1 << 20))
 
-ctl() { "$BUILD/vballoonctl" --qmp "$VB_QMP" "$@"; }
-actual() { ctl --json raw '{"execute":"query-balloon"}' | jq -e .return.actual; }
-info() { ctl --json query | jq -e ".[0].$1"; }
-# wait_actual BYTES [timeout_s]
-wait_actual() {
-	local i a
-	for ((i = 0; i < ${2:-60} * 10; i++)); do
-		a=$(actual) && [ "$a" = "$1" ] && return 0
-		sleep 0.1
-	done
-	echo "actual is $a, want $1" >&2
-	return 1
-}
-
 cat >"$T/guest.sh" <<'GUEST'
 set -e
 vb_load_balloon "$1" || vb_fail "cannot load the $1 balloon driver"
@@ -57,17 +43,17 @@ vb_start_uml --mem 512M --vhost "$VB_SOCK" --timeout 240 -- "$T/guest.sh" "$DRIV
 	vb_fail "UML did not boot"
 vb_wait_guest touched 120 || { vb_wait_uml; vb_fail "guest did not get ready"; }
 
-full=$(actual) || vb_fail "query-balloon failed: $(ctl raw '{"execute":"query-balloon"}')"
+full=$(vb_actual) || vb_fail "query-balloon failed: $(vb_ctl raw '{"execute":"query-balloon"}')"
 [ "$full" = $((512 * MIB)) ] || vb_fail "query-balloon says $full before ballooning, want 512 MiB"
-[ "$(info connected)" = true ] || vb_fail "daemon does not see the guest connected"
+[ "$(vb_info connected)" = true ] || vb_fail "daemon does not see the guest connected"
 b0=$(vb_ramfile_bytes)
 vb_log "guest RAM $((full / MIB)) MiB, RAM file holds $((b0 / MIB)) MiB"
 target=$((full - 256 * MIB))
 # Follow the events: BALLOON_CHANGE must report the final size.
 vb_bg "$BUILD/vballoonctl" --qmp "$VB_QMP" --json events >"$T/events"
 events_pid=$VB_BG_PID
-ctl set "$target" >/dev/null || vb_fail "balloon command failed"
-wait_actual "$target" 120 || vb_fail "guest did not reach the target"
+vb_ctl set "$target" >/dev/null || vb_fail "balloon command failed"
+vb_wait_actual "$target" 120 || vb_fail "guest did not reach the target"
 b1=$(vb_ramfile_bytes)
 for ((i = 0; i < 50; i++)); do
 	last=$(jq -r 'select(.event == "BALLOON_CHANGE") | .data.actual' "$T/events" | tail -1)
@@ -82,8 +68,8 @@ vb_log "$n BALLOON_CHANGE events (throttled), the last one at the target"
 vb_stop_pid "$events_pid"; vb_untrack "$events_pid"
 released=$((b0 - b1))
 vb_log "inflated: RAM file released $((released / MIB)) MiB"
-discarded=$(info '"discarded-bytes"')
-vb_log "daemon: $(ctl query | tr -s ' ' | tr '\n' ';')"
+discarded=$(vb_info discarded-bytes)
+vb_log "daemon: $(vb_ctl query | tr -s ' ' | tr '\n' ';')"
 (( released * 100 >= 95 * 256 * MIB )) ||
 	vb_fail "RAM file released only $released bytes of $((256 * MIB))"
 (( discarded >= 256 * MIB )) || vb_fail "daemon counted $discarded discarded bytes"
@@ -94,12 +80,12 @@ drop=$(((t0 - t1) / 1024))
 vb_log "MemTotal $t0 kB -> $t1 kB (-$drop MiB)"
 (( drop >= 255 && drop <= 257 )) || vb_fail "MemTotal dropped by $drop MiB, want 256"
 
-ctl set "$full" >/dev/null || vb_fail "balloon back to full failed"
-wait_actual "$full" 120 || vb_fail "guest did not deflate"
+vb_ctl set "$full" >/dev/null || vb_fail "balloon back to full failed"
+vb_wait_actual "$full" 120 || vb_fail "guest did not deflate"
 vb_signal_guest deflated
 vb_wait_uml || vb_fail "guest script failed (see above)"
 [ "$(vb_get total2)" = "$t0" ] || vb_fail "MemTotal $(vb_get total2) kB after deflate, want $t0"
 vb_log "guest filled and verified $(vb_get filled) MiB after deflating"
-[ "$(info refused)" = 0 ] || vb_fail "daemon refused $(info refused) requests"
+[ "$(vb_info refused)" = 0 ] || vb_fail "daemon refused $(vb_info refused) requests"
 kill -0 "$VB_DAEMON_PID" || vb_fail "daemon died"
 vb_log "ok"

@@ -9,19 +9,6 @@ DRIVER=${VB_DRIVER:-intree}
 MIB=$((1 << 20))
 CYCLES=${VB_CYCLES:-4}
 
-ctl() { "$BUILD/vballoonctl" --qmp "$VB_QMP" "$@"; }
-actual() { ctl --json raw '{"execute":"query-balloon"}' | jq -e .return.actual; }
-info() { ctl --json query | jq -e ".[0].$1"; }
-wait_actual() {
-	local i a
-	for ((i = 0; i < ${2:-60} * 10; i++)); do
-		a=$(actual) && [ "$a" = "$1" ] && return 0
-		sleep 0.1
-	done
-	echo "actual is $a, want $1" >&2
-	return 1
-}
-
 cat >"$T/guest.sh" <<'GUEST'
 vb_load_balloon "$1" || vb_fail "cannot load the $1 balloon driver"
 mkdir -p /mnt/h
@@ -56,18 +43,18 @@ vb_start_uml --mem 512M --vhost "$VB_SOCK" --timeout 600 -- "$T/guest.sh" "$DRIV
 vb_wait_guest held 180 || { vb_wait_uml; vb_fail "guest workloads did not start"; }
 full=$((512 * MIB))
 for ((c = 1; c <= CYCLES; c++)); do
-	ctl set $((full - 200 * MIB)) >/dev/null || vb_fail "balloon failed"
-	wait_actual $((full - 200 * MIB)) 120 || vb_fail "cycle $c: inflate did not finish"
-	ctl set "$full" >/dev/null || vb_fail "balloon failed"
-	wait_actual "$full" 120 || vb_fail "cycle $c: deflate did not finish"
+	vb_ctl set $((full - 200 * MIB)) >/dev/null || vb_fail "balloon failed"
+	vb_wait_actual $((full - 200 * MIB)) 120 || vb_fail "cycle $c: inflate did not finish"
+	vb_ctl set "$full" >/dev/null || vb_fail "balloon failed"
+	vb_wait_actual "$full" 120 || vb_fail "cycle $c: deflate did not finish"
 	vb_log "cycle $c: inflated and deflated 200 MiB"
 done
 sleep 2	# a couple of re-verifications with everything returned
 vb_signal_guest stop
 vb_wait_uml || vb_fail "guest reported corruption or failed"
-inf=$(info '"inflated-pages"') def=$(info '"deflated-pages"')
+inf=$(vb_info inflated-pages) def=$(vb_info deflated-pages)
 vb_log "daemon: inflated $inf pages, deflated $def pages"
 (( inf >= CYCLES * 200 * 256 )) || vb_fail "only $inf pages inflated"
 [ "$inf" = "$def" ] || vb_fail "inflated $inf != deflated $def"
-[ "$(info refused)" = 0 ] || vb_fail "daemon refused requests"
+[ "$(vb_info refused)" = 0 ] || vb_fail "daemon refused requests"
 vb_log "ok"

@@ -8,8 +8,7 @@ vb_require "$BUILD/vballoond" "$BUILD/vballoonctl" "$BUILD/vb-workload"
 DRIVER=${VB_DRIVER:-intree}
 MIB=$((1 << 20))
 
-ctl() { "$BUILD/vballoonctl" --qmp "$VB_QMP" "$@"; }
-qmp() { ctl --json raw "$1"; }
+qmp() { vb_ctl --json raw "$1"; }
 stats() {
 	qmp '{"execute":"qom-get","arguments":{"path":"/machine/peripheral/vm1","property":"guest-stats"}}'
 }
@@ -73,12 +72,12 @@ vb_log "free memory while holding 160 MiB: $((free1 / MIB)) MiB (was $((free0 / 
 (( free0 - free1 >= 140 * MIB )) || vb_fail "free memory dropped by only $(((free0 - free1) / MIB)) MiB"
 
 # Polling off, then an explicit request still refreshes.
-ctl --guest vm1 stats-interval 0 || vb_fail "stats-interval 0 failed"
+vb_ctl --guest vm1 stats-interval 0 || vb_fail "stats-interval 0 failed"
 sleep 1.5
 now=$(date +%s)
-ctl --guest vm1 stats-request || vb_fail "stats-request failed"
+vb_ctl --guest vm1 stats-request || vb_fail "stats-request failed"
 wait_stats_after "$((now - 1))" || vb_fail "stats-request did not refresh"
-ctl --guest vm1 stats | grep -q '^stat-free-memory' || vb_fail "vballoonctl stats output"
+vb_ctl --guest vm1 stats | grep -q '^stat-free-memory' || vb_fail "vballoonctl stats output"
 # Hostile: unknown path and property.
 qmp '{"execute":"qom-get","arguments":{"path":"nope","property":"guest-stats"}}' |
 	jq -e '.error.class == "DeviceNotFound"' >/dev/null || vb_fail "unknown path not refused"

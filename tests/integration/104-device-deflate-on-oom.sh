@@ -11,18 +11,6 @@ MIB=$((1 << 20))
 FULL=$((384 * MIB))
 TARGET=$((FULL - 256 * MIB))
 
-ctl() { "$BUILD/vballoonctl" --qmp "$VB_QMP" "$@"; }
-actual() { ctl --json raw '{"execute":"query-balloon"}' | jq -e .return.actual; }
-wait_actual() {
-	local i a
-	for ((i = 0; i < ${2:-60} * 10; i++)); do
-		a=$(actual) && [ "$a" = "$1" ] && return 0
-		sleep 0.1
-	done
-	echo "actual is $a, want $1" >&2
-	return 1
-}
-
 cat >"$T/guest.sh" <<'GUEST'
 vb_load_balloon "$1" || vb_fail "cannot load the $1 balloon driver"
 vb_signal loaded
@@ -53,11 +41,11 @@ run() {	# run MODE: one guest with deflate-on-oom=MODE
 	vb_start_uml --mem 384M --vhost "$VB_SOCK" --timeout 300 -- "$T/guest.sh" "$DRIVER" "$mode" ||
 		vb_fail "UML did not boot"
 	vb_wait_guest loaded 120 || { vb_wait_uml; vb_fail "guest did not load the driver"; }
-	ctl set "$TARGET" >/dev/null || vb_fail "balloon failed"
-	wait_actual "$TARGET" 120 || vb_fail "$mode: inflate did not finish"
+	vb_ctl set "$TARGET" >/dev/null || vb_fail "balloon failed"
+	vb_wait_actual "$TARGET" 120 || vb_fail "$mode: inflate did not finish"
 	vb_signal_guest inflated
 	vb_wait_guest worked 240 || { vb_wait_uml; vb_fail "$mode: workload did not finish"; }
-	a=$(actual)
+	a=$(vb_actual)
 	vb_signal_guest measured
 	vb_wait_uml || vb_fail "$mode: guest script failed"
 	vb_log "deflate-on-oom $mode: workload rc $(vb_get rc), OOM kill: $(vb_get oomkill), actual $((a / MIB)) MiB (target $((TARGET / MIB)))"

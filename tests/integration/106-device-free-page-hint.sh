@@ -11,15 +11,13 @@ vb_require "$BUILD/vballoond" "$BUILD/vballoonctl" "$BUILD/vb-workload"
 DRIVER=${VB_DRIVER:-intree}
 MIB=$((1 << 20))
 
-ctl() { "$BUILD/vballoonctl" --qmp "$VB_QMP" "$@"; }
-info() { ctl --json query | jq -e ".[0].$1"; }
 # round: start a round, wait for the guest to stop it, print hinted bytes.
 round() {
 	local i st id
-	id=$(ctl --json hint start | jq -e '.["cmd-id"]') || { echo "hint start failed" >&2; return 1; }
+	id=$(vb_ctl --json hint start | jq -e '.["cmd-id"]') || { echo "hint start failed" >&2; return 1; }
 	(( id >= 2 )) || { echo "cmd id $id" >&2; return 1; }
 	for ((i = 0; i < 600; i++)); do
-		st=$(ctl --json hint status) || return 1
+		st=$(vb_ctl --json hint status) || return 1
 		[ "$(echo "$st" | jq -r .state)" = stopped ] && break
 		sleep 0.1
 	done
@@ -77,33 +75,33 @@ b0=$(vb_ramfile_bytes)
 hinted=$(round) || vb_fail "first round failed"
 vb_log "round 1: hinted $((hinted / MIB)) MiB after the guest freed 200 MiB"
 (( hinted >= 150 * MIB )) || vb_fail "only $hinted bytes hinted"
-sum=$(ctl --json hint ranges | jq '[.[].length] | add // 0')
+sum=$(vb_ctl --json hint ranges | jq '[.[].length] | add // 0')
 [ "$sum" = "$hinted" ] || vb_fail "hint ranges add up to $sum, status says $hinted"
-nr=$(ctl --json hint ranges | jq length)
+nr=$(vb_ctl --json hint ranges | jq length)
 vb_log "hinted set: $nr merged ranges"
 b1=$(vb_ramfile_bytes)
-[ "$(info '"discarded-bytes"')" = 0 ] || vb_fail "hinted pages were discarded by default"
+[ "$(vb_info discarded-bytes)" = 0 ] || vb_fail "hinted pages were discarded by default"
 (( b0 - b1 < 16 * MIB )) || vb_fail "RAM file shrank by $(((b0 - b1) / MIB)) MiB during a hint round"
 vb_signal_guest hinted
 vb_wait_guest measured 60 || vb_fail "guest did not measure"
 f0=$(vb_get free0) fh=$(vb_get free_hinted)
 vb_log "guest MemFree $((f0 / 1024)) MiB before, $((fh / 1024)) MiB while holding hints"
 (( f0 - fh >= 150 * 1024 )) || vb_fail "guest does not hold its hint blocks ($f0 -> $fh kB)"
-ctl hint done >/dev/null || vb_fail "hint done failed"
-[ "$(ctl --json hint status | jq -r .state)" = idle ] || vb_fail "state after done"
+vb_ctl hint done >/dev/null || vb_fail "hint done failed"
+[ "$(vb_ctl --json hint status | jq -r .state)" = idle ] || vb_fail "state after done"
 vb_signal_guest done
 vb_wait_guest recovered 60 || { vb_wait_uml; vb_fail "MemFree did not recover after DONE"; }
 vb_log "after DONE MemFree is back to $(($(vb_get free_after) / 1024)) MiB"
 for r in 2 3; do
 	h=$(round) || vb_fail "round $r failed"
-	ctl hint done >/dev/null || vb_fail "done $r"
+	vb_ctl hint done >/dev/null || vb_fail "done $r"
 	vb_log "round $r: hinted $((h / MIB)) MiB"
 done
 # Host STOP of a round that is running or already stopped is accepted.
-ctl hint start >/dev/null && ctl hint stop >/dev/null || vb_fail "host stop failed"
-ctl hint done >/dev/null || vb_fail "final done"
+vb_ctl hint start >/dev/null && vb_ctl hint stop >/dev/null || vb_fail "host stop failed"
+vb_ctl hint done >/dev/null || vb_fail "final done"
 sleep 2
 vb_signal_guest stop
 vb_wait_uml || vb_fail "guest reported corruption or failed"
-[ "$(info refused)" = 0 ] || vb_fail "daemon refused requests"
+[ "$(vb_info refused)" = 0 ] || vb_fail "daemon refused requests"
 vb_log "ok"

@@ -8,9 +8,6 @@ vb_require "$BUILD/vballoond" "$BUILD/vballoonctl" "$BUILD/vb-workload"
 DRIVER=${VB_DRIVER:-intree}
 MIB=$((1 << 20))
 
-ctl() { "$BUILD/vballoonctl" --qmp "$VB_QMP" "$@"; }
-info() { ctl --json query | jq -e ".[0].$1"; }
-
 cat >"$T/guest.sh" <<'GUEST'
 vb_load_balloon "$1" || vb_fail "cannot load the $1 balloon driver"
 mkdir -p /mnt/h
@@ -31,11 +28,11 @@ vb_start_daemon --ram-size 512M || vb_fail "daemon did not start"
 vb_start_uml --mem 512M --vhost "$VB_SOCK" --timeout 300 -- "$T/guest.sh" "$DRIVER" ||
 	vb_fail "UML did not boot"
 vb_wait_guest filled 120 || { vb_wait_uml; vb_fail "guest did not fill"; }
-info features | jq -e 'index("page-reporting")' >/dev/null ||
-	vb_fail "page reporting not negotiated: $(info features)"
+vb_info features | jq -e 'index("page-reporting")' >/dev/null ||
+	vb_fail "page reporting not negotiated: $(vb_info features)"
 sleep 3		# let reporting of boot-time free memory settle
 b0=$(vb_ramfile_bytes)
-r0=$(info '"reported-bytes"')
+r0=$(vb_info reported-bytes)
 vb_signal_guest free
 vb_wait_guest freed 60 || vb_fail "guest did not free"
 start=$(date +%s%N)
@@ -46,13 +43,13 @@ for ((i = 0; i < 300; i++)); do
 	sleep 0.1
 done
 ms=$((($(date +%s%N) - start) / 1000000))
-r1=$(info '"reported-bytes"')
+r1=$(vb_info reported-bytes)
 vb_log "guest freed 200 MiB: RAM file released $((released / MIB)) MiB in ${ms} ms, reported $(((r1 - r0) / MIB)) MiB"
 (( released >= 160 * MIB )) || vb_fail "RAM file released only $((released / MIB)) MiB of 200"
 (( r1 - r0 >= 160 * MIB )) || vb_fail "daemon counted only $((r1 - r0)) reported bytes"
-[ "$(info '"num-pages"')" = 0 ] || vb_fail "balloon target changed"
-[ "$(info '"actual-pages"')" = 0 ] || vb_fail "balloon inflated"
+[ "$(vb_info num-pages)" = 0 ] || vb_fail "balloon target changed"
+[ "$(vb_info actual-pages)" = 0 ] || vb_fail "balloon inflated"
 vb_signal_guest reuse
 vb_wait_uml || vb_fail "guest failed to reuse reported memory"
-[ "$(info refused)" = 0 ] || vb_fail "daemon refused requests"
+[ "$(vb_info refused)" = 0 ] || vb_fail "daemon refused requests"
 vb_log "ok"

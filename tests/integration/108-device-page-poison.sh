@@ -10,10 +10,6 @@ vb_require "$BUILD/vballoond" "$BUILD/vballoonctl" "$BUILD/vb-workload"
 DRIVER=${VB_DRIVER:-intree}
 MIB=$((1 << 20))
 
-ctl() { "$BUILD/vballoonctl" --qmp "$VB_QMP" "$@"; }
-info() { ctl --json query | jq -e ".[0].$1"; }
-actual() { ctl --json raw '{"execute":"query-balloon"}' | jq -e .return.actual; }
-
 cat >"$T/guest.sh" <<'GUEST'
 grep -q init_on_free=1 /proc/cmdline || vb_fail "init_on_free=1 not on the command line"
 vb_load_balloon "$1" || vb_fail "cannot load the $1 balloon driver"
@@ -37,10 +33,10 @@ vb_start_daemon --ram-size 512M || vb_fail "daemon did not start"
 vb_start_uml --mem 512M --vhost "$VB_SOCK" --cmdline "init_on_free=1" --timeout 300 \
 	-- "$T/guest.sh" "$DRIVER" || vb_fail "UML did not boot"
 vb_wait_guest filled 120 || { vb_wait_uml; vb_fail "guest did not fill"; }
-feat=$(info features)
+feat=$(vb_info features)
 echo "$feat" | jq -e 'index("page-poison")' >/dev/null || vb_fail "PAGE_POISON not negotiated: $feat"
 echo "$feat" | jq -e 'index("page-reporting")' >/dev/null || vb_fail "reporting not negotiated: $feat"
-[ "$(info '"poison-val"')" = 0 ] || vb_fail "poison value $(info '"poison-val"'), want 0"
+[ "$(vb_info poison-val)" = 0 ] || vb_fail "poison value $(vb_info poison-val), want 0"
 sleep 3
 b0=$(vb_ramfile_bytes)
 vb_signal_guest free
@@ -54,14 +50,13 @@ vb_log "poison_val 0: reporting released $((released / MIB)) MiB of 200"
 (( released >= 160 * MIB )) || vb_fail "reporting released only $((released / MIB)) MiB"
 vb_signal_guest reuse
 vb_wait_guest reused 120 || { vb_wait_uml; vb_fail "reuse failed"; }
-full=$(actual)
-ctl set $((full - 128 * MIB)) >/dev/null || vb_fail "balloon failed"
-for ((i = 0; i < 600; i++)); do [ "$(actual)" = $((full - 128 * MIB)) ] && break; sleep 0.1; done
-[ "$(actual)" = $((full - 128 * MIB)) ] || vb_fail "inflate with poisoning did not finish"
-d=$(info '"discarded-bytes"')
+full=$(vb_actual)
+vb_ctl set $((full - 128 * MIB)) >/dev/null || vb_fail "balloon failed"
+vb_wait_actual $((full - 128 * MIB)) 60 || vb_fail "inflate with poisoning did not finish"
+d=$(vb_info discarded-bytes)
 vb_log "inflated 128 MiB with init_on_free: discarded $((d / MIB)) MiB in total"
 (( d >= 128 * MIB )) || vb_fail "inflated pages not discarded with poison_val 0"
-ctl set "$full" >/dev/null
+vb_ctl set "$full" >/dev/null
 vb_signal_guest finish
 vb_wait_uml || vb_fail "guest script failed"
 vb_log "ok"

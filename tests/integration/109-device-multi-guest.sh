@@ -9,21 +9,6 @@ DRIVER=${VB_DRIVER:-intree}
 MIB=$((1 << 20))
 FULL=$((256 * MIB))
 
-ctl() { "$BUILD/vballoonctl" --qmp "$VB_QMP" "$@"; }
-actual() {	# actual GUEST
-	ctl --json raw "{\"execute\":\"query-balloon\",\"arguments\":{\"guest\":\"$1\"}}" |
-		jq -e .return.actual
-}
-wait_actual() {	# wait_actual GUEST BYTES
-	local i a
-	for ((i = 0; i < 600; i++)); do
-		a=$(actual "$1") && [ "$a" = "$2" ] && return 0
-		sleep 0.1
-	done
-	echo "$1: actual is $a, want $2" >&2
-	return 1
-}
-
 cat >"$T/guest.sh" <<'GUEST'
 vb_load_balloon "$1" || vb_fail "cannot load the $1 balloon driver"
 vb_signal loaded
@@ -42,24 +27,24 @@ SHARE_B=$VB_SHARE PID_B=$VB_UML_LAUNCHER_PID
 VB_SHARE=$SHARE_A vb_wait_guest loaded 120 || vb_fail "alpha did not load the driver"
 VB_SHARE=$SHARE_B vb_wait_guest loaded 120 || vb_fail "beta did not load the driver"
 
-ctl list
-[ "$(ctl --json list | jq '[.[] | select(.connected)] | length')" = 2 ] ||
+vb_ctl list
+[ "$(vb_ctl --json list | jq '[.[] | select(.connected)] | length')" = 2 ] ||
 	vb_fail "daemon does not see both guests connected"
-ctl set 128M 2>"$T/err" && vb_fail "an unnamed balloon command was accepted with two guests"
+vb_ctl set 128M 2>"$T/err" && vb_fail "an unnamed balloon command was accepted with two guests"
 grep -q "name one" "$T/err" || vb_fail "unexpected error: $(cat "$T/err")"
-ctl --guest alpha set 128M >/dev/null || vb_fail "balloon alpha failed"
-ctl --guest beta set 192M >/dev/null || vb_fail "balloon beta failed"
-wait_actual alpha $((128 * MIB)) || vb_fail "alpha did not reach its target"
-wait_actual beta $((192 * MIB)) || vb_fail "beta did not reach its target"
+vb_ctl --guest alpha set 128M >/dev/null || vb_fail "balloon alpha failed"
+vb_ctl --guest beta set 192M >/dev/null || vb_fail "balloon beta failed"
+vb_wait_actual $((128 * MIB)) 60 alpha || vb_fail "alpha did not reach its target"
+vb_wait_actual $((192 * MIB)) 60 beta || vb_fail "beta did not reach its target"
 vb_log "alpha at 128 MiB, beta at 192 MiB"
-ctl --guest gamma set 1G 2>/dev/null && vb_fail "unknown guest accepted"
+vb_ctl --guest gamma set 1G 2>/dev/null && vb_fail "unknown guest accepted"
 
 VB_SHARE=$SHARE_A vb_signal_guest finish
 vb_wait_uml "$PID_A" || vb_fail "alpha's script failed"
-ctl --guest beta set 256M >/dev/null || vb_fail "beta no longer served after alpha left"
-wait_actual beta "$FULL" || vb_fail "beta did not deflate after alpha left"
-[ "$(ctl --json --guest alpha query | jq .connected)" = false ] || vb_fail "alpha still connected"
+vb_ctl --guest beta set 256M >/dev/null || vb_fail "beta no longer served after alpha left"
+vb_wait_actual "$FULL" 60 beta || vb_fail "beta did not deflate after alpha left"
+[ "$(vb_ctl --json --guest alpha query | jq .connected)" = false ] || vb_fail "alpha still connected"
 VB_SHARE=$SHARE_B vb_signal_guest finish
 vb_wait_uml "$PID_B" || vb_fail "beta's script failed"
-[ "$(ctl --json query | jq '[.[].refused] | add')" = 0 ] || vb_fail "requests refused"
+[ "$(vb_ctl --json query | jq '[.[].refused] | add')" = 0 ] || vb_fail "requests refused"
 vb_log "ok"

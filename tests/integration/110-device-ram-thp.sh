@@ -18,18 +18,6 @@ vb_require "$BUILD/vballoond" "$BUILD/vballoonctl"
 DRIVER=${VB_DRIVER:-intree}
 MIB=$((1 << 20))
 
-ctl() { "$BUILD/vballoonctl" --qmp "$VB_QMP" "$@"; }
-actual() { ctl --json raw '{"execute":"query-balloon"}' | jq -e .return.actual; }
-q() { ctl --json query | jq -e ".[0].\"$1\""; }
-wait_actual() {
-	local i a
-	for ((i = 0; i < 1200; i++)); do
-		a=$(actual) && [ "$a" = "$1" ] && return 0
-		sleep 0.1
-	done
-	vb_fail "actual is $a, want $1"
-}
-
 cat >"$T/guest.sh" <<'GUEST'
 set -e
 vb_load_balloon "$1" || vb_fail "cannot load the $1 balloon driver"
@@ -50,32 +38,32 @@ vb_start_uml --mem 512M --ram-dir "$VB_HUGE_DIR" --vhost "$VB_SOCK" --timeout 30
 	-- "$T/guest.sh" "$DRIVER" || vb_fail "UML did not boot"
 vb_wait_guest touched 200 || { vb_wait_uml; vb_fail "guest did not get ready"; }
 
-order=$(q pages-order) || vb_fail "no pages-order in x-vb-query"
+order=$(vb_info pages-order) || vb_fail "no pages-order in x-vb-query"
 [ "$order" = 9 ] || vb_fail "default pages-order on a huge tmpfs is $order, want 9"
-thp0=$(q ram-thp-bytes) || vb_fail "no ram-thp-bytes in x-vb-query: $(ctl --json query)"
-alloc0=$(q ram-allocated)
+thp0=$(vb_info ram-thp-bytes) || vb_fail "no ram-thp-bytes in x-vb-query: $(vb_ctl --json query)"
+alloc0=$(vb_info ram-allocated)
 fe0=$(( $(vb_ramfile_smaps ShmemPmdMapped) * 1024 ))
 vb_log "touched: RAM file $((alloc0 / MIB)) MiB, THP-backed $((thp0 / MIB)) MiB (daemon); guest process PMD-maps $((fe0 / MIB)) MiB"
-ctl query | grep -E "ram-thp|ram-alloc|pages-order" >&2
+vb_ctl query | grep -E "ram-thp|ram-alloc|pages-order" >&2
 (( fe0 >= 64 * MIB )) || vb_skip "the host gave the guest's RAM file no huge pages"
 (( thp0 <= alloc0 )) || vb_fail "more THP ($thp0) than allocated ($alloc0)"
 (( thp0 + 4 * MIB >= fe0 )) ||
 	vb_fail "daemon sees $thp0 THP bytes, the guest process alone PMD-maps $fe0"
 
 target=$((256 * MIB))
-ctl set "$target" >/dev/null || vb_fail "balloon command failed"
-wait_actual "$target"
-alloc1=$(q ram-allocated)
-thp1=$(q ram-thp-bytes)
-for i in 1 2 3; do q ram-thp-bytes >/dev/null; done
-alloc2=$(q ram-allocated)
-thp2=$(q ram-thp-bytes)
+vb_ctl set "$target" >/dev/null || vb_fail "balloon command failed"
+vb_wait_actual "$target" 120 || vb_fail "inflate to $target did not finish"
+alloc1=$(vb_info ram-allocated)
+thp1=$(vb_info ram-thp-bytes)
+for i in 1 2 3; do vb_info ram-thp-bytes >/dev/null; done
+alloc2=$(vb_info ram-allocated)
+thp2=$(vb_info ram-thp-bytes)
 fe1=$(( $(vb_ramfile_smaps ShmemPmdMapped) * 1024 ))
 vb_log "ballooned to 256 MiB: RAM file $((alloc1 / MIB)) MiB -> $((alloc2 / MIB)) MiB after 4 more measurements, THP-backed $((thp1 / MIB)) / $((thp2 / MIB)) MiB; guest process PMD-maps $((fe1 / MIB)) MiB"
 (( thp1 + target <= thp0 + 4 * MIB )) ||
 	vb_fail "256 MiB of 4 KiB balloon pages left $thp1 of $thp0 THP bytes"
 if [ "$DRIVER" = ours ]; then
-	[ "$(q transfer)" = '"ranges"' ] && [ "$(q cont-pages)" = true ] ||
+	[ "$(vb_info transfer)" = '"ranges"' ] && [ "$(vb_info cont-pages)" = true ] ||
 		vb_fail "vballoon.ko did not negotiate continuous pages"
 	(( thp1 + target + 16 * MIB >= thp0 )) ||
 		vb_fail "continuous pages: 256 MiB balloon cost $(( (thp0 - thp1) / MIB )) MiB of THP"
