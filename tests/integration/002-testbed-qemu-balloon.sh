@@ -30,40 +30,22 @@ vb-workload verify --mib 64 --hold-file /tmp/frag --seed 5 --punch-holes || exit
 vb_log "MemTotal $before -> $after -> $back kB"
 GUEST
 
-actual() {
-	vb_qmp "$VB_QEMU_QMP" '{"execute":"query-balloon"}' |
-		sed -n 's/.*"actual": *\([0-9]*\).*/\1/p'
-}
-
-# wait_actual BYTES: until query-balloon reports BYTES (the guest's pace).
-wait_actual() {
-	local i a
-	for ((i = 0; i < 600; i++)); do
-		a=$(actual)
-		[ "$a" = "$1" ] && return 0
-		sleep 0.2
-	done
-	vb_fail "query-balloon actual stuck at '$a', want $1"
-}
-
 vb_start_qemu --mem 512M --balloon "free-page-reporting=on" --timeout 400 -- "$T/guest.sh" ||
 	vb_fail "QEMU guest did not start"
 qemu_pid=$VB_QEMU_PID
 run_dir=$(dirname "$(vb_info_field "$VB_QEMU_INFO" initrd)")
 vb_wait_guest ready 240 || { vb_wait_qemu; vb_fail "guest not ready"; }
-wait_actual $((512 << 20))
-vb_qmp "$VB_QEMU_QMP" '{"execute":"balloon","arguments":{"value":268435456}}' >/dev/null ||
-	vb_fail "QMP balloon refused"
-wait_actual $((256 << 20))
+vb_qemu_wait_actual $((512 << 20)) 120 || vb_fail "query-balloon actual did not reach 512 MiB"
+vb_qemu_balloon 268435456
+vb_qemu_wait_actual $((256 << 20)) 120 || vb_fail "query-balloon actual did not reach 256 MiB"
 vb_signal_guest inflated
 vb_wait_guest checked 120 || { vb_wait_qemu; vb_fail "guest did not see MemTotal drop"; }
 before=$(vb_get before) after=$(vb_get after)
 drop=$((before - after))
 vb_log "guest MemTotal $before -> $after kB (drop $drop kB)"
 (( drop >= 255 * 1024 && drop <= 257 * 1024 )) || vb_fail "MemTotal dropped by $drop kB, want 262144"
-vb_qmp "$VB_QEMU_QMP" '{"execute":"balloon","arguments":{"value":536870912}}' >/dev/null ||
-	vb_fail "QMP balloon refused"
-wait_actual $((512 << 20))
+vb_qemu_balloon 536870912
+vb_qemu_wait_actual $((512 << 20)) 120 || vb_fail "query-balloon actual did not reach 512 MiB"
 vb_signal_guest deflated
 vb_wait_qemu || vb_fail "guest script failed"
 kill -0 "$qemu_pid" 2>/dev/null && vb_fail "QEMU pid $qemu_pid still running"

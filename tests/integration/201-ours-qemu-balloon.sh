@@ -11,8 +11,7 @@ vb_require "$BUILD/x86_64/vballoon.ko" "$BUILD/vb-workload"
 
 cat >"$T/guest.sh" <<'GUEST'
 vb_load_balloon ours || vb_fail "insmod vballoon failed"
-st=$(ls -d /sys/bus/virtio/drivers/vballoon/virtio*/vballoon) ||
-	vb_fail "no sysfs view"
+st=$(vb_ours_dir) || vb_fail "no sysfs view"
 vb-workload fill --mib 64 --hold-file /tmp/hold --seed 7 || exit 1
 before=$(vb_meminfo MemTotal)
 vb_put before "$before"
@@ -50,29 +49,9 @@ vb_wait_meminfo MemTotal -ge "$before" 60 >/dev/null ||
 	vb_fail "MemTotal did not come back after the final deflate"
 vb-workload verify --mib 64 --hold-file /tmp/hold --seed 7 || exit 1
 vb_log "MemTotal $before -> $after -> $back; rmmod -> $unloaded; reload ok"
-dmesg | grep -E "WARNING:|BUG:|Oops|Call Trace" && vb_fail "kernel warnings in dmesg"
+vb_check_dmesg
 exit 0
 GUEST
-
-actual() {
-	vb_qmp "$VB_QEMU_QMP" '{"execute":"query-balloon"}' |
-		sed -n 's/.*"actual": *\([0-9]*\).*/\1/p'
-}
-
-wait_actual() {
-	local i a
-	for ((i = 0; i < 900; i++)); do
-		a=$(actual)
-		[ "$a" = "$1" ] && return 0
-		sleep 0.2
-	done
-	vb_fail "query-balloon actual stuck at '$a', want $1"
-}
-
-balloon() {
-	vb_qmp "$VB_QEMU_QMP" "{\"execute\":\"balloon\",\"arguments\":{\"value\":$1}}" \
-		>/dev/null || vb_fail "QMP balloon $1 refused"
-}
 
 guest_fail() {
 	vb_wait_qemu
@@ -87,16 +66,16 @@ bal=/machine/peripheral/balloon0
 vb_qmp "$VB_QEMU_QMP" "{\"execute\":\"qom-set\",\"arguments\":{\"path\":\"$bal\",\"property\":\"guest-stats-polling-interval\",\"value\":1}}" \
 	>/dev/null || vb_fail "cannot set the stats polling interval"
 
-balloon $((256 << 20))
-wait_actual $((256 << 20))
+vb_qemu_balloon $((256 << 20))
+vb_qemu_wait_actual $((256 << 20)) 180 || vb_fail "query-balloon actual did not reach 256 MiB"
 vb_signal_guest inflated
 vb_wait_guest checked 120 || guest_fail "guest did not see MemTotal drop"
 before=$(vb_get before) after=$(vb_get after) pages=$(vb_get pages)
 drop=$((before - after))
 vb_log "MemTotal $before -> $after kB, driver holds $pages pages"
 # query-balloon's actual is RAM minus the balloon: the guest lost exactly that.
-(( drop == (512 * 1024 - $(actual) / 1024) )) ||
-	vb_fail "MemTotal drop $drop kB disagrees with query-balloon $(actual)"
+(( drop == (512 * 1024 - $(vb_qemu_actual) / 1024) )) ||
+	vb_fail "MemTotal drop $drop kB disagrees with query-balloon $(vb_qemu_actual)"
 (( pages == 65536 )) || vb_fail "driver reports $pages pages, want 65536"
 
 sleep 3
@@ -110,18 +89,18 @@ avail=$(sed -n 's/.*"stat-available-memory": *\([0-9]*\).*/\1/p' <<<"$stats")
 (( total == after * 1024 )) || vb_fail "stat-total-memory $total != MemTotal $after kB"
 (( free > 0 && free < total && avail <= total )) || vb_fail "implausible stats $stats"
 
-balloon $((512 << 20))
-wait_actual $((512 << 20))
+vb_qemu_balloon $((512 << 20))
+vb_qemu_wait_actual $((512 << 20)) 180 || vb_fail "query-balloon actual did not reach 512 MiB"
 vb_signal_guest deflated
 vb_wait_guest back 120 || guest_fail "MemTotal did not come back"
 
-balloon $((256 << 20))
-wait_actual $((256 << 20))
+vb_qemu_balloon $((256 << 20))
+vb_qemu_wait_actual $((256 << 20)) 180 || vb_fail "query-balloon actual did not reach 256 MiB"
 vb_signal_guest inflated2
 vb_wait_guest reloaded 300 || guest_fail "rmmod/insmod cycle failed"
-wait_actual $((256 << 20))
-balloon $((512 << 20))
-wait_actual $((512 << 20))
+vb_qemu_wait_actual $((256 << 20)) 180 || vb_fail "query-balloon actual did not reach 256 MiB"
+vb_qemu_balloon $((512 << 20))
+vb_qemu_wait_actual $((512 << 20)) 180 || vb_fail "query-balloon actual did not reach 512 MiB"
 vb_signal_guest final
 vb_wait_qemu || guest_fail "guest script failed"
 grep -q "vballoon.*mode pfns" "$VB_QEMU_CONSOLE" ||

@@ -11,8 +11,7 @@ vb_require "$BUILD/x86_64/vballoon.ko" "$BUILD/vb-workload"
 
 cat >"$T/guest.sh" <<'GUEST'
 vb_load_balloon ours || vb_fail "insmod vballoon failed"
-st=$(ls -d /sys/bus/virtio/drivers/vballoon/virtio*/vballoon) ||
-	vb_fail "no sysfs view"
+st=$(vb_ours_dir) || vb_fail "no sysfs view"
 before=$(vb_meminfo MemTotal)
 vb_signal ready
 vb_wait inflated 300 || exit 1
@@ -27,29 +26,19 @@ vb_put oom "$oom"
 vb_log "OOM notifier released $oom pages; workload ran"
 vb_signal worked
 vb_wait bye 60 || exit 1
-dmesg | grep -E "WARNING:|BUG:|Oops|Call Trace" && vb_fail "kernel warnings in dmesg"
+vb_check_dmesg
 exit 0
 GUEST
-
-actual() {
-	vb_qmp "$VB_QEMU_QMP" '{"execute":"query-balloon"}' |
-		sed -n 's/.*"actual": *\([0-9]*\).*/\1/p'
-}
 
 vb_start_qemu --mem 512M --no-balloon-module --balloon "deflate-on-oom=on" \
 	--timeout 500 -- "$T/guest.sh" || vb_fail "QEMU guest did not start"
 vb_wait_guest ready 300 || { vb_wait_qemu; vb_fail "guest not ready"; }
-vb_qmp "$VB_QEMU_QMP" "{\"execute\":\"balloon\",\"arguments\":{\"value\":$((160 << 20))}}" \
-	>/dev/null || vb_fail "QMP balloon refused"
-for ((i = 0; i < 900; i++)); do
-	[ "$(actual)" = $((160 << 20)) ] && break
-	sleep 0.2
-done
-[ "$(actual)" = $((160 << 20)) ] || vb_fail "balloon never reached 352 MiB"
+vb_qemu_balloon $((160 << 20))
+vb_qemu_wait_actual $((160 << 20)) 180 || vb_fail "balloon never reached 352 MiB"
 vb_signal_guest inflated
 vb_wait_guest worked 300 ||
 	{ vb_wait_qemu; tail -n 30 "$VB_QEMU_CONSOLE" >&2; vb_fail "guest script failed"; }
-a=$(actual)
+a=$(vb_qemu_actual)
 vb_signal_guest bye
 vb_wait_qemu || vb_fail "guest script failed"
 vb_log "after the workload query-balloon actual = $((a >> 20)) MiB (was 160)"

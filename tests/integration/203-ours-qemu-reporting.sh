@@ -32,7 +32,7 @@ vb_signal reported
 vb_wait measured2 120 || exit 1
 vb-workload fill --mib 256 --hold-file /tmp/big --seed 4 || exit 1
 vb-workload verify --mib 256 --hold-file /tmp/big --seed 4 || exit 1
-dmesg | grep -E "WARNING:|BUG:|Oops|Call Trace" && vb_fail "kernel warnings in dmesg"
+vb_check_dmesg
 exit 0
 GUEST
 

@@ -12,9 +12,7 @@ vb_require "$BUILD/x86_64/vballoon.ko" "$BUILD/vb-workload"
 
 cat >"$T/guest.sh" <<'GUEST'
 vb_load_balloon ours || vb_fail "insmod vballoon failed"
-st=$(ls -d /sys/bus/virtio/drivers/vballoon/virtio*/vballoon) ||
-	vb_fail "no sysfs view"
-val() { sed -n "s/^$1 //p" $st/state; }
+st=$(vb_ours_dir) || vb_fail "no sysfs view"
 vb-workload fill --mib 600 --hold-file /tmp/big --seed 3 || exit 1
 rm -f /tmp/big
 free0=$(vb_meminfo MemFree)
@@ -24,7 +22,7 @@ cd /
 umount /vb/share || vb_fail "cannot unmount the share"
 echo "VB-HINT-READY"
 i=0
-while [ "$(val hint_held_pages)" != 0 ] || [ "$(val hint_id_received)" != 1 ]; do
+while [ "$(vb_ours_val hint_held_pages)" != 0 ] || [ "$(vb_ours_val hint_id_received)" != 1 ]; do
 	i=$((i + 1))
 	[ $i -gt 600 ] && vb_fail "hint pages not returned after DONE: $(cat $st/state)"
 	sleep 0.1
@@ -32,13 +30,13 @@ done
 cat $st/state
 mount -t 9p -o trans=virtio,version=9p2000.L,cache=none vbshare /vb/share ||
 	vb_fail "cannot remount the share"
-vb_put rounds "$(val hint_rounds)"
-vb_put hinted "$(val hint_pages)"
-vb_put blocks "$(val hint_blocks)"
+vb_put rounds "$(vb_ours_val hint_rounds)"
+vb_put hinted "$(vb_ours_val hint_pages)"
+vb_put blocks "$(vb_ours_val hint_blocks)"
 free1=$(vb_meminfo MemFree)
 vb_log "MemFree $free0 -> $free1 kB after DONE"
 [ "$free1" -ge $((free0 - 32768)) ] || vb_fail "MemFree did not recover"
-dmesg | grep -E "WARNING:|BUG:|Oops|Call Trace" && vb_fail "kernel warnings in dmesg"
+vb_check_dmesg
 exit 0
 GUEST
 

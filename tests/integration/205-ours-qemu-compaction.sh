@@ -13,54 +13,41 @@ vb_require "$BUILD/x86_64/vballoon.ko" "$BUILD/vb-workload"
 
 cat >"$T/guest.sh" <<'GUEST'
 vb_load_balloon ours movable=$1 || vb_fail "insmod vballoon failed"
-st=$(ls -d /sys/bus/virtio/drivers/vballoon/virtio*/vballoon) ||
-	vb_fail "no sysfs view"
-val() { sed -n "s/^$1 //p" $st/state; }
-vm() { awk -v k="$1" '$1 == k { print $2 }' /proc/vmstat; }
+st=$(vb_ours_dir) || vb_fail "no sysfs view"
 vb-workload frag --mib 320 --hold-file /tmp/frag --seed 5 || exit 1
 vb_signal ready
 vb_wait inflated 300 || exit 1
 pages=$(cat $st/pages)
 rm -f /tmp/frag
-m0=$(vm balloon_migrate)
+m0=$(vb_vmstat balloon_migrate)
 echo 1 >/proc/sys/vm/compact_memory
-m1=$(vm balloon_migrate)
-vb_log "balloon_migrate $m0 -> $m1; driver migrated $(val migrated)"
+m1=$(vb_vmstat balloon_migrate)
+vb_log "balloon_migrate $m0 -> $m1; driver migrated $(vb_ours_val migrated)"
 if [ "$1" = 1 ]; then
 	[ "$m1" -gt "$m0" ] || vb_fail "compaction migrated no balloon page"
 else
 	[ "$m1" = "$m0" ] || vb_fail "movable=0 but $((m1 - m0)) pages migrated"
 fi
-[ "$(val migrated)" -ge $((m1 - m0)) ] || vb_fail "driver counter lags vmstat"
+[ "$(vb_ours_val migrated)" -ge $((m1 - m0)) ] || vb_fail "driver counter lags vmstat"
 [ "$(cat $st/pages)" = "$pages" ] || vb_fail "balloon size changed"
 vb_put migrated $((m1 - m0))
 vb_signal compacted
 vb_wait checked 60 || exit 1
 vb-workload fill --mib 128 --hold-file /tmp/after --seed 9 || exit 1
 vb-workload verify --mib 128 --hold-file /tmp/after --seed 9 || exit 1
-dmesg | grep -E "WARNING:|BUG:|Oops|Call Trace" && vb_fail "kernel warnings in dmesg"
+vb_check_dmesg
 exit 0
 GUEST
-
-actual() {
-	vb_qmp "$VB_QEMU_QMP" '{"execute":"query-balloon"}' |
-		sed -n 's/.*"actual": *\([0-9]*\).*/\1/p'
-}
 
 run() {
 	vb_start_qemu --mem 512M --no-balloon-module --balloon "" --timeout 400 \
 		-- "$T/guest.sh" "$1" || vb_fail "QEMU guest did not start"
 	vb_wait_guest ready 300 || { vb_wait_qemu; vb_fail "guest not ready"; }
-	vb_qmp "$VB_QEMU_QMP" "{\"execute\":\"balloon\",\"arguments\":{\"value\":$((448 << 20))}}" \
-		>/dev/null || vb_fail "QMP balloon refused"
-	for ((i = 0; i < 600; i++)); do
-		[ "$(actual)" = $((448 << 20)) ] && break
-		sleep 0.2
-	done
-	[ "$(actual)" = $((448 << 20)) ] || vb_fail "balloon did not reach 64 MiB"
+	vb_qemu_balloon $((448 << 20))
+	vb_qemu_wait_actual $((448 << 20)) 120 || vb_fail "balloon did not reach 64 MiB"
 	vb_signal_guest inflated
 	vb_wait_guest compacted 300 || { vb_wait_qemu; vb_fail "compaction step failed"; }
-	[ "$(actual)" = $((448 << 20)) ] || vb_fail "query-balloon changed: $(actual)"
+	[ "$(vb_qemu_actual)" = $((448 << 20)) ] || vb_fail "query-balloon changed: $(vb_qemu_actual)"
 	vb_signal_guest checked
 	vb_wait_qemu || vb_fail "guest script failed"
 	vb_log "movable=$1: compaction migrated $(vb_get migrated) balloon pages"

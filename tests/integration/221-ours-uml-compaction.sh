@@ -18,24 +18,9 @@ MIB=$((1 << 20))
 # that run inflates beyond it (into the fragmented region).
 BAL=0
 
-ctl() { "$BUILD/vballoonctl" --qmp "$VB_QMP" "$@"; }
-info() { ctl --json query | jq -e ".[0].\"$1\""; }
-wait_actual() {
-	local i a
-	for ((i = 0; i < 600; i++)); do
-		a=$(ctl --json raw '{"execute":"query-balloon"}' | jq -e .return.actual) &&
-			[ "$a" = "$1" ] && return 0
-		sleep 0.1
-	done
-	vb_fail "actual is $a, want $1"
-}
-
 cat >"$T/guest.sh" <<'GUEST'
 vb_load_balloon ours || vb_fail "insmod vballoon failed"
-st=$(ls -d /sys/bus/virtio/drivers/vballoon/virtio*/vballoon) ||
-	vb_fail "no sysfs view"
-val() { sed -n "s/^$1 //p" $st/state; }
-vm() { awk -v k="$1" '$1 == k { print $2 }' /proc/vmstat; }
+st=$(vb_ours_dir) || vb_fail "no sysfs view"
 mkdir -p /mnt/t && mount -t tmpfs -o size=90% none /mnt/t
 vb-workload fill --mib 48 --hold-file /mnt/t/keep --seed 2 || exit 1
 vb-workload frag --mib 240 --hold-file /mnt/t/frag --seed 5 || exit 1
@@ -43,22 +28,22 @@ vb_signal ready
 vb_wait inflated 120 || exit 1
 pages=$(cat $st/pages)
 rm -f /mnt/t/frag
-m0=$(vm balloon_migrate) d0=$(val migrated)
+m0=$(vb_vmstat balloon_migrate) d0=$(vb_ours_val migrated)
 vb_put m0 "$d0"
 vb_signal before
 vb_wait counted 60 || exit 1
 echo 1 >/proc/sys/vm/compact_memory
-m1=$(vm balloon_migrate) d1=$(val migrated)
-vb_log "mode $(val mode): balloon_migrate $m0 -> $m1; driver migrated $d0 -> $d1"
+m1=$(vb_vmstat balloon_migrate) d1=$(vb_ours_val migrated)
+vb_log "mode $(vb_ours_val mode): balloon_migrate $m0 -> $m1; driver migrated $d0 -> $d1"
 [ "$m1" -gt "$m0" ] || vb_fail "compaction migrated no balloon page"
 [ $((d1 - d0)) -eq $((m1 - m0)) ] || vb_fail "driver and vmstat disagree"
 [ "$(cat $st/pages)" = "$pages" ] || vb_fail "balloon size changed"
 vb_put migrated $((d1 - d0))
-vb_put mode "$(val mode)"
-vb_put fallbacks "$(val cont_fallbacks)"
+vb_put mode "$(vb_ours_val mode)"
+vb_put fallbacks "$(vb_ours_val cont_fallbacks)"
 grep blocks_order $st/state
 vb-workload verify --mib 48 --hold-file /mnt/t/keep --seed 2 || exit 1
-dmesg | grep -E "WARNING:|BUG:|Oops|Call Trace" && vb_fail "kernel warnings in dmesg"
+vb_check_dmesg
 vb_signal compacted
 vb_wait checked 60 || exit 1
 exit 0
@@ -73,28 +58,26 @@ run() {
 	vb_start_uml --mem 512M --vhost "$VB_SOCK" --timeout 240 -- "$T/guest.sh" ||
 		vb_fail "UML did not boot"
 	vb_wait_guest ready 120 || { vb_wait_uml; vb_fail "guest not ready"; }
-	ctl set $((512 * MIB - BAL * MIB)) >/dev/null || vb_fail "balloon command failed"
-	wait_actual $((512 * MIB - BAL * MIB))
+	vb_ctl set $((512 * MIB - BAL * MIB)) >/dev/null || vb_fail "balloon command failed"
+	vb_wait_actual $((512 * MIB - BAL * MIB)) 60 || vb_fail "balloon did not reach $((512 * MIB - BAL * MIB))"
 	vb_signal_guest inflated
 	vb_wait_guest before 60 || { vb_wait_uml; vb_fail "guest failed"; }
-	i0=$(info inflated-pages) d0=$(info deflated-pages)
-	vb_log "before compaction: actual-pages $(info actual-pages)"
+	i0=$(vb_info inflated-pages) d0=$(vb_info deflated-pages)
+	vb_log "before compaction: actual-pages $(vb_info actual-pages)"
 	vb_signal_guest counted
 	vb_wait_guest compacted 120 || { vb_wait_uml; vb_fail "compaction step failed"; }
-	i1=$(info inflated-pages) d1=$(info deflated-pages)
+	i1=$(vb_info inflated-pages) d1=$(vb_info deflated-pages)
 	mig=$(vb_get migrated)
 	vb_log "[$(vb_get mode), $(vb_get fallbacks) order fallbacks] host: inflated +$((i1 - i0)), deflated +$((d1 - d0)); guest migrated $mig"
 	[ "$(vb_get mode)" = "$want_mode" ] || vb_fail "driver mode $(vb_get mode), want $want_mode"
 	(( i1 - i0 == mig && d1 - d0 == mig )) ||
 		vb_fail "host did not see one inflate/deflate pair per migration"
-	a=$(info actual-pages)
+	a=$(vb_info actual-pages)
 	[ "$a" = $((BAL * 256)) ] || vb_fail "host balloon size changed: $a pages"
 	vb_signal_guest checked
 	vb_wait_uml || vb_fail "guest script failed"
-	[ "$(info refused)" = 0 ] || vb_fail "daemon refused requests"
-	vb_stop_pid "$VB_DAEMON_PID"
-	vb_untrack "$VB_DAEMON_PID"
-	rm -f "$VB_SOCK" "$VB_QMP"
+	[ "$(vb_info refused)" = 0 ] || vb_fail "daemon refused requests"
+	vb_stop_daemon
 }
 
 run pfns 96 --ranges off --cont-pages off

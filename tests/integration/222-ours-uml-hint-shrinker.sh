@@ -11,22 +11,18 @@
 vb_require "$BUILD/vballoond" "$BUILD/vballoonctl" "$BUILD/vb-workload" \
 	"$BUILD/um/vballoon.ko"
 
-ctl() { "$BUILD/vballoonctl" --qmp "$VB_QMP" "$@"; }
-
 cat >"$T/guest.sh" <<'GUEST'
 vb_load_balloon ours || vb_fail "insmod vballoon failed"
-st=$(ls -d /sys/bus/virtio/drivers/vballoon/virtio*/vballoon) ||
-	vb_fail "no sysfs view"
-val() { sed -n "s/^$1 //p" $st/state; }
+st=$(vb_ours_dir) || vb_fail "no sysfs view"
 mkdir -p /mnt/t && mount -t tmpfs -o size=95% none /mnt/t
 vb-workload frag --mib 64 --hold-file /mnt/t/frag --seed 4 || exit 1
 dd if=/dev/zero of=/mnt/t/z bs=1M count=300 2>/dev/null
 rm /mnt/t/z
 vb_signal ready
 vb_wait hinted 120 || exit 1
-held=$(val hint_held_pages)
+held=$(vb_ours_val hint_held_pages)
 vb_put held "$held"
-vb_put blocks "$(val hint_blocks)"
+vb_put blocks "$(vb_ours_val hint_blocks)"
 vb_put low "$(grep -cE '^hint_order_[0-9] ' $st/state)"
 vb_put free_hinted "$(vb_meminfo MemFree)"
 [ "$held" -gt $((200 * 256)) ] || { cat $st/state; vb_fail "only $held pages held after the round"; }
@@ -37,20 +33,20 @@ vb_log "held $((held / 256)) MiB as hints, MemAvailable $((avail / 1024)) MiB: f
 vb-workload fill --mib $mib --hold-file /mnt/t/w --seed 6 || vb_fail "workload failed"
 vb-workload verify --mib $mib --hold-file /mnt/t/w --seed 6 || exit 1
 vb-workload verify --mib 64 --hold-file /mnt/t/frag --seed 4 --punch-holes || exit 1
-shrunk=$(val hint_shrunk)
+shrunk=$(vb_ours_val hint_shrunk)
 vb_put shrunk "$shrunk"
 [ "$shrunk" -gt 0 ] || vb_fail "the shrinker took no hint page back"
 rm /mnt/t/w
 vb_signal pressured
 vb_wait done 60 || exit 1
 i=0
-while [ "$(val hint_held_pages)" != 0 ]; do
+while [ "$(vb_ours_val hint_held_pages)" != 0 ]; do
 	i=$((i + 1))
 	[ $i -gt 300 ] && vb_fail "hint pages still held after DONE"
 	sleep 0.1
 done
 grep -E "^hint" $st/state
-dmesg | grep -E "WARNING:|BUG:|Oops|Call Trace" && vb_fail "kernel warnings in dmesg"
+vb_check_dmesg
 exit 0
 GUEST
 
@@ -58,17 +54,17 @@ vb_start_daemon --ram-size 512M --page-reporting off || vb_fail "daemon did not 
 vb_start_uml --mem 512M --vhost "$VB_SOCK" --timeout 300 -- "$T/guest.sh" ||
 	vb_fail "UML did not boot"
 vb_wait_guest ready 120 || { vb_wait_uml; vb_fail "guest not ready"; }
-ctl hint start >/dev/null || vb_fail "hint start failed"
+vb_ctl hint start >/dev/null || vb_fail "hint start failed"
 for ((i = 0; i < 600; i++)); do
-	[ "$(ctl --json hint status | jq -r .state)" = stopped ] && break
+	[ "$(vb_ctl --json hint status | jq -r .state)" = stopped ] && break
 	sleep 0.1
 done
-[ "$(ctl --json hint status | jq -r .state)" = stopped ] || vb_fail "round never stopped"
-hinted=$(ctl --json hint status | jq '.["hinted-bytes"]')
+[ "$(vb_ctl --json hint status | jq -r .state)" = stopped ] || vb_fail "round never stopped"
+hinted=$(vb_ctl --json hint status | jq '.["hinted-bytes"]')
 vb_signal_guest hinted
 vb_wait_guest pressured 300 || { vb_wait_uml; vb_fail "pressure step failed"; }
 vb_log "round hinted $((hinted >> 20)) MiB in $(vb_get blocks) blocks; held $(( $(vb_get held) / 256 )) MiB; shrinker gave back $(( $(vb_get shrunk) / 256 )) MiB"
-ctl hint done >/dev/null || vb_fail "hint done failed"
+vb_ctl hint done >/dev/null || vb_fail "hint done failed"
 vb_signal_guest done
 vb_wait_uml || vb_fail "guest script failed"
 (( hinted >= 200 << 20 )) || vb_fail "device saw only $hinted hinted bytes"

@@ -17,24 +17,12 @@ MIB=$((1 << 20))
 vb_huge_tmpfs 1200M
 HUGE=$VB_HUGE_DIR
 
-ctl() { "$BUILD/vballoonctl" --qmp "$VB_QMP" "$@"; }
 # THP-backed part of this guest's RAM file, as the daemon measures it.
-thp_kb() { ctl --json query | jq -e '.[0]["ram-thp-bytes"] / 1024 | floor'; }
-wait_actual() {
-	local i a
-	for ((i = 0; i < 1200; i++)); do
-		a=$(ctl --json raw '{"execute":"query-balloon"}' | jq -e .return.actual) &&
-			[ "$a" = "$1" ] && return 0
-		sleep 0.1
-	done
-	vb_fail "actual is $a, want $1"
-}
+thp_kb() { vb_ctl --json query | jq -e '.[0]["ram-thp-bytes"] / 1024 | floor'; }
 
 cat >"$T/guest.sh" <<'GUEST'
 vb_load_balloon ours || vb_fail "insmod vballoon failed"
-st=$(ls -d /sys/bus/virtio/drivers/vballoon/virtio*/vballoon) ||
-	vb_fail "no sysfs view"
-val() { sed -n "s/^$1 //p" $st/state; }
+st=$(vb_ours_dir) || vb_fail "no sysfs view"
 mkdir -p /mnt/t && mount -t tmpfs -o size=95% none /mnt/t
 # Touch all free memory once so the host file is fully populated.
 avail=$(vb_meminfo MemAvailable)
@@ -43,8 +31,8 @@ rm /mnt/t/z
 vb-workload frag --mib 400 --hold-file /mnt/t/frag --seed 5 || exit 1
 vb_signal ready
 vb_wait inflated 300 || exit 1
-vb_put mode "$(val mode)"
-vb_put fallbacks "$(val cont_fallbacks)"
+vb_put mode "$(vb_ours_val mode)"
+vb_put fallbacks "$(vb_ours_val cont_fallbacks)"
 grep blocks_order $st/state
 vb-workload verify --mib 400 --hold-file /mnt/t/frag --seed 5 --punch-holes ||
 	exit 1
@@ -56,7 +44,7 @@ vb-workload verify --mib 400 --hold-file /mnt/t/frag --seed 5 --punch-holes ||
 	exit 1
 vb_signal refilled
 vb_wait bye 60 || exit 1
-dmesg | grep -E "WARNING:|BUG:|Oops|Call Trace" && vb_fail "kernel warnings in dmesg"
+vb_check_dmesg
 exit 0
 GUEST
 
@@ -72,22 +60,20 @@ run() {
 		-- "$T/guest.sh" || vb_fail "UML did not boot"
 	vb_wait_guest ready 300 || { vb_wait_uml; vb_fail "guest not ready"; }
 	vb_log "[$label] before inflating: host THP $(( $(thp_kb) / 1024 )) MiB (file $(( $(vb_ramfile_bytes) >> 20 )) MiB)"
-	ctl set 600M >/dev/null || vb_fail "balloon command failed"
-	wait_actual $((600 * MIB))
+	vb_ctl set 600M >/dev/null || vb_fail "balloon command failed"
+	vb_wait_actual $((600 * MIB)) 120 || vb_fail "balloon did not reach $((600 * MIB))"
 	vb_signal_guest inflated
 	vb_wait_guest measured 300 || { vb_wait_uml; vb_fail "verify failed"; }
 	t1=$(thp_kb)
-	ctl set 1G >/dev/null || vb_fail "balloon command failed"
-	wait_actual $((1024 * MIB))
+	vb_ctl set 1G >/dev/null || vb_fail "balloon command failed"
+	vb_wait_actual $((1024 * MIB)) 120 || vb_fail "balloon did not reach $((1024 * MIB))"
 	vb_signal_guest deflated
 	vb_wait_guest refilled 300 || { vb_wait_uml; vb_fail "refill failed"; }
 	t2=$(thp_kb)
 	vb_signal_guest bye
 	vb_wait_uml || vb_fail "guest script failed"
 	vb_log "[$label] mode $(vb_get mode), fallbacks $(vb_get fallbacks): host THP at 600 MiB $((t1 / 1024)) MiB, after deflate+refill $((t2 / 1024)) MiB"
-	vb_stop_pid "$VB_DAEMON_PID"
-	vb_untrack "$VB_DAEMON_PID"
-	rm -f "$VB_SOCK" "$VB_QMP"
+	vb_stop_daemon
 	R_T1=$t1 R_T2=$t2 R_MODE=$(vb_get mode)
 }
 

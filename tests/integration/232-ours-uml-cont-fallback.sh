@@ -12,30 +12,16 @@ vb_require "$BUILD/vballoond" "$BUILD/vballoonctl" "$BUILD/vb-workload" \
 	"$BUILD/um/vballoon.ko"
 MIB=$((1 << 20))
 
-ctl() { "$BUILD/vballoonctl" --qmp "$VB_QMP" "$@"; }
-info() { ctl --json query | jq -e ".[0].\"$1\""; }
-wait_actual() {
-	local i a
-	for ((i = 0; i < 1200; i++)); do
-		a=$(ctl --json raw '{"execute":"query-balloon"}' | jq -e .return.actual) &&
-			[ "$a" = "$1" ] && return 0
-		sleep 0.1
-	done
-	vb_fail "actual is $a, want $1"
-}
-
 cat >"$T/guest.sh" <<'GUEST'
 vb_load_balloon ours cont_compact=0 || vb_fail "insmod vballoon failed"
-st=$(ls -d /sys/bus/virtio/drivers/vballoon/virtio*/vballoon) ||
-	vb_fail "no sysfs view"
-val() { sed -n "s/^$1 //p" $st/state; }
+st=$(vb_ours_dir) || vb_fail "no sysfs view"
 mkdir -p /mnt/t && mount -t tmpfs -o size=95% none /mnt/t
 vb-workload frag --mib 800 --hold-file /mnt/t/frag --seed 8 || exit 1
 vb_signal ready
 vb_wait inflated 300 || exit 1
 grep -E "mode|fallbacks|blocks_order" $st/state
-vb_put mode "$(val mode)"
-vb_put fallbacks "$(val cont_fallbacks)"
+vb_put mode "$(vb_ours_val mode)"
+vb_put fallbacks "$(vb_ours_val cont_fallbacks)"
 vb_put low "$(grep -E '^blocks_order_[0-8] ' $st/state | wc -l)"
 vb-workload verify --mib 800 --hold-file /mnt/t/frag --seed 8 --punch-holes ||
 	exit 1
@@ -43,7 +29,7 @@ vb_signal verified
 vb_wait deflated 300 || exit 1
 vb-workload verify --mib 800 --hold-file /mnt/t/frag --seed 8 --punch-holes ||
 	exit 1
-dmesg | grep -E "WARNING:|BUG:|Oops|Call Trace" && vb_fail "kernel warnings in dmesg"
+vb_check_dmesg
 exit 0
 GUEST
 
@@ -52,18 +38,18 @@ vb_start_daemon --ram-size 1G --page-reporting off --free-page-hint off \
 vb_start_uml --mem 1G --vhost "$VB_SOCK" --timeout 400 -- "$T/guest.sh" ||
 	vb_fail "UML did not boot"
 vb_wait_guest ready 300 || { vb_wait_uml; vb_fail "guest not ready"; }
-ctl set 600M >/dev/null || vb_fail "balloon command failed"
-wait_actual $((600 * MIB))
+vb_ctl set 600M >/dev/null || vb_fail "balloon command failed"
+vb_wait_actual $((600 * MIB)) 120 || vb_fail "balloon did not reach $((600 * MIB))"
 vb_signal_guest inflated
 vb_wait_guest verified 300 || { vb_wait_uml; vb_fail "pattern corrupted while inflated"; }
 vb_log "mode $(vb_get mode): $(vb_get fallbacks) fallbacks, $(vb_get low) lower orders used"
-vb_log "daemon: $(ctl query | grep -E 'blocks-by-order|discard-ranges' | tr -s ' ' | tr '\n' ';')"
+vb_log "daemon: $(vb_ctl query | grep -E 'blocks-by-order|discard-ranges' | tr -s ' ' | tr '\n' ';')"
 [ "$(vb_get mode)" = cont ] || vb_fail "driver mode $(vb_get mode), want cont"
 (( $(vb_get fallbacks) > 0 )) || vb_fail "no order fallback counted"
 (( $(vb_get low) > 0 )) || vb_fail "no block below order 9 was used"
-ctl set 1G >/dev/null || vb_fail "balloon command failed"
-wait_actual $((1024 * MIB))
+vb_ctl set 1G >/dev/null || vb_fail "balloon command failed"
+vb_wait_actual $((1024 * MIB)) 120 || vb_fail "balloon did not reach $((1024 * MIB))"
 vb_signal_guest deflated
 vb_wait_uml || vb_fail "guest script failed"
-[ "$(info refused)" = 0 ] || vb_fail "daemon refused $(info refused) requests"
+[ "$(vb_info refused)" = 0 ] || vb_fail "daemon refused $(vb_info refused) requests"
 vb_log "ok"
