@@ -38,9 +38,8 @@ GUEST
 
 # ram-size: the size the guest was started with, as QEMU would know it.
 # No free page reporting: it would return the freed memory before we measure.
-vb_start_daemon --deflate-on-oom off --page-reporting off --ram-size 512M || vb_fail "daemon did not start"
-vb_start_uml --mem 512M --vhost "$VB_SOCK" --timeout 240 -- "$T/guest.sh" "$DRIVER" ||
-	vb_fail "UML did not boot"
+vb_start_daemon_uml 512M --deflate-on-oom off --page-reporting off \
+	-- --timeout 240 -- "$T/guest.sh" "$DRIVER"
 vb_wait_guest touched 120 || { vb_wait_uml; vb_fail "guest did not get ready"; }
 
 full=$(vb_actual) || vb_fail "query-balloon failed: $(vb_ctl raw '{"execute":"query-balloon"}')"

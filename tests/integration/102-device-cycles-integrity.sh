@@ -37,9 +37,7 @@ vb_log "patterns intact"
 exit 0
 GUEST
 
-vb_start_daemon --ram-size 512M || vb_fail "daemon did not start"
-vb_start_uml --mem 512M --vhost "$VB_SOCK" --timeout 600 -- "$T/guest.sh" "$DRIVER" ||
-	vb_fail "UML did not boot"
+vb_start_daemon_uml 512M -- --timeout 600 -- "$T/guest.sh" "$DRIVER"
 vb_wait_guest held 180 || { vb_wait_uml; vb_fail "guest workloads did not start"; }
 full=$((512 * MIB))
 for ((c = 1; c <= CYCLES; c++)); do

@@ -36,10 +36,8 @@ GUEST
 run() {	# run MODE: one guest with deflate-on-oom=MODE
 	local mode=$1 a
 	rm -f "$T/vhost.sock" "$T/qmp.sock"
-	vb_start_daemon --deflate-on-oom "$mode" --page-reporting off \
-		--free-page-hint off --ram-size 384M || vb_fail "daemon did not start"
-	vb_start_uml --mem 384M --vhost "$VB_SOCK" --timeout 300 -- "$T/guest.sh" "$DRIVER" "$mode" ||
-		vb_fail "UML did not boot"
+	vb_start_daemon_uml 384M --deflate-on-oom "$mode" --page-reporting off --free-page-hint off \
+		-- --timeout 300 -- "$T/guest.sh" "$DRIVER" "$mode"
 	vb_wait_guest loaded 120 || { vb_wait_uml; vb_fail "guest did not load the driver"; }
 	vb_ctl set "$TARGET" >/dev/null || vb_fail "balloon failed"
 	vb_wait_actual "$TARGET" 120 || vb_fail "$mode: inflate did not finish"

@@ -25,9 +25,8 @@ vb_wait finish 120 || exit 1
 exit 0
 GUEST
 
-vb_start_daemon --ram-size 512M --page-reporting off || vb_fail "daemon did not start"
-vb_start_uml --mem 512M --vhost "$VB_SOCK" --timeout 300 -- "$T/guest.sh" "$DRIVER" reload ||
-	vb_fail "UML did not boot"
+vb_start_daemon_uml 512M --page-reporting off \
+	-- --timeout 300 -- "$T/guest.sh" "$DRIVER" reload
 vb_wait_guest loaded 120 || { vb_wait_uml; vb_fail "guest did not load the driver"; }
 vb_ctl set "$TARGET" >/dev/null || vb_fail "balloon failed"
 vb_wait_actual "$TARGET" 60 || vb_fail "first inflate"

@@ -67,9 +67,7 @@ vb_log "pattern intact, writer verified $(cat /tmp/wr.n) rewrites"
 exit 0
 GUEST
 
-vb_start_daemon --ram-size 512M --page-reporting off || vb_fail "daemon did not start"
-vb_start_uml --mem 512M --vhost "$VB_SOCK" --timeout 300 -- "$T/guest.sh" "$DRIVER" ||
-	vb_fail "UML did not boot"
+vb_start_daemon_uml 512M --page-reporting off -- --timeout 300 -- "$T/guest.sh" "$DRIVER"
 vb_wait_guest ready 120 || { vb_wait_uml; vb_fail "guest did not get ready"; }
 b0=$(vb_ramfile_bytes)
 hinted=$(round) || vb_fail "first round failed"

@@ -24,9 +24,7 @@ vb_log "reused memory verified"
 exit 0
 GUEST
 
-vb_start_daemon --ram-size 512M || vb_fail "daemon did not start"
-vb_start_uml --mem 512M --vhost "$VB_SOCK" --timeout 300 -- "$T/guest.sh" "$DRIVER" ||
-	vb_fail "UML did not boot"
+vb_start_daemon_uml 512M -- --timeout 300 -- "$T/guest.sh" "$DRIVER"
 vb_wait_guest filled 120 || { vb_wait_uml; vb_fail "guest did not fill"; }
 vb_info features | jq -e 'index("page-reporting")' >/dev/null ||
 	vb_fail "page reporting not negotiated: $(vb_info features)"

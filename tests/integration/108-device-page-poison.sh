@@ -29,9 +29,8 @@ vb-workload verify --mib 200 --hold-file /mnt/h/p --seed 51 || vb_fail "corrupte
 exit 0
 GUEST
 
-vb_start_daemon --ram-size 512M || vb_fail "daemon did not start"
-vb_start_uml --mem 512M --vhost "$VB_SOCK" --cmdline "init_on_free=1" --timeout 300 \
-	-- "$T/guest.sh" "$DRIVER" || vb_fail "UML did not boot"
+vb_start_daemon_uml 512M \
+	-- --cmdline "init_on_free=1" --timeout 300 -- "$T/guest.sh" "$DRIVER"
 vb_wait_guest filled 120 || { vb_wait_uml; vb_fail "guest did not fill"; }
 feat=$(vb_info features)
 echo "$feat" | jq -e 'index("page-poison")' >/dev/null || vb_fail "PAGE_POISON not negotiated: $feat"

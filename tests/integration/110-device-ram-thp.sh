@@ -32,10 +32,8 @@ exit 0
 GUEST
 
 vb_huge_tmpfs 1G
-vb_start_daemon --page-reporting off --free-page-hint off --ram-size 512M ||
-	vb_fail "daemon did not start"
-vb_start_uml --mem 512M --ram-dir "$VB_HUGE_DIR" --vhost "$VB_SOCK" --timeout 300 \
-	-- "$T/guest.sh" "$DRIVER" || vb_fail "UML did not boot"
+vb_start_daemon_uml 512M --page-reporting off --free-page-hint off \
+	-- --ram-dir "$VB_HUGE_DIR" --timeout 300 -- "$T/guest.sh" "$DRIVER"
 vb_wait_guest touched 200 || { vb_wait_uml; vb_fail "guest did not get ready"; }
 
 order=$(vb_info pages-order) || vb_fail "no pages-order in x-vb-query"

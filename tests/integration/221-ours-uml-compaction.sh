@@ -53,10 +53,8 @@ run() {
 	local want_mode=$1 i0 d0 i1 d1 mig
 	BAL=$2
 	shift 2
-	vb_start_daemon --ram-size 512M --page-reporting off --free-page-hint off "$@" ||
-		vb_fail "daemon did not start"
-	vb_start_uml --mem 512M --vhost "$VB_SOCK" --timeout 240 -- "$T/guest.sh" ||
-		vb_fail "UML did not boot"
+	vb_start_daemon_uml 512M --page-reporting off --free-page-hint off "$@" \
+		-- --timeout 240 -- "$T/guest.sh"
 	vb_wait_guest ready 120 || { vb_wait_uml; vb_fail "guest not ready"; }
 	vb_ctl set $((512 * MIB - BAL * MIB)) >/dev/null || vb_fail "balloon command failed"
 	vb_wait_actual $((512 * MIB - BAL * MIB)) 60 || vb_fail "balloon did not reach $((512 * MIB - BAL * MIB))"

@@ -50,9 +50,7 @@ vb_check_dmesg
 exit 0
 GUEST
 
-vb_start_daemon --ram-size 512M --page-reporting off || vb_fail "daemon did not start"
-vb_start_uml --mem 512M --vhost "$VB_SOCK" --timeout 300 -- "$T/guest.sh" ||
-	vb_fail "UML did not boot"
+vb_start_daemon_uml 512M --page-reporting off -- --timeout 300 -- "$T/guest.sh"
 vb_wait_guest ready 120 || { vb_wait_uml; vb_fail "guest not ready"; }
 vb_ctl hint start >/dev/null || vb_fail "hint start failed"
 for ((i = 0; i < 600; i++)); do

@@ -54,10 +54,8 @@ GUEST
 run() {
 	local label=$1 t1 t2
 	shift
-	vb_start_daemon --ram-size 1G --page-reporting off --free-page-hint off \
-		"$@" || vb_fail "daemon did not start"
-	vb_start_uml --mem 1G --ram-dir "$HUGE" --vhost "$VB_SOCK" --timeout 400 \
-		-- "$T/guest.sh" || vb_fail "UML did not boot"
+	vb_start_daemon_uml 1G --page-reporting off --free-page-hint off "$@" \
+		-- --ram-dir "$HUGE" --timeout 400 -- "$T/guest.sh"
 	vb_wait_guest ready 300 || { vb_wait_uml; vb_fail "guest not ready"; }
 	vb_log "[$label] before inflating: host THP $(( $(thp_kb) / 1024 )) MiB (file $(( $(vb_ramfile_bytes) >> 20 )) MiB)"
 	vb_ctl set 600M >/dev/null || vb_fail "balloon command failed"

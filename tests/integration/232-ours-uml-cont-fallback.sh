@@ -33,10 +33,8 @@ vb_check_dmesg
 exit 0
 GUEST
 
-vb_start_daemon --ram-size 1G --page-reporting off --free-page-hint off \
-	--pages-order 9 || vb_fail "daemon did not start"
-vb_start_uml --mem 1G --vhost "$VB_SOCK" --timeout 400 -- "$T/guest.sh" ||
-	vb_fail "UML did not boot"
+vb_start_daemon_uml 1G --page-reporting off --free-page-hint off --pages-order 9 \
+	-- --timeout 400 -- "$T/guest.sh"
 vb_wait_guest ready 300 || { vb_wait_uml; vb_fail "guest not ready"; }
 vb_ctl set 600M >/dev/null || vb_fail "balloon command failed"
 vb_wait_actual $((600 * MIB)) 120 || vb_fail "balloon did not reach $((600 * MIB))"

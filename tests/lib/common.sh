@@ -128,6 +128,21 @@ vb_start_daemon() {
 	return 1
 }
 
+# vb_start_daemon_uml MEM [vballoond options] -- [uml-run options] -- SCRIPT
+# [ARGS]: vballoond for a guest of MEM (--ram-size), then a UML guest of MEM
+# on its vhost-user socket; fails the test when either does not come up.
+vb_start_daemon_uml() {
+	local mem=$1 dargs=()
+	shift
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		dargs+=("$1")
+		shift
+	done
+	[ $# -gt 0 ] && shift
+	vb_start_daemon --ram-size "$mem" "${dargs[@]}" || vb_fail "daemon did not start"
+	vb_start_uml --mem "$mem" --vhost "$VB_SOCK" "$@" || vb_fail "UML did not boot"
+}
+
 # vb_stop_daemon: stop the daemon vb_start_daemon started and remove its
 # sockets, so that vb_start_daemon can start another one.
 vb_stop_daemon() {
