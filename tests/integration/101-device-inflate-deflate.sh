@@ -15,11 +15,8 @@ set -e
 vb_load_balloon "$1" || vb_fail "cannot load the $1 balloon driver"
 # Touch (nearly) all free memory so the host file holds it, then free it:
 # the balloon then takes pages the host really has to give back.
-mkdir -p /mnt/fill
-mount -t tmpfs -o size=95% none /mnt/fill
-avail=$(vb_meminfo MemAvailable)
-dd if=/dev/zero of=/mnt/fill/f bs=1M count=$((avail / 1024 - 48)) 2>/dev/null
-rm /mnt/fill/f
+vb_tmpfs /mnt/fill
+vb_touch_free /mnt/fill 48
 vb_put total0 "$(vb_meminfo MemTotal)"
 vb_signal touched
 vb_wait inflated 120 || exit 1

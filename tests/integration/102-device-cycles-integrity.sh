@@ -11,8 +11,7 @@ CYCLES=${VB_CYCLES:-4}
 
 cat >"$T/guest.sh" <<'GUEST'
 vb_load_balloon "$1" || vb_fail "cannot load the $1 balloon driver"
-mkdir -p /mnt/h
-mount -t tmpfs -o size=95% none /mnt/h
+vb_tmpfs /mnt/h
 vb-workload fill --mib 128 --hold-file /mnt/h/p --seed 21 --ready /tmp/r1 \
 	--hold-until /tmp/stop --interval 1 >/tmp/w1.log 2>&1 &
 p1=$!

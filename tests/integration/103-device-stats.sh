@@ -28,8 +28,7 @@ vb_load_balloon "$1" || vb_fail "cannot load the $1 balloon driver"
 vb_put total "$(vb_meminfo MemTotal)"
 vb_signal loaded
 vb_wait hold 120 || exit 1
-mkdir -p /mnt/h
-mount -t tmpfs -o size=90% none /mnt/h
+vb_tmpfs /mnt/h 90%
 vb-workload fill --mib 160 --hold-file /mnt/h/p --seed 3 || vb_fail "fill"
 vb_put free_held "$(vb_meminfo MemFree)"
 vb_signal holding

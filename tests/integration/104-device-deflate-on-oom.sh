@@ -18,8 +18,7 @@ vb_wait inflated 120 || exit 1
 vb_log "MemTotal $(vb_meminfo MemTotal) kB, MemFree $(vb_meminfo MemFree) kB"
 rc=0
 if [ "$2" = on ]; then
-	mkdir -p /mnt/h
-	mount -t tmpfs -o size=95% none /mnt/h
+	vb_tmpfs /mnt/h
 	vb-workload fill --mib 200 --hold-file /mnt/h/p --seed 8 || rc=$?
 	[ $rc = 0 ] && { vb-workload verify --mib 200 --hold-file /mnt/h/p --seed 8 || rc=$?; }
 else

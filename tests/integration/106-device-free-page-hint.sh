@@ -28,8 +28,7 @@ round() {
 
 cat >"$T/guest.sh" <<'GUEST'
 vb_load_balloon "$1" || vb_fail "cannot load the $1 balloon driver"
-mkdir -p /mnt/h
-mount -t tmpfs -o size=95% none /mnt/h
+vb_tmpfs /mnt/h
 vb-workload fill --mib 64 --hold-file /mnt/h/p --seed 31 --ready /tmp/r \
 	--hold-until /tmp/stop --interval 1 >/tmp/w.log 2>&1 &
 wp=$!

@@ -13,8 +13,7 @@ MIB=$((1 << 20))
 cat >"$T/guest.sh" <<'GUEST'
 grep -q init_on_free=1 /proc/cmdline || vb_fail "init_on_free=1 not on the command line"
 vb_load_balloon "$1" || vb_fail "cannot load the $1 balloon driver"
-mkdir -p /mnt/h
-mount -t tmpfs -o size=95% none /mnt/h
+vb_tmpfs /mnt/h
 dd if=/dev/zero of=/mnt/h/big bs=1M count=200 2>/dev/null
 vb_signal filled
 vb_wait free 120 || exit 1

@@ -21,11 +21,8 @@ MIB=$((1 << 20))
 cat >"$T/guest.sh" <<'GUEST'
 set -e
 vb_load_balloon "$1" || vb_fail "cannot load the $1 balloon driver"
-mkdir -p /mnt/fill
-mount -t tmpfs -o size=95% none /mnt/fill
-avail=$(vb_meminfo MemAvailable)
-dd if=/dev/zero of=/mnt/fill/f bs=1M count=$((avail / 1024 - 48)) 2>/dev/null
-rm /mnt/fill/f
+vb_tmpfs /mnt/fill
+vb_touch_free /mnt/fill 48
 vb_signal touched
 vb_wait bye 300 || exit 1
 exit 0

@@ -21,7 +21,7 @@ BAL=0
 cat >"$T/guest.sh" <<'GUEST'
 vb_load_balloon ours || vb_fail "insmod vballoon failed"
 st=$(vb_ours_dir) || vb_fail "no sysfs view"
-mkdir -p /mnt/t && mount -t tmpfs -o size=90% none /mnt/t
+vb_tmpfs /mnt/t 90%
 vb-workload fill --mib 48 --hold-file /mnt/t/keep --seed 2 || exit 1
 vb-workload frag --mib 240 --hold-file /mnt/t/frag --seed 5 || exit 1
 vb_signal ready

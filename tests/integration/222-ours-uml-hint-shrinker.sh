@@ -14,7 +14,7 @@ vb_require "$BUILD/vballoond" "$BUILD/vballoonctl" "$BUILD/vb-workload" \
 cat >"$T/guest.sh" <<'GUEST'
 vb_load_balloon ours || vb_fail "insmod vballoon failed"
 st=$(vb_ours_dir) || vb_fail "no sysfs view"
-mkdir -p /mnt/t && mount -t tmpfs -o size=95% none /mnt/t
+vb_tmpfs /mnt/t
 vb-workload frag --mib 64 --hold-file /mnt/t/frag --seed 4 || exit 1
 dd if=/dev/zero of=/mnt/t/z bs=1M count=300 2>/dev/null
 rm /mnt/t/z

@@ -23,11 +23,9 @@ thp_kb() { vb_ctl --json query | jq -e '.[0]["ram-thp-bytes"] / 1024 | floor'; }
 cat >"$T/guest.sh" <<'GUEST'
 vb_load_balloon ours || vb_fail "insmod vballoon failed"
 st=$(vb_ours_dir) || vb_fail "no sysfs view"
-mkdir -p /mnt/t && mount -t tmpfs -o size=95% none /mnt/t
+vb_tmpfs /mnt/t
 # Touch all free memory once so the host file is fully populated.
-avail=$(vb_meminfo MemAvailable)
-dd if=/dev/zero of=/mnt/t/z bs=1M count=$((avail / 1024 - 32)) 2>/dev/null
-rm /mnt/t/z
+vb_touch_free /mnt/t 32
 vb-workload frag --mib 400 --hold-file /mnt/t/frag --seed 5 || exit 1
 vb_signal ready
 vb_wait inflated 300 || exit 1

@@ -15,7 +15,7 @@ MIB=$((1 << 20))
 cat >"$T/guest.sh" <<'GUEST'
 vb_load_balloon ours cont_compact=0 || vb_fail "insmod vballoon failed"
 st=$(vb_ours_dir) || vb_fail "no sysfs view"
-mkdir -p /mnt/t && mount -t tmpfs -o size=95% none /mnt/t
+vb_tmpfs /mnt/t
 vb-workload frag --mib 800 --hold-file /mnt/t/frag --seed 8 || exit 1
 vb_signal ready
 vb_wait inflated 300 || exit 1

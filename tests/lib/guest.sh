@@ -134,3 +134,18 @@ vb_check_dmesg() {
 	fi
 	return 0
 }
+
+# vb_tmpfs DIR [SIZE]: mount a tmpfs of SIZE (default 95%) at DIR.
+vb_tmpfs() {
+	mkdir -p "$1" && mount -t tmpfs -o "size=${2:-95%}" none "$1"
+}
+
+# vb_touch_free DIR MARGIN_MIB: fill a file in DIR (a tmpfs) with zeros
+# until MARGIN_MIB of MemAvailable is left, then delete it: the guest has
+# touched nearly all its free memory, so the host's RAM file holds it.
+vb_touch_free() {
+	local avail
+	avail=$(vb_meminfo MemAvailable)
+	dd if=/dev/zero of="$1/.vb-touch" bs=1M count=$((avail / 1024 - $2)) 2>/dev/null
+	rm "$1/.vb-touch"
+}
