@@ -48,7 +48,7 @@
 #define VB_HINT_MAX_BUF_PAGES	(32UL << (20 - PAGE_SHIFT))
 #define VB_HINT_KICK_BATCH	8
 #define VB_POLL_MAX_US		(5 * USEC_PER_SEC)
-#define VB_ACTUAL_EVERY		(HZ / 4)	/* progress while inflating */
+#define VB_ACTUAL_EVERY		HZ	/* progress while inflating */
 
 /* Module parameters. */
 static unsigned int batch_pages = 256;
@@ -59,9 +59,9 @@ static bool pipeline = true;
 module_param(pipeline, bool, 0644);
 MODULE_PARM_DESC(pipeline, "Build the next inflate request while the device discards the last (default 1)");
 
-static unsigned int range_batch_pages = 32768;
+static unsigned int range_batch_pages = 65536;
 module_param(range_batch_pages, uint, 0644);
-MODULE_PARM_DESC(range_batch_pages, "Pages per inflate/deflate round with page ranges (default 32768)");
+MODULE_PARM_DESC(range_batch_pages, "Pages per inflate/deflate round with page ranges (default 65536)");
 
 static unsigned int oom_pages = 256;
 module_param(oom_pages, uint, 0644);
