@@ -14,19 +14,6 @@ FULL=$((384 * MIB))
 TARGET=$((64 * MIB))
 export ASAN_OPTIONS=exitcode=66
 
-ctl() { "$BUILD/vballoonctl" --qmp "$VB_QMP" "$@"; }
-info() { ctl --json query | jq -e ".[0].$1"; }
-actual() { ctl --json raw '{"execute":"query-balloon"}' | jq -e .return.actual; }
-wait_actual() {
-	local i a
-	for ((i = 0; i < ${2:-60} * 10; i++)); do
-		a=$(actual) && [ "$a" = "$1" ] && return 0
-		sleep 0.1
-	done
-	echo "actual is $a, want $1" >&2
-	return 1
-}
-
 cat >"$T/guest.sh" <<'GUEST'
 vb_load_balloon "$1" || vb_fail "cannot load the $1 balloon driver"
 vb_signal loaded
@@ -45,13 +32,13 @@ BUILD=$BUILD/san vb_start_daemon --ram-size 384M --page-reporting off ||
 vb_start_uml --mem 384M --vhost "$VB_SOCK" --timeout 300 -- "$T/guest.sh" "$DRIVER" ||
 	vb_fail "UML did not boot"
 vb_wait_guest loaded 120 || { vb_wait_uml; vb_fail "guest did not load the driver"; }
-ctl set "$TARGET" >/dev/null || vb_fail "balloon failed"
+vb_ctl set "$TARGET" >/dev/null || vb_fail "balloon failed"
 # Kill it once the inflate is under way (some pages discarded, not all).
 mid=no
 for ((i = 0; i < 600; i++)); do
-	d=$(info '"discarded-bytes"') || d=0
+	d=$(vb_info discarded-bytes) || d=0
 	if [ "$d" -gt 0 ]; then
-		a=$(actual)
+		a=$(vb_actual)
 		[ "$a" -gt "$TARGET" ] && mid=yes
 		break
 	fi
@@ -61,24 +48,24 @@ kill -KILL "$VB_UML_PID"
 vb_log "guest killed after $((d / MIB)) MiB discarded (mid-inflate: $mid)"
 vb_wait_uml && vb_fail "killed guest reported success"
 for ((i = 0; i < 100; i++)); do
-	[ "$(info connected)" = false ] && break
+	[ "$(vb_info connected)" = false ] && break
 	sleep 0.1
 done
 kill -0 "$VB_DAEMON_PID" || vb_fail "daemon died with the guest"
-[ "$(info connected)" = false ] || vb_fail "daemon still sees the killed guest"
-[ "$(ctl --json query | jq '.[0].target')" = "$TARGET" ] || vb_fail "target lost"
+[ "$(vb_info connected)" = false ] || vb_fail "daemon still sees the killed guest"
+[ "$(vb_ctl --json query | jq '.[0].target')" = "$TARGET" ] || vb_fail "target lost"
 
 # A new guest on the same socket gets the kept target, then its memory back.
 vb_start_uml --mem 384M --vhost "$VB_SOCK" --timeout 300 -- "$T/guest.sh" "$DRIVER" verify ||
 	vb_fail "second UML did not boot"
 vb_wait_guest loaded 120 || { vb_wait_uml; vb_fail "second guest did not load the driver"; }
-wait_actual "$TARGET" 120 || vb_fail "reconnected guest did not reach the kept target"
-ctl set "$FULL" >/dev/null
-wait_actual "$FULL" 120 || vb_fail "reconnected guest did not deflate"
+vb_wait_actual "$TARGET" 120 || vb_fail "reconnected guest did not reach the kept target"
+vb_ctl set "$FULL" >/dev/null
+vb_wait_actual "$FULL" 120 || vb_fail "reconnected guest did not deflate"
 vb_signal_guest finish
 vb_wait_uml || vb_fail "second guest failed"
 vb_log "second guest verified $(vb_get verified) MiB"
-[ "$(info broken)" = false ] || vb_fail "device left broken"
+[ "$(vb_info broken)" = false ] || vb_fail "device left broken"
 kill -TERM "$VB_DAEMON_PID"; wait "$VB_DAEMON_PID"; rc=$?; vb_untrack "$VB_DAEMON_PID"
 grep -E "AddressSanitizer|runtime error|LeakSanitizer" "$T/daemon.log" && vb_fail "sanitizer report"
 [ "$rc" = 0 ] || vb_fail "daemon exit status $rc"

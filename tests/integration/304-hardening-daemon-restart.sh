@@ -19,19 +19,6 @@ DRIVER=${VB_DRIVER:-intree}
 MIB=$((1 << 20))
 export ASAN_OPTIONS=exitcode=66
 
-ctl() { "$BUILD/vballoonctl" --qmp "$VB_QMP" "$@"; }
-info() { ctl --json query | jq -e ".[0].$1"; }
-actual() { ctl --json raw '{"execute":"query-balloon"}' | jq -e .return.actual; }
-wait_actual() {
-	local i a
-	for ((i = 0; i < ${2:-60} * 10; i++)); do
-		a=$(actual) && [ "$a" = "$1" ] && return 0
-		sleep 0.1
-	done
-	echo "actual is $a, want $1" >&2
-	return 1
-}
-
 cat >"$T/guest.sh" <<'GUEST'
 vb_load_balloon "$1" || vb_fail "cannot load the $1 balloon driver"
 mkdir -p /mnt/w && mount -t tmpfs -o size=90% none /mnt/w
@@ -55,8 +42,8 @@ vb_start_uml --mem 256M --vhost "$VB_SOCK" --timeout 240 -- "$T/guest.sh" "$DRIV
 ORPHAN=$VB_UML_LAUNCHER_PID ORPHAN_SHARE=$VB_SHARE ORPHAN_INFO=$VB_UML_INFO
 vb_wait_guest loaded 120 || { vb_wait_uml; vb_fail "guest did not load the driver"; }
 b0=$(vb_ramfile_bytes)
-ctl set $((128 * MIB)) >/dev/null || vb_fail "balloon failed"
-wait_actual $((128 * MIB)) 60 || vb_fail "inflate"
+vb_ctl set $((128 * MIB)) >/dev/null || vb_fail "balloon failed"
+vb_wait_actual $((128 * MIB)) 60 || vb_fail "inflate"
 b1=$(vb_ramfile_bytes)
 vb_log "inflated 128 MiB: RAM file $((b0 / MIB)) -> $((b1 / MIB)) MiB"
 (( b0 - b1 >= 120 * MIB )) || vb_fail "inflate released only $(((b0 - b1) / MIB)) MiB"
@@ -68,8 +55,8 @@ mv "$T/daemon.log" "$T/daemon.1.log"
 rm -f "$VB_SOCK" "$VB_QMP"	# so vb_start_daemon waits for the new ones
 BUILD=$BUILD/san vb_start_daemon --ram-size 256M --page-reporting off ||
 	vb_fail "daemon did not restart"
-vb_log "daemon restarted: $(ctl list | tail -n 1)"
-[ "$(info connected)" = false ] || vb_fail "restarted daemon claims the old guest"
+vb_log "daemon restarted: $(vb_ctl list | tail -n 1)"
+[ "$(vb_info connected)" = false ] || vb_fail "restarted daemon claims the old guest"
 
 vb_signal_guest check
 vb_wait_guest checked 90 || vb_fail "orphaned guest stopped working"
@@ -85,10 +72,10 @@ vb_log "UML console: $warn 'read returned 0' warnings for the dead backend"
 vb_start_uml --mem 256M --vhost "$VB_SOCK" --timeout 240 -- "$T/guest.sh" "$DRIVER" ||
 	vb_fail "new UML did not boot"
 vb_wait_guest loaded 120 || { vb_wait_uml; vb_fail "new guest did not load the driver"; }
-ctl set $((192 * MIB)) >/dev/null || vb_fail "balloon on the restarted daemon failed"
-wait_actual $((192 * MIB)) 60 || vb_fail "new guest did not inflate"
-ctl set $((256 * MIB)) >/dev/null
-wait_actual $((256 * MIB)) 60 || vb_fail "new guest did not deflate"
+vb_ctl set $((192 * MIB)) >/dev/null || vb_fail "balloon on the restarted daemon failed"
+vb_wait_actual $((192 * MIB)) 60 || vb_fail "new guest did not inflate"
+vb_ctl set $((256 * MIB)) >/dev/null
+vb_wait_actual $((256 * MIB)) 60 || vb_fail "new guest did not deflate"
 vb_signal_guest check
 vb_wait_guest checked 90 || vb_fail "new guest workload"
 vb_signal_guest finish

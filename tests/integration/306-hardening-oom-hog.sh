@@ -15,18 +15,6 @@ MIB=$((1 << 20))
 FULL=$((256 * MIB))
 TARGET=$((96 * MIB))
 
-ctl() { "$BUILD/vballoonctl" --qmp "$VB_QMP" "$@"; }
-actual() { ctl --json raw '{"execute":"query-balloon"}' | jq -e .return.actual; }
-wait_actual() {
-	local i a
-	for ((i = 0; i < ${2:-60} * 10; i++)); do
-		a=$(actual) && [ "$a" = "$1" ] && return 0
-		sleep 0.1
-	done
-	echo "actual is $a, want $1" >&2
-	return 1
-}
-
 cat >"$T/guest.sh" <<'GUEST'
 vb_load_balloon ours || vb_fail "cannot load vballoon.ko"
 mkdir -p /mnt/h && mount -t tmpfs -o size=40M none /mnt/h
@@ -54,25 +42,25 @@ vb_start_daemon --ram-size 256M --page-reporting off --deflate-on-oom on || vb_f
 vb_start_uml --mem 256M --vhost "$VB_SOCK" --timeout 240 -- "$T/guest.sh" ||
 	vb_fail "UML did not boot"
 vb_wait_guest loaded 120 || { vb_wait_uml; vb_fail "guest did not load vballoon.ko"; }
-ctl set "$TARGET" >/dev/null || vb_fail "balloon failed"
+vb_ctl set "$TARGET" >/dev/null || vb_fail "balloon failed"
 # The guest may not reach 64 MiB exactly (it holds 32 MiB + kernel); take
 # what it gets within a while.
-wait_actual "$TARGET" 60 || vb_log "guest stopped at $(($(actual) / MIB)) MiB"
-vb_log "balloon inflated: guest at $(($(actual) / MIB)) MiB"
+vb_wait_actual "$TARGET" 60 || vb_log "guest stopped at $(($(vb_actual) / MIB)) MiB"
+vb_log "balloon inflated: guest at $(($(vb_actual) / MIB)) MiB"
 vb_signal_guest inflated
 vb_wait_guest hogged 150 || { vb_wait_uml; vb_fail "guest hung under the memory hog"; }
 vb_log "hog: rc $(vb_get hog_rc) after $(vb_get hog_secs) s, OOM kill: $(vb_get oomkill), oom_deflated $(vb_get oom_deflated) pages"
 [ "$(vb_get verify)" = 0 ] || vb_fail "held pattern corrupted"
 [ "${oom:=$(vb_get oom_deflated)}" -gt 0 ] 2>/dev/null || vb_fail "the driver did not deflate on OOM"
-a=$(actual)
+a=$(vb_actual)
 vb_log "after the hog: guest at $((a / MIB)) MiB"
 [ "$a" -gt "$TARGET" ] || vb_fail "balloon did not shrink under OOM"
 # The host re-asks: the guest inflates again once the hog is gone.
-ctl set $((TARGET + 64 * MIB)) >/dev/null
+vb_ctl set $((TARGET + 64 * MIB)) >/dev/null
 sleep 1
-ctl set "$TARGET" >/dev/null
-wait_actual "$TARGET" 60 || vb_log "re-inflate stopped at $(($(actual) / MIB)) MiB"
-[ "$(actual)" -lt "$a" ] || vb_fail "balloon did not inflate again after the OOM"
+vb_ctl set "$TARGET" >/dev/null
+vb_wait_actual "$TARGET" 60 || vb_log "re-inflate stopped at $(($(vb_actual) / MIB)) MiB"
+[ "$(vb_actual)" -lt "$a" ] || vb_fail "balloon did not inflate again after the OOM"
 vb_signal_guest finish
 vb_wait_uml || vb_fail "guest script failed"
 kill -0 "$VB_DAEMON_PID" || vb_fail "daemon died"

@@ -15,19 +15,6 @@ FULL=$((512 * MIB))
 TARGET=$((128 * MIB))
 ROUNDS=${UNLOAD_ROUNDS:-3}
 
-ctl() { "$BUILD/vballoonctl" --qmp "$VB_QMP" "$@"; }
-actual() { ctl --json raw '{"execute":"query-balloon"}' | jq -e .return.actual; }
-info() { ctl --json query | jq -e ".[0].$1"; }
-wait_actual() {
-	local i a
-	for ((i = 0; i < ${2:-60} * 10; i++)); do
-		a=$(actual) && [ "$a" = "$1" ] && return 0
-		sleep 0.1
-	done
-	echo "actual is $a, want $1" >&2
-	return 1
-}
-
 cat >"$T/guest.sh" <<'GUEST'
 mkdir -p /mnt/h && mount -t tmpfs -o size=40M none /mnt/h
 vb-workload fill --mib 32 --hold-file /mnt/h/p --seed 9 || vb_fail "fill"
@@ -65,22 +52,22 @@ vb_start_uml --mem 512M --vhost "$VB_SOCK" --timeout 240 -- "$T/guest.sh" "$ROUN
 mid=0
 for ((r = 1; r <= ROUNDS; r++)); do
 	vb_wait_guest "loaded$r" 120 || { vb_wait_uml; vb_fail "round $r: guest did not load"; }
-	ctl set "$TARGET" >/dev/null || vb_fail "balloon failed"
+	vb_ctl set "$TARGET" >/dev/null || vb_fail "balloon failed"
 	vb_wait_guest "unloaded$r" 90 || { vb_wait_uml; vb_fail "round $r: rmmod hung"; }
 	held=$(vb_get "held$r")
 	vb_log "round $r: rmmod with $held pages in the balloon took $(vb_get "rmmod_secs$r") s, MemFree $(vb_get "free$r") kB"
 	[ "$held" -lt $(((FULL - TARGET) / 4096)) ] && mid=$((mid + 1))
-	wait_actual "$FULL" 30 || vb_fail "round $r: the daemon does not see the balloon empty"
-	[ "$(info connected)" = false ] || vb_log "round $r: device still connected after rmmod"
-	ctl set "$FULL" >/dev/null
+	vb_wait_actual "$FULL" 30 || vb_fail "round $r: the daemon does not see the balloon empty"
+	[ "$(vb_info connected)" = false ] || vb_log "round $r: device still connected after rmmod"
+	vb_ctl set "$FULL" >/dev/null
 	vb_signal_guest "next$r"
 done
 vb_log "$mid of $ROUNDS unloads happened mid-inflate"
 vb_wait_guest loaded_final 60 || vb_fail "final insmod"
-ctl set "$TARGET" >/dev/null
-wait_actual "$TARGET" 60 || vb_fail "reloaded driver did not reach the target"
-ctl set "$FULL" >/dev/null
-wait_actual "$FULL" 60 || vb_fail "final deflate"
+vb_ctl set "$TARGET" >/dev/null
+vb_wait_actual "$TARGET" 60 || vb_fail "reloaded driver did not reach the target"
+vb_ctl set "$FULL" >/dev/null
+vb_wait_actual "$FULL" 60 || vb_fail "final deflate"
 vb_signal_guest finish
 vb_wait_uml || vb_fail "guest script failed"
 free0=$(vb_get free0)
@@ -88,6 +75,6 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	f=$(vb_get "free$r")
 	(( f * 10 >= free0 * 9 )) || vb_fail "round $r: MemFree $f kB after rmmod, $free0 kB before: pages not returned"
 done
-[ "$(info refused)" = 0 ] || vb_fail "daemon refused requests"
+[ "$(vb_info refused)" = 0 ] || vb_fail "daemon refused requests"
 kill -0 "$VB_DAEMON_PID" || vb_fail "daemon died"
 vb_log "ok"

@@ -12,18 +12,6 @@ MIB=$((1 << 20))
 VG_LOG=$T/valgrind.log
 VB_DAEMON_WRAPPER="valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite --track-fds=no --log-file=$VG_LOG"
 
-ctl() { "$BUILD/vballoonctl" --qmp "$VB_QMP" "$@"; }
-actual() { ctl --json raw '{"execute":"query-balloon","arguments":{"guest":"uml"}}' | jq -e .return.actual; }
-wait_actual() {
-	local i a
-	for ((i = 0; i < ${2:-60} * 10; i++)); do
-		a=$(actual) && [ "$a" = "$1" ] && return 0
-		sleep 0.1
-	done
-	echo "actual is $a, want $1" >&2
-	return 1
-}
-
 cat >"$T/guest.sh" <<'GUEST'
 vb_load_balloon intree || vb_fail "cannot load virtio_balloon"
 vb_signal loaded
@@ -37,19 +25,19 @@ vb_start_uml --mem 256M --vhost "$VB_SOCK" --timeout 300 -- "$T/guest.sh" || vb_
 vb_bg "$BUILD/vb-hostile" good "$T/fe.sock" --mib 16 --until "$T/stop" >"$T/good.log" 2>&1
 GOOD=$VB_BG_PID
 vb_wait_guest loaded 180 || { vb_wait_uml; vb_fail "guest did not load the driver"; }
-ctl --guest uml set $((192 * MIB)) >/dev/null || vb_fail "balloon failed"
-wait_actual $((192 * MIB)) 180 || vb_fail "inflate under valgrind"
-ctl --guest fe set 8M >/dev/null || vb_fail "balloon fe failed"
-ctl --json query >/dev/null || vb_fail "query"
-ctl --guest uml --json stats >/dev/null || vb_fail "stats"
-ctl --guest uml stats-request >/dev/null || vb_fail "stats-request"
-ctl --guest uml hint start >/dev/null || vb_fail "hint start"
+vb_ctl --guest uml set $((192 * MIB)) >/dev/null || vb_fail "balloon failed"
+vb_wait_actual $((192 * MIB)) 180 uml || vb_fail "inflate under valgrind"
+vb_ctl --guest fe set 8M >/dev/null || vb_fail "balloon fe failed"
+vb_ctl --json query >/dev/null || vb_fail "query"
+vb_ctl --guest uml --json stats >/dev/null || vb_fail "stats"
+vb_ctl --guest uml stats-request >/dev/null || vb_fail "stats-request"
+vb_ctl --guest uml hint start >/dev/null || vb_fail "hint start"
 sleep 2
-ctl --guest uml hint status >/dev/null || vb_fail "hint status"
-ctl --guest uml hint ranges >/dev/null || vb_fail "hint ranges"
-ctl --guest uml hint done >/dev/null || vb_fail "hint done"
-ctl --guest uml set $((256 * MIB)) >/dev/null
-wait_actual $((256 * MIB)) 180 || vb_fail "deflate under valgrind"
+vb_ctl --guest uml hint status >/dev/null || vb_fail "hint status"
+vb_ctl --guest uml hint ranges >/dev/null || vb_fail "hint ranges"
+vb_ctl --guest uml hint done >/dev/null || vb_fail "hint done"
+vb_ctl --guest uml set $((256 * MIB)) >/dev/null
+vb_wait_actual $((256 * MIB)) 180 uml || vb_fail "deflate under valgrind"
 touch "$T/stop"
 wait "$GOOD"; vb_untrack "$GOOD"
 vb_signal_guest finish
