@@ -151,6 +151,22 @@ vb_stop_daemon() {
 	rm -f "$VB_SOCK" "$VB_QMP"
 }
 
+# vb_term_daemon [LOG...]: the clean-exit check of a (sanitized) daemon:
+# SIGTERM it and wait; fail the test on a sanitizer report in LOGs (default
+# $T/daemon.log) or on a non-zero exit status.
+vb_term_daemon() {
+	local rc
+	kill -TERM "$VB_DAEMON_PID"
+	wait "$VB_DAEMON_PID"
+	rc=$?
+	vb_untrack "$VB_DAEMON_PID"
+	[ $# -gt 0 ] || set -- "$T/daemon.log"
+	grep -E "AddressSanitizer|runtime error|LeakSanitizer" "$@" &&
+		vb_fail "sanitizer report after SIGTERM"
+	[ "$rc" = 0 ] || vb_fail "vballoond exited with status $rc after SIGTERM"
+	return 0
+}
+
 # ---- the balloon's size: vballoonctl (vballoond) and QMP (QEMU) ----
 
 # vb_ctl ARGS...: vballoonctl on the daemon's control socket.
