@@ -20,7 +20,7 @@ vb_signal loaded
 vb_wait finish 240 || exit 1
 [ "$2" = verify ] || exit 0
 mib=$(( $(vb_meminfo MemAvailable) / 1024 - 48 ))
-mkdir -p /mnt/w && mount -t tmpfs -o size=95% none /mnt/w
+vb_tmpfs /mnt/w
 vb-workload fill --mib $mib --hold-file /mnt/w/f --seed 3 &&
 	vb-workload verify --mib $mib --hold-file /mnt/w/f --seed 3 || vb_fail "workload"
 vb_put verified $mib
@@ -66,7 +66,5 @@ vb_signal_guest finish
 vb_wait_uml || vb_fail "second guest failed"
 vb_log "second guest verified $(vb_get verified) MiB"
 [ "$(vb_info broken)" = false ] || vb_fail "device left broken"
-kill -TERM "$VB_DAEMON_PID"; wait "$VB_DAEMON_PID"; rc=$?; vb_untrack "$VB_DAEMON_PID"
-grep -E "AddressSanitizer|runtime error|LeakSanitizer" "$T/daemon.log" && vb_fail "sanitizer report"
-[ "$rc" = 0 ] || vb_fail "daemon exit status $rc"
+vb_term_daemon
 vb_log "ok"

@@ -109,7 +109,5 @@ wait "$GOOD"; rc=$?; vb_untrack "$GOOD"
 lines=$(wc -l <"$T/daemon.log")
 vb_log "daemon log: $lines lines"
 [ "$lines" -le 400 ] || vb_fail "control clients flooded the log ($lines lines)"
-kill -TERM "$VB_DAEMON_PID"; wait "$VB_DAEMON_PID"; rc=$?; vb_untrack "$VB_DAEMON_PID"
-grep -E "AddressSanitizer|runtime error|LeakSanitizer" "$T/daemon.log" && vb_fail "sanitizer report"
-[ "$rc" = 0 ] || vb_fail "daemon exit status $rc"
+vb_term_daemon
 vb_log "ok"

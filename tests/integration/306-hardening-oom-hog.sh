@@ -17,7 +17,7 @@ TARGET=$((96 * MIB))
 
 cat >"$T/guest.sh" <<'GUEST'
 vb_load_balloon ours || vb_fail "cannot load vballoon.ko"
-mkdir -p /mnt/h && mount -t tmpfs -o size=40M none /mnt/h
+vb_tmpfs /mnt/h 40M
 vb-workload fill --mib 32 --hold-file /mnt/h/p --seed 21 || vb_fail "fill"
 vb_signal loaded
 vb_wait inflated 120 || exit 1
@@ -38,9 +38,7 @@ vb_wait finish 120 || exit 1
 exit 0
 GUEST
 
-vb_start_daemon --ram-size 256M --page-reporting off --deflate-on-oom on || vb_fail "daemon did not start"
-vb_start_uml --mem 256M --vhost "$VB_SOCK" --timeout 240 -- "$T/guest.sh" ||
-	vb_fail "UML did not boot"
+vb_start_daemon_uml 256M --page-reporting off --deflate-on-oom on -- --timeout 240 -- "$T/guest.sh"
 vb_wait_guest loaded 120 || { vb_wait_uml; vb_fail "guest did not load vballoon.ko"; }
 vb_ctl set "$TARGET" >/dev/null || vb_fail "balloon failed"
 # The guest may not reach 64 MiB exactly (it holds 32 MiB + kernel); take

@@ -16,7 +16,7 @@ TARGET=$((128 * MIB))
 ROUNDS=${UNLOAD_ROUNDS:-3}
 
 cat >"$T/guest.sh" <<'GUEST'
-mkdir -p /mnt/h && mount -t tmpfs -o size=40M none /mnt/h
+vb_tmpfs /mnt/h 40M
 vb-workload fill --mib 32 --hold-file /mnt/h/p --seed 9 || vb_fail "fill"
 free0=$(vb_meminfo MemFree)
 r=1
@@ -46,9 +46,7 @@ dmesg | grep -E "BUG|Oops|WARNING|blocked for more than" | head -n 5
 exit 0
 GUEST
 
-vb_start_daemon --ram-size 512M --page-reporting off || vb_fail "daemon did not start"
-vb_start_uml --mem 512M --vhost "$VB_SOCK" --timeout 240 -- "$T/guest.sh" "$ROUNDS" ||
-	vb_fail "UML did not boot"
+vb_start_daemon_uml 512M --page-reporting off -- --timeout 240 -- "$T/guest.sh" "$ROUNDS"
 mid=0
 for ((r = 1; r <= ROUNDS; r++)); do
 	vb_wait_guest "loaded$r" 120 || { vb_wait_uml; vb_fail "round $r: guest did not load"; }

@@ -21,7 +21,7 @@ ACK=${NOACK_ACK:-20}
 
 cat >"$T/guest.sh" <<'GUEST'
 vb_load_balloon "$1" || vb_fail "cannot load the $1 driver"
-mkdir -p /mnt/h && mount -t tmpfs -o size=40M none /mnt/h
+vb_tmpfs /mnt/h 40M
 vb_signal loaded
 vb_wait stalled 120 || exit 1
 if [ "$1" = ours ]; then
