@@ -21,14 +21,14 @@ vb_tmpfs /mnt/h 40M
 vb-workload fill --mib 32 --hold-file /mnt/h/p --seed 21 || vb_fail "fill"
 vb_signal loaded
 vb_wait inflated 120 || exit 1
-sysfs=$(ls -d /sys/bus/virtio/devices/*/vballoon 2>/dev/null | head -n 1)
+sysfs=$(vb_ours_dir 2>/dev/null)
 vb_log "before hog: MemFree $(vb_meminfo MemFree) kB; $(grep -E '^(pages|oom_deflated)' $sysfs/* 2>/dev/null | tr '\n' ' ')"
 echo 1 >/proc/sys/vm/overcommit_memory	# let the hog allocate, then touch
 t0=$(date +%s)
 vb-workload alloc --mib 512
 vb_put hog_rc $?
 vb_put hog_secs $(( $(date +%s) - t0 ))
-vb_put oom_deflated "$(cat $sysfs/* 2>/dev/null | awk '$1 == "oom_deflated" {print $2}')"
+vb_put oom_deflated "$(vb_ours_val oom_deflated 2>/dev/null)"
 if dmesg | grep -qi "killed process"; then vb_put oomkill yes; else vb_put oomkill no; fi
 vb-workload verify --mib 32 --hold-file /mnt/h/p --seed 21
 vb_put verify $?

@@ -22,7 +22,7 @@ free0=$(vb_meminfo MemFree)
 r=1
 while [ $r -le $1 ]; do
 	vb_load_balloon ours range_batch_pages=1024 batch_pages=64 || vb_fail "insmod round $r"
-	pages=$(ls /sys/bus/virtio/devices/*/vballoon/pages | head -n 1)
+	pages=$(vb_ours_dir)/pages
 	vb_signal "loaded$r"
 	# unload as soon as the balloon holds anything
 	i=0

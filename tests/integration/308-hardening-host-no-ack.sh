@@ -25,7 +25,7 @@ vb_tmpfs /mnt/h 40M
 vb_signal loaded
 vb_wait stalled 120 || exit 1
 if [ "$1" = ours ]; then
-	pages=$(cat /sys/bus/virtio/devices/*/vballoon/pages | head -n 1)
+	pages=$(cat "$(vb_ours_dir)/pages")
 else
 	pages=$(awk '/^balloon_inflate/ {i = $2} /^balloon_deflate/ {d = $2} END {print i - d}' /proc/vmstat)
 fi
