@@ -203,7 +203,7 @@ static void via_socket(const uint8_t *data, size_t size)
 {
 	static char buf[256 * 1024];
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	size_t len = 0, chunk;
+	size_t len = 0, chunk, total = size;
 	uint8_t sel = size ? data[0] : 0;
 	int fd, i;
 	long before = fd_probe();
@@ -239,7 +239,9 @@ static void via_socket(const uint8_t *data, size_t size)
 	if (!(sel & 0x80))	/* else: vanish with replies unread */
 		drain(fd, buf, &len, sizeof(buf));
 	close(fd);
-	for (i = 0; i < 4; i++)
+	/* The daemon reads at most 4 KiB per wake-up (fairness between
+	 * clients): give it enough turns to reach EOF on what it was sent. */
+	for (i = 0; i < 8 + (int)(total / 4096); i++)
 		loop_run_once(loop, 0);
 	if (fd_probe() != before) {
 		fprintf(stderr, "fuzz_control: descriptor leaked\n");
