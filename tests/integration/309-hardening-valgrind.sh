@@ -10,6 +10,8 @@ vb_require "$BUILD/vballoond" "$BUILD/vballoonctl" "$BUILD/vb-hostile"
 command -v valgrind >/dev/null || vb_skip "valgrind not installed"
 MIB=$((1 << 20))
 VG_LOG=$T/valgrind.log
+# valgrind needs the plain build (ASan and valgrind do not mix).
+VB_DAEMON=$BUILD/vballoond
 VB_DAEMON_WRAPPER="valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite --track-fds=no --log-file=$VG_LOG"
 
 cat >"$T/guest.sh" <<'GUEST'

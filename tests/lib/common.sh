@@ -108,8 +108,11 @@ vb_wait_file() {
 vb_start_daemon() {
 	VB_SOCK=$T/vhost.sock
 	VB_QMP=$T/qmp.sock
-	[ -x "$BUILD/vballoond" ] || vb_skip "$BUILD/vballoond not built"
-	${VB_DAEMON_WRAPPER:-} "$BUILD/vballoond" --socket "$VB_SOCK" --qmp "$VB_QMP" "$@" \
+	# VB_DAEMON picks the binary: `make check` runs the ASan+UBSan build
+	# (tests/run), a sanitizer finding aborts the daemon and fails the test.
+	local daemon=${VB_DAEMON:-$BUILD/vballoond}
+	[ -x "$daemon" ] || vb_skip "$daemon not built"
+	${VB_DAEMON_WRAPPER:-} "$daemon" --socket "$VB_SOCK" --qmp "$VB_QMP" "$@" \
 		>"$T/daemon.log" 2>&1 &
 	VB_DAEMON_PID=$!
 	vb_track "$VB_DAEMON_PID"
