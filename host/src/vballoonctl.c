@@ -530,6 +530,9 @@ static int do_events(struct conn *c)
 {
 	json_object *o, *v, *ts;
 
+	/* The session is set up: say so, so a script can wait for it before
+	 * causing the events it wants to see. */
+	fprintf(stderr, "vballoonctl: following events (interrupt to stop)\n");
 	while ((o = conn_read(c))) {
 		if (opt_json) {
 			puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));

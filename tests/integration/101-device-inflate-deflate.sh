@@ -46,8 +46,14 @@ b0=$(vb_ramfile_bytes)
 vb_log "guest RAM $((full / MIB)) MiB, RAM file holds $((b0 / MIB)) MiB"
 target=$((full - 256 * MIB))
 # Follow the events: BALLOON_CHANGE must report the final size.
-vb_bg "$BUILD/vballoonctl" --qmp "$VB_QMP" --json events >"$T/events"
+vb_bg "$BUILD/vballoonctl" --qmp "$VB_QMP" --json events >"$T/events" 2>"$T/events.err"
 events_pid=$VB_BG_PID
+# Subscribed before the target changes, or the events are not ours to see.
+for ((i = 0; i < 100; i++)); do
+	grep -q "following events" "$T/events.err" && break
+	sleep 0.1
+done
+grep -q "following events" "$T/events.err" || vb_fail "vballoonctl events did not start: $(cat "$T/events.err")"
 vb_ctl set "$target" >/dev/null || vb_fail "balloon command failed"
 vb_wait_actual "$target" 120 || vb_fail "guest did not reach the target"
 b1=$(vb_ramfile_bytes)
