@@ -98,11 +98,20 @@ vb_kill_group() {
 	echo "$VB_PROG: warning: process group $pgid survived SIGKILL" >&2
 }
 
+# vb_console_tail FILE [N]: the last N lines of the guest script's output
+# (up to its "VB-EXIT" marker: what follows is the halt, where UML warns
+# once per vhost-user device that its socket closed), else of the console.
 vb_console_tail() {
-	local f=$1 n=${2:-40}
+	local f=$1 n=${2:-40} end
 	[ -s "$f" ] || { echo "--- console empty ---" >&2; return; }
-	echo "--- last $n console lines ($f) ---" >&2
-	tail -n "$n" -- "$f" | grep -v '^ \[<' >&2
+	end=$(grep -n 'VB-EXIT:' -- "$f" | tail -n 1 | cut -d: -f1)
+	if [ -n "$end" ]; then
+		echo "--- guest script output, last $n lines ($f) ---" >&2
+		head -n "$end" -- "$f" | tail -n "$n" | grep -v '^ \[<' >&2
+	else
+		echo "--- last $n console lines ($f) ---" >&2
+		tail -n "$n" -- "$f" | grep -v '^ \[<' >&2
+	fi
 	echo "--- end of console ---" >&2
 }
 

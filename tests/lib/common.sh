@@ -324,6 +324,11 @@ vb_wait_guest() {
 	local name=$1 timeout=${2:-60} i
 	for ((i = 0; i < timeout * 10; i++)); do
 		[ -e "$VB_SHARE/$name" ] && return 0
+		# The guest script ended without sending it: no use waiting.
+		if [ -e "$VB_SHARE/.vb-exit" ]; then
+			echo "guest script exited ($(cat "$VB_SHARE/.vb-exit")) without signalling '$name'" >&2
+			return 1
+		fi
 		sleep 0.1
 	done
 	echo "timed out after ${timeout}s waiting for guest signal '$name'" >&2
