@@ -6,6 +6,7 @@
 # guest/guest.mk and the launchers source:
 #   VB_UML_KDIR VB_UML_KVER VB_UML_BIN VB_UML_MODDIR
 #   VB_X86_KDIR VB_X86_KVER VB_X86_VMLINUZ
+#   VB_X86_ALT_KDIR VB_X86_ALT_ROOT (a second, newer Debian kernel; may be empty)
 set -euo pipefail
 
 VB_CACHE=${VB_CACHE:-$HOME/.cache/vballoon}
@@ -175,6 +176,71 @@ setup_x86() {
 	say "x86-64 kernel: $X86_VMLINUZ, headers $X86_KDIR (ABI $abi)"
 }
 
+# The second kernel: the newest 6.12 of Debian 12's archive (its security
+# and backports line), for test 206: the one module source must build and
+# run there too, through vballoon_compat.h.  Nothing is installed: the
+# image, headers and kbuild packages are unpacked into the cache (the
+# headers package would pull the image into /boot and make it the
+# machine's default kernel), with the one absolute path of the headers'
+# Makefile pointed into the cache.  Not fatal: without it test 206 skips
+# and says why.  VB_NO_ALT_KERNEL=1 skips it.
+alt_kver() {
+	local names
+	names=$(apt-cache pkgnames linux-headers-6.12 2>/dev/null)
+	apt-cache pkgnames linux-image-6.12 2>/dev/null |
+		sed -n 's/^linux-image-\(6\.12\.[0-9]*+deb12\)-amd64$/\1/p' |
+		sort -V -r | while read -r v; do
+			grep -qxF "linux-headers-$v-common" <<<"$names" && { echo "$v"; break; }
+		done
+}
+
+# unpack_alt BASE DIR: the packages of kernel BASE (6.12.117+deb12) into DIR.
+unpack_alt() {
+	local base=$1 dir=$2 tmp f
+	tmp=$(mktemp -d "$VB_CACHE/alt-dl.XXXXXX") || return 1
+	chmod 777 "$tmp"	# apt's _apt user downloads into it
+	(cd "$tmp" && apt-get download -q "linux-image-$base-amd64" \
+		"linux-headers-$base-amd64" "linux-headers-$base-common" \
+		"linux-kbuild-$base" >/dev/null 2>&1) || { rm -rf "$tmp"; return 1; }
+	rm -rf "$dir" && mkdir -p "$dir" || { rm -rf "$tmp"; return 1; }
+	for f in "$tmp"/*.deb; do
+		dpkg-deb -x "$f" "$dir" || { rm -rf "$tmp"; return 1; }
+	done
+	rm -rf "$tmp"
+	sed -i "s|/usr/src/|$dir/usr/src/|" "$dir/usr/src/linux-headers-$base-amd64/Makefile" &&
+		depmod -b "$dir" "$base-amd64"
+}
+
+setup_alt_x86() {
+	local base dir
+	ALT_ROOT= ALT_KDIR=
+	[ "${VB_NO_ALT_KERNEL:-}" = 1 ] && { say "second kernel: skipped (VB_NO_ALT_KERNEL=1)"; return 0; }
+	# Quick path: unpacked before.
+	for dir in "$VB_CACHE"/alt-kernel/*/; do
+		base=$(basename "$dir")
+		if [ -f "$dir/.ok" ]; then
+			ALT_ROOT=${dir%/} ALT_KDIR=$ALT_ROOT/usr/src/linux-headers-$base-amd64
+			return 0
+		fi
+	done
+	command -v apt-get >/dev/null || { say "second kernel: no apt; test 206 will skip"; return 0; }
+	base=$(alt_kver)
+	if [ -z "$base" ] && [ "$APT_UPDATED" = 0 ]; then
+		$SUDO "${APT_ENV[@]}" apt-get update -q >/dev/null && APT_UPDATED=1
+		base=$(alt_kver)
+	fi
+	[ -n "$base" ] || { say "second kernel: no linux-image-6.12.*-amd64 in the archive; test 206 will skip"; return 0; }
+	dir=$VB_CACHE/alt-kernel/$base
+	if unpack_alt "$base" "$dir"; then
+		: >"$dir/.ok"
+		ALT_ROOT=$dir ALT_KDIR=$dir/usr/src/linux-headers-$base-amd64
+		say "second kernel: $base-amd64 unpacked in $dir"
+	else
+		rm -rf "$dir"
+		say "second kernel: cannot fetch linux-image-$base-amd64; test 206 will skip"
+	fi
+}
+
 write_env() {
 	local tmp=$ENV_SH.tmp
 	cat >"$tmp" <<EOF
@@ -186,6 +252,8 @@ VB_UML_MODDIR=$UML_MODDIR
 VB_X86_KDIR=$X86_KDIR
 VB_X86_KVER=$X86_KVER
 VB_X86_VMLINUZ=$X86_VMLINUZ
+VB_X86_ALT_KDIR=$ALT_KDIR
+VB_X86_ALT_ROOT=$ALT_ROOT
 EOF
 	if cmp -s "$tmp" "$ENV_SH"; then
 		rm -f "$tmp"
@@ -203,6 +271,7 @@ main() {
 	install_packages
 	setup_uml
 	setup_x86
+	setup_alt_x86
 	write_env
 	say "UML: $UML_BIN ($UML_KVER), module tree $UML_KDIR"
 	say "done"

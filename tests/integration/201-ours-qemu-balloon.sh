@@ -6,12 +6,25 @@
 # ignored by QEMU), a held pattern survives, rmmod with an inflated balloon
 # returns every page, and a second insmod (movable=0: pages kept off the
 # balloon compaction list) inflates and deflates again.
+# VB_ALT_KERNEL=1 (test 206): the same on make setup's second Debian
+# kernel (6.12), with the module built from the same source against it.
 . "$(dirname "$0")/../lib/common.sh"
-vb_require "$BUILD/x86_64/vballoon.ko" "$BUILD/vb-workload"
+vb_require "$BUILD/vb-workload"
+KO=$BUILD/x86_64/vballoon.ko QARGS=()
+if [ "${VB_ALT_KERNEL:-0}" = 1 ]; then
+	# shellcheck source=/dev/null
+	[ -f "$VB_CACHE/env.sh" ] && . "$VB_CACHE/env.sh"
+	[ -n "${VB_X86_ALT_ROOT:-}" ] ||
+		vb_skip "make setup found no second kernel (linux-image-6.12.*) in the archive"
+	KO=$BUILD/x86_64-alt/vballoon.ko
+	QARGS=(--kernel-root "$VB_X86_ALT_ROOT" --module "$KO")
+fi
+vb_require "$KO"
 
 cat >"$T/guest.sh" <<'GUEST'
 vb_load_balloon ours || vb_fail "insmod vballoon failed"
 st=$(vb_ours_dir) || vb_fail "no sysfs view"
+vb_put kernel "$(uname -r)"
 vb-workload fill --mib 64 --hold-file /tmp/hold --seed 7 || exit 1
 before=$(vb_meminfo MemTotal)
 vb_put before "$before"
@@ -60,8 +73,13 @@ guest_fail() {
 }
 
 vb_start_qemu --mem 512M --no-balloon-module --balloon "" --timeout 500 \
-	-- "$T/guest.sh" || vb_fail "QEMU guest did not start"
+	"${QARGS[@]}" -- "$T/guest.sh" || vb_fail "QEMU guest did not start"
 vb_wait_guest ready 300 || guest_fail "guest not ready"
+vb_log "guest kernel $(vb_get kernel)"
+if [ "${VB_ALT_KERNEL:-0}" = 1 ]; then
+	[ "$(vb_get kernel)" = "$(basename "$(ls -d "$VB_X86_ALT_ROOT"/lib/modules/*)")" ] ||
+		vb_fail "guest runs $(vb_get kernel), not the second kernel"
+fi
 bal=/machine/peripheral/balloon0
 vb_qmp "$VB_QEMU_QMP" "{\"execute\":\"qom-set\",\"arguments\":{\"path\":\"$bal\",\"property\":\"guest-stats-polling-interval\",\"value\":1}}" \
 	>/dev/null || vb_fail "cannot set the stats polling interval"
