@@ -11,8 +11,9 @@
  *	page outside the balloon still holds it (exit 1 on corruption).
  *	--status FILE gets "actual_pages=N ram_blocks=BYTES" after each change.
  *
- *   vb-hostile hostile SOCKET [--case NAME] [--list]
- *	Runs every hostile case (or one) on fresh connections.  After each
+ *   vb-hostile hostile SOCKET [--case NAME] [--list] [-v]
+ *	Runs every hostile case (list and expected answers in
+ *	docs/hardening.md; -v names each input) on fresh connections.  After each
  *	it checks that the daemon still answers a new frontend.  At the end
  *	it checks the parts of its RAM file outside the shared region (the
  *	"kernel image" below it, a tail above it) kept their content and
@@ -52,6 +53,7 @@
 #define QSIZE		64
 #define NQ		3		/* inflate, deflate, reporting (when negotiated) */
 #define BIT(n)		(1ULL << (n))
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
 /* Guest RAM layout (guest physical address == offset in the RAM file, as
  * in UML).  Below RAM_GPA: a "kernel image" the frontend never shares. */
@@ -76,6 +78,7 @@ struct fe {
 	int memfd;
 	uint8_t *file;			/* the whole RAM file */
 	uint64_t ram_size;		/* shared bytes from RAM_GPA */
+	uint64_t gpa, uva;		/* guest and user address of RAM_GPA */
 	uint64_t file_size;
 	uint16_t avail_idx[NQ], used_seen[NQ];
 };
@@ -130,7 +133,7 @@ static int send_raw(int sock, uint32_t req, uint32_t flags, uint32_t hdr_size,
 		    const void *p, size_t len, const int *fds, unsigned nfds)
 {
 	struct vu_hdr h = { req, flags, hdr_size };
-	char cbuf[CMSG_SPACE(16 * sizeof(int))];
+	char cbuf[CMSG_SPACE(64 * sizeof(int))];
 	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)p, len } };
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
 	struct cmsghdr *cm;
@@ -225,41 +228,49 @@ static void fe_init(struct fe *f)
 	unsigned q;
 
 	f->sock = f->req[0] = f->req[1] = -1;
+	f->gpa = f->uva = RAM_GPA;	/* as UML: all three are equal */
 	for (q = 0; q < NQ; q++) {
 		f->kick[q] = f->call[q][0] = f->call[q][1] = -1;
 		f->avail_idx[q] = f->used_seen[q] = 0;
 	}
 }
 
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static void fe_close_queue(struct fe *f, unsigned q)
+{
+	close_fd(&f->kick[q]);
+	close_fd(&f->call[q][0]);
+	close_fd(&f->call[q][1]);
+}
+
 static void fe_close(struct fe *f)
 {
 	unsigned q;
 
-	if (f->sock >= 0)
-		close(f->sock);
-	if (f->req[0] >= 0)
-		close(f->req[0]);
-	if (f->req[1] >= 0)
-		close(f->req[1]);
-	for (q = 0; q < NQ; q++) {
-		if (f->kick[q] >= 0)
-			close(f->kick[q]);
-		if (f->call[q][0] >= 0)
-			close(f->call[q][0]);
-		if (f->call[q][1] >= 0)
-			close(f->call[q][1]);
-	}
+	close_fd(&f->sock);
+	close_fd(&f->req[0]);
+	close_fd(&f->req[1]);
+	for (q = 0; q < NQ; q++)
+		fe_close_queue(f, q);
 	fe_init(f);
 }
 
-/* Connect, retrying while the daemon still holds the previous frontend. */
+/* Connect, retrying while the daemon still holds the previous frontend
+ * (a second frontend is closed at once).  A daemon that serves must offer
+ * VERSION_1 in a well-formed reply. */
 static int fe_connect(struct fe *f)
 {
 	uint64_t t0 = now_ms(), v;
 
 	for (;;) {
 		f->sock = connect_sock();
-		if (f->sock >= 0 && !get_u64(f->sock, VU_GET_FEATURES, &v))
+		if (f->sock >= 0 && !get_u64(f->sock, VU_GET_FEATURES, &v) && (v & BIT(32)))
 			return 0;
 		if (f->sock >= 0)
 			close(f->sock);
@@ -270,11 +281,20 @@ static int fe_connect(struct fe *f)
 	}
 }
 
+/* One region: file offset RAM_GPA on.  UML sends it again on every
+ * find_vqs (module reload), 72 bytes long. */
+static int fe_mem_table(struct fe *f)
+{
+	struct vu_mem_table t = { .nregions = 1 };
+
+	t.r[0] = (struct vu_mem_region){ f->gpa, f->ram_size, f->uva, RAM_GPA };
+	return ack(f->sock, VU_SET_MEM_TABLE, &t, 8 + 2 * 32, &f->memfd, 1) ? -1 : 0;
+}
+
 /* UML's sequence up to the rings (virtio_uml.c vhost_user_init + probe). */
 static int fe_handshake(struct fe *f, uint64_t features)
 {
 	uint64_t dev_f, pf;
-	struct vu_mem_table t = { .nregions = 1 };
 
 	if (send_raw(f->sock, VU_SET_OWNER, 1, 0, NULL, 0, NULL, 0) ||
 	    get_u64(f->sock, VU_GET_FEATURES, &dev_f) ||
@@ -293,10 +313,7 @@ static int fe_handshake(struct fe *f, uint64_t features)
 	features &= dev_f;
 	if (ack(f->sock, VU_SET_FEATURES, &features, 8, NULL, 0))
 		return -1;
-	t.r[0] = (struct vu_mem_region){ RAM_GPA, f->ram_size, RAM_GPA, RAM_GPA };
-	if (ack(f->sock, VU_SET_MEM_TABLE, &t, 8 + 2 * 32, &f->memfd, 1))
-		return -1;
-	return 0;
+	return fe_mem_table(f);
 }
 
 static int fe_queue(struct fe *f, unsigned q, uint16_t num, uint64_t desc, uint64_t avail,
@@ -306,6 +323,8 @@ static int fe_queue(struct fe *f, unsigned q, uint16_t num, uint64_t desc, uint6
 	struct vu_vring_addr a = { q, 0, desc, used, avail, ~0ULL };
 	uint64_t v = q;
 
+	fe_close_queue(f, q);		/* a re-initialisation replaces them */
+	f->avail_idx[q] = f->used_seen[q] = 0;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, f->call[q]))
 		return -1;
 	f->kick[q] = eventfd(0, EFD_CLOEXEC);
@@ -318,17 +337,34 @@ static int fe_queue(struct fe *f, unsigned q, uint16_t num, uint64_t desc, uint6
 	return 0;
 }
 
-static int fe_up(struct fe *f, uint64_t features)
+/* Addresses of the byte at file offset off, as the daemon sees them. */
+static uint64_t fe_gpa(const struct fe *f, uint64_t off)
+{
+	return off - RAM_GPA + f->gpa;
+}
+
+static uint64_t fe_uva(const struct fe *f, uint64_t off)
+{
+	return off - RAM_GPA + f->uva;
+}
+
+/* Fresh, empty rings on every queue the features give. */
+static int fe_rings(struct fe *f, uint64_t features)
 {
 	unsigned q;
 
-	memset(f->file + RAM_GPA, 0, DATA_GPA - RAM_GPA);
-	if (fe_handshake(f, features))
-		return -1;
+	memset(f->file + RAM_GPA, 0, BUF_GPA - RAM_GPA);
 	for (q = 0; q < (features & BIT(VB_F_PAGE_REPORTING) ? 3u : 2u); q++)
-		if (fe_queue(f, q, QSIZE, RING(q), RING(q) + 0x1000, RING(q) + 0x2000))
+		if (fe_queue(f, q, QSIZE, fe_uva(f, RING(q)), fe_uva(f, RING(q) + 0x1000),
+			     fe_uva(f, RING(q) + 0x2000)))
 			return -1;
 	return 0;
+}
+
+static int fe_up(struct fe *f, uint64_t features)
+{
+	memset(f->file + BUF_GPA, 0, DATA_GPA - BUF_GPA);
+	return fe_handshake(f, features) || fe_rings(f, features) ? -1 : 0;
 }
 
 static void kick(struct fe *f, unsigned q)
@@ -339,16 +375,33 @@ static void kick(struct fe *f, unsigned q)
 		die("kick: %s", strerror(errno));
 }
 
-/* Post one buffer of len bytes at gpa on queue q. */
-static void post(struct fe *f, unsigned q, uint64_t gpa, uint32_t len, uint16_t flags)
+/* Post a chain of n descriptors (addr, len, flags given; NEXT and next
+ * filled in) on queue q, in the slots after the last head. */
+static void post_chain(struct fe *f, unsigned q, const struct desc *c, unsigned n)
 {
 	struct desc *d = (struct desc *)(f->file + RING(q));
 	uint16_t *avail = (uint16_t *)(f->file + RING(q) + 0x1000);
-	uint16_t slot = f->avail_idx[q] % QSIZE;
+	uint16_t head = f->avail_idx[q] % QSIZE;
+	unsigned i;
 
-	d[slot] = (struct desc){ gpa, len, flags, 0 };
-	avail[2 + slot] = slot;
+	for (i = 0; i < n; i++) {
+		uint16_t slot = (head + i) % QSIZE;
+
+		d[slot] = c[i];
+		d[slot].next = (slot + 1) % QSIZE;
+		if (i + 1 < n)
+			d[slot].flags |= 1;	/* VIRTQ_DESC_F_NEXT */
+	}
+	avail[2 + head] = head;
 	__atomic_store_n(&avail[1], ++f->avail_idx[q], __ATOMIC_RELEASE);
+}
+
+/* Post one buffer of len bytes at gpa on queue q. */
+static void post(struct fe *f, unsigned q, uint64_t gpa, uint32_t len, uint16_t flags)
+{
+	struct desc d = { gpa, len, flags, 0 };
+
+	post_chain(f, q, &d, 1);
 }
 
 static uint16_t used_idx(struct fe *f, unsigned q)
@@ -569,16 +622,32 @@ static const char *const outcome_name[] = { "refused", "closed", "broken", "surv
 static struct fe hf;			/* the hostile guest */
 static int wrong_fd;			/* a regular file: not a socket, eventfd or memfd of RAM */
 
-/* Outcome of one NEED_REPLY message the daemon must not accept. */
+/* Outcome of one NEED_REPLY message the daemon must not accept.  Silence
+ * and a malformed reply fail as an acceptance does: UML would hang or fail
+ * the device. */
 static enum outcome expect_refused(long st)
 {
 	if (st > 0)
 		return O_REFUSED;
 	if (st == -EPIPE || st == -ECONNRESET)
 		return O_CLOSED;
-	if (st == 0)
-		return O_FAILED;	/* accepted */
-	return st == -ETIMEDOUT ? O_FAILED : O_CLOSED;
+	return O_FAILED;
+}
+
+/* The worse of two outcomes of one case's inputs. */
+static enum outcome worse(enum outcome a, enum outcome b)
+{
+	if (a == O_FAILED || b == O_FAILED)
+		return O_FAILED;
+	return a == O_CLOSED || b == O_CLOSED ? O_CLOSED : a;
+}
+
+/* A fresh connection inside a case, so that each input meets a parser in
+ * its initial state even after the daemon dropped the previous one. */
+static int reconnect(void)
+{
+	fe_close(&hf);
+	return fe_connect(&hf);
 }
 
 static bool peer_closed(int sock, int timeout_ms)
@@ -595,6 +664,29 @@ static bool peer_closed(int sock, int timeout_ms)
 	return false;
 }
 
+/* Bring the hostile guest fully up (features: PFN arrays only). */
+static int hostile_up(void)
+{
+	return fe_up(&hf, BIT(VB_F_MUST_TELL_HOST) | BIT(32));
+}
+
+/*
+ * Tally one input the daemon must refuse (st from ack()) into the case's
+ * outcome o; its name is printed when it fails, or always with -v.  After a
+ * hang-up the case goes on on a fresh connection, brought back by setup
+ * (may be NULL) to the state the next input needs.
+ */
+static enum outcome must_refuse(enum outcome o, const char *what, long st, int (*setup)(void))
+{
+	enum outcome r = expect_refused(st);
+
+	if (verbose || r == O_FAILED)
+		printf("  %s: %s\n", what, outcome_name[r]);
+	if (r == O_CLOSED && (reconnect() || (setup && setup())))
+		r = O_FAILED;
+	return worse(o, r);
+}
+
 static enum outcome c_short_header(void)
 {
 	uint32_t h = VU_GET_FEATURES;
@@ -604,39 +696,61 @@ static enum outcome c_short_header(void)
 	return O_SURVIVED;	/* then we vanish mid-header */
 }
 
+/* Payloads longer than any request, with junk behind the header: the
+ * daemon must hang up rather than allocate or wait for them. */
 static enum outcome c_oversize(void)
 {
-	send_raw(hf.sock, VU_SET_OWNER, 1 | VU_FLAG_NEED_REPLY, 1 << 20, NULL, 0, NULL, 0);
-	return peer_closed(hf.sock, 3000) ? O_CLOSED : O_FAILED;
+	static const struct { uint32_t req, size; } big[] = {
+		{ VU_SET_OWNER, 1u << 20 }, { VU_SET_MEM_TABLE, 1u << 30 },
+	};
+	char junk[4096];
+	unsigned i;
+
+	memset(junk, 0x41, sizeof(junk));
+	for (i = 0; i < ARRAY_SIZE(big); i++) {
+		if (i && reconnect())
+			return O_FAILED;
+		send_raw(hf.sock, big[i].req, 1 | VU_FLAG_NEED_REPLY, big[i].size, junk,
+			 sizeof(junk), NULL, 0);
+		if (!peer_closed(hf.sock, 3000))
+			return O_FAILED;
+	}
+	return O_CLOSED;
 }
 
 static enum outcome c_unknown_requests(void)
 {
-	static const uint32_t reqs[] = { 0, 19, 20, 33, 35, 63, 64, 200, 0xffffffff };
+	static const uint32_t reqs[] = { 0, 19, 20, 33, 35, 63, 64, 200, 0x7fff, 0xffffffff };
 	enum outcome o = O_REFUSED;
+	char what[32];
 	unsigned i;
 
-	for (i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
-		enum outcome r = expect_refused(ack(hf.sock, reqs[i], NULL, 0, NULL, 0));
-
-		if (r == O_FAILED)
-			return O_FAILED;
-		if (r == O_CLOSED)
-			return O_CLOSED;
+	for (i = 0; i < ARRAY_SIZE(reqs); i++) {
+		snprintf(what, sizeof(what), "request %u", reqs[i]);
+		o = must_refuse(o, what, ack(hf.sock, reqs[i], NULL, 0, NULL, 0), NULL);
 	}
 	return o;
 }
 
+/* Framing the daemon cannot trust, each on its own connection: version 2,
+ * a "reply" sent to the backend, a flag bit no version defines. */
 static enum outcome c_bad_flags(void)
 {
+	static const uint32_t flags[] = {
+		2, 1 | VU_FLAG_REPLY, 1 | VU_FLAG_REPLY | 0x40, 1 | 0x40,
+	};
+	enum outcome o = O_REFUSED;
+	unsigned i;
 	uint64_t v;
 
-	/* version 2, then a "reply" sent to the backend */
-	send_raw(hf.sock, VU_GET_FEATURES, 2, 0, NULL, 0, NULL, 0);
-	send_raw(hf.sock, VU_GET_FEATURES, 1 | VU_FLAG_REPLY, 0, NULL, 0, NULL, 0);
-	if (peer_closed(hf.sock, 1000))
-		return O_CLOSED;
-	return get_u64(hf.sock, VU_GET_FEATURES, &v) ? O_CLOSED : O_REFUSED;
+	for (i = 0; i < ARRAY_SIZE(flags); i++) {
+		if (i && reconnect())
+			return O_FAILED;
+		send_raw(hf.sock, VU_GET_FEATURES, flags[i], 0, NULL, 0, NULL, 0);
+		if (peer_closed(hf.sock, 1000) || get_u64(hf.sock, VU_GET_FEATURES, &v))
+			o = worse(o, O_CLOSED);
+	}
+	return o;
 }
 
 static enum outcome c_wrong_sizes(void)
@@ -644,18 +758,15 @@ static enum outcome c_wrong_sizes(void)
 	uint8_t junk[64] = { 0 };
 	enum outcome o;
 
-	o = expect_refused(ack(hf.sock, VU_SET_FEATURES, junk, 4, NULL, 0));
-	if (o != O_REFUSED)
-		return o;
-	o = expect_refused(ack(hf.sock, VU_SET_VRING_NUM, junk, 3, NULL, 0));
-	if (o != O_REFUSED)
-		return o;
-	o = expect_refused(ack(hf.sock, VU_SET_VRING_ADDR, junk, 20, NULL, 0));
-	if (o != O_REFUSED)
-		return o;
+	o = must_refuse(O_REFUSED, "SET_FEATURES of 4 bytes",
+			ack(hf.sock, VU_SET_FEATURES, junk, 4, NULL, 0), NULL);
+	o = must_refuse(o, "SET_VRING_NUM of 3 bytes",
+			ack(hf.sock, VU_SET_VRING_NUM, junk, 3, NULL, 0), NULL);
+	o = must_refuse(o, "SET_VRING_ADDR of 20 bytes",
+			ack(hf.sock, VU_SET_VRING_ADDR, junk, 20, NULL, 0), NULL);
 	/* header says 64, 8 arrive, then silence: must not wedge the daemon */
 	send_raw(hf.sock, VU_SET_FEATURES, 1, 64, junk, 8, NULL, 0);
-	return O_REFUSED;
+	return o;
 }
 
 static enum outcome c_bad_features(void)
@@ -665,15 +776,15 @@ static enum outcome c_bad_features(void)
 	return expect_refused(ack(hf.sock, VU_SET_FEATURES, &v, 8, NULL, 0));
 }
 
-/* Memory tables: each must be refused (or close the connection). */
-static enum outcome mem_table(uint32_t n, const struct vu_mem_region *r, unsigned nr,
-			      const int *fds, unsigned nfds, uint32_t size)
+/* Send a memory table of n regions (nr given) in size bytes (0: just them). */
+static long mem_table(uint32_t n, const struct vu_mem_region *r, unsigned nr,
+		      const int *fds, unsigned nfds, uint32_t size)
 {
 	struct vu_mem_table t = { .nregions = n };
 
 	memcpy(t.r, r, nr * sizeof(*r));
-	return expect_refused(ack(hf.sock, VU_SET_MEM_TABLE, &t, size ? size : 8 + 32 * (nr ? nr : 1),
-				  fds, nfds));
+	return ack(hf.sock, VU_SET_MEM_TABLE, &t, size ? size : 8 + 32 * (nr ? nr : 1),
+		   fds, nfds);
 }
 
 static enum outcome c_mem_tables(void)
@@ -683,24 +794,21 @@ static enum outcome c_mem_tables(void)
 	struct vu_mem_region r2[2] = { ok, { RAM_GPA + 4096, S, RAM_GPA + S * 2, RAM_GPA } };
 	int fds[9], pipefd[2], efd = eventfd(0, EFD_CLOEXEC), i;
 	enum outcome o = O_REFUSED;
-	struct {
-		const char *what;
-		enum outcome got;
-	} res[12];
-	unsigned n = 0, k;
 
 	if (pipe2(pipefd, O_CLOEXEC))
 		return O_FAILED;
 	for (i = 0; i < 9; i++)
 		fds[i] = hf.memfd;
-#define TRY(w, expr) do { res[n].what = (w); res[n].got = (expr); n++; } while (0)
+#define TRY(w, st) (o = must_refuse(o, "mem table " w, (st), NULL))
 	TRY("no fd", mem_table(1, &ok, 1, NULL, 0, 0));
 	TRY("zero regions", mem_table(0, &ok, 1, fds, 1, 0));
 	TRY("nine regions", mem_table(9, &ok, 1, fds, 1, 8 + 32 * 8));
+	TRY("200 regions", mem_table(200, &ok, 1, NULL, 0, 8 + 32 * 8));
 	TRY("2 regions 1 fd", mem_table(2, r2, 2, fds, 1, 0));
 	TRY("overlap", mem_table(2, r2, 2, fds, 2, 0));
 	TRY("size 0", mem_table(1, &(struct vu_mem_region){ RAM_GPA, 0, RAM_GPA, 0 }, 1, fds, 1, 0));
 	TRY("beyond file", mem_table(1, &(struct vu_mem_region){ RAM_GPA, S * 4, RAM_GPA, RAM_GPA }, 1, fds, 1, 0));
+	TRY("64 GiB", mem_table(1, &(struct vu_mem_region){ RAM_GPA, 64ULL << 30, RAM_GPA, 0 }, 1, fds, 1, 0));
 	TRY("offset beyond file", mem_table(1, &(struct vu_mem_region){ RAM_GPA, S, RAM_GPA, 1ULL << 40 }, 1, fds, 1, 0));
 	TRY("gpa wraps", mem_table(1, &(struct vu_mem_region){ ~0ULL - 4095, S, RAM_GPA, RAM_GPA }, 1, fds, 1, 0));
 	TRY("pipe fd", mem_table(1, &ok, 1, &pipefd[0], 1, 0));
@@ -710,117 +818,179 @@ static enum outcome c_mem_tables(void)
 	close(pipefd[0]);
 	close(pipefd[1]);
 	close(efd);
-	for (k = 0; k < n; k++) {
-		if (verbose || res[k].got == O_FAILED)
-			printf("  mem table %s: %s\n", res[k].what, outcome_name[res[k].got]);
-		if (res[k].got == O_FAILED)
-			o = O_FAILED;
-		if (res[k].got == O_CLOSED)
-			return o == O_FAILED ? o : O_CLOSED;	/* later tries can't be sent */
-	}
 	return o;
 }
 
-static enum outcome c_too_many_fds(void)
+/*
+ * Descriptor counts a message does not take, on a live device: fds on
+ * SET_OWNER, 12 for the backend channel, 40 (more than the daemon's control
+ * buffer holds: truncated), a kick without its fd, NOFD with an fd.
+ */
+static enum outcome c_wrong_fd_counts(void)
 {
-	int fds[12], i;
+	uint64_t q0 = 0, q3_nofd = VU_VRING_NOFD | 3;
+	enum outcome o = O_REFUSED;
+	int fds[40], i;
 
-	for (i = 0; i < 12; i++)
+	for (i = 0; i < 40; i++)
 		fds[i] = hf.memfd;
-	return expect_refused(ack(hf.sock, VU_SET_BACKEND_REQ_FD, NULL, 0, fds, 12));
+	if (hostile_up())
+		return O_FAILED;
+	o = must_refuse(o, "SET_OWNER with 8 fds",
+			ack(hf.sock, VU_SET_OWNER, NULL, 0, fds, 8), hostile_up);
+	o = must_refuse(o, "backend channel with 12 fds",
+			ack(hf.sock, VU_SET_BACKEND_REQ_FD, NULL, 0, fds, 12), hostile_up);
+	o = must_refuse(o, "kick with 40 fds",
+			ack(hf.sock, VU_SET_VRING_KICK, &q0, 8, fds, 40), hostile_up);
+	o = must_refuse(o, "kick without fd",
+			ack(hf.sock, VU_SET_VRING_KICK, &q0, 8, NULL, 0), hostile_up);
+	o = must_refuse(o, "call with NOFD and an fd",
+			ack(hf.sock, VU_SET_VRING_CALL, &q3_nofd, 8, fds, 1), hostile_up);
+	return o;
 }
 
-/* The vring messages once a valid table is in place. */
-static enum outcome c_bad_vrings(void)
+/* What the bad vring inputs meet: a valid table, queue 0 sized 16. */
+static int vring_setup(void)
 {
 	struct vu_mem_table t = { .nregions = 1 };
-	struct vu_vring_state bad_num[] = { { 200, 16 }, { 0, 0 }, { 0, 3 }, { 0, 65535 } };
-	uint64_t S = hf.ram_size;
-	struct vu_vring_addr bad_addr[] = {
-		{ 0, 0, 0, 0, 0, ~0ULL },				/* below RAM */
-		{ 0, 0, RAM_GPA + S, RAM_GPA, RAM_GPA, ~0ULL },		/* desc past RAM */
-		{ 0, 0, RAM_GPA + 3, RAM_GPA + 0x2000, RAM_GPA + 0x1000, ~0ULL },	/* unaligned */
-		{ 0, 0, RAM_GPA + S - 16, RAM_GPA + 0x2000, RAM_GPA + 0x1000, ~0ULL },	/* straddles end */
-		{ 99, 0, RAM_GPA, RAM_GPA, RAM_GPA, ~0ULL },		/* bad index */
+	struct vu_vring_state num = { 0, 16 };
+
+	t.r[0] = (struct vu_mem_region){ RAM_GPA, hf.ram_size, RAM_GPA, RAM_GPA };
+	if (ack(hf.sock, VU_SET_MEM_TABLE, &t, 8 + 32, &hf.memfd, 1))
+		return -1;
+	return ack(hf.sock, VU_SET_VRING_NUM, &num, 8, NULL, 0) ? -1 : 0;
+}
+
+/* Queue 200; sizes 0, not a power of two, above the maximum; a base
+ * beyond 16 bits. */
+static enum outcome vring_states(enum outcome o)
+{
+	static const struct {
+		const char *what;
+		uint32_t req;
+		struct vu_vring_state st;
+	} bad[] = {
+		{ "queue 200", VU_SET_VRING_NUM, { 200, 16 } },
+		{ "num 0", VU_SET_VRING_NUM, { 0, 0 } },
+		{ "num 3", VU_SET_VRING_NUM, { 0, 3 } },
+		{ "num 100", VU_SET_VRING_NUM, { 0, 100 } },
+		{ "num 65535", VU_SET_VRING_NUM, { 0, 65535 } },
+		{ "num 2^20", VU_SET_VRING_NUM, { 0, 1u << 20 } },
+		{ "base 70000", VU_SET_VRING_BASE, { 0, 70000 } },
 	};
-	uint64_t v;
 	unsigned i;
-	enum outcome o;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++)
+		o = must_refuse(o, bad[i].what,
+				ack(hf.sock, bad[i].req, &bad[i].st, 8, NULL, 0), vring_setup);
+	return o;
+}
+
+/* Addresses no ring of 16 can live at: refused at once, or when the ring
+ * would go live (kick); never touched. */
+static enum outcome vring_addrs(enum outcome o)
+{
+	uint64_t S = hf.ram_size, q0 = 0;
+	const struct {
+		const char *what;
+		struct vu_vring_addr a;
+	} bad[] = {
+		{ "ring below RAM", { 0, 0, 0, 0, 0, ~0ULL } },
+		{ "desc past RAM", { 0, 0, RAM_GPA + S, RAM_GPA, RAM_GPA, ~0ULL } },
+		{ "unaligned", { 0, 0, RAM_GPA + 3, RAM_GPA + 0x2000, RAM_GPA + 0x1000, ~0ULL } },
+		{ "straddles the end", { 0, 0, RAM_GPA + S - 16, RAM_GPA + 0x2000, RAM_GPA + 0x1000, ~0ULL } },
+		{ "desc wraps 2^64", { 0, 0, ~0ULL - 100, RAM_GPA + 0x2000, RAM_GPA + 0x1000, ~0ULL } },
+		{ "queue 99", { 99, 0, RAM_GPA, RAM_GPA, RAM_GPA, ~0ULL } },
+	};
+	int efd = eventfd(0, EFD_CLOEXEC);
+	unsigned i;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		long st = ack(hf.sock, VU_SET_VRING_ADDR, &bad[i].a, sizeof(bad[i].a), NULL, 0);
+
+		if (!st)
+			st = ack(hf.sock, VU_SET_VRING_KICK, &q0, 8, &efd, 1);
+		o = must_refuse(o, bad[i].what, st, vring_setup);
+	}
+	close(efd);
+	return o;
+}
+
+/* Kick and call words: queue 77, reserved bits, a call without its fd;
+ * the backend channel without its fd. */
+static enum outcome vring_fds(enum outcome o)
+{
+	uint64_t q77 = 77, q0 = 0, reserved = 0xffff;
 	int efd = eventfd(0, EFD_CLOEXEC);
 
-	t.r[0] = (struct vu_mem_region){ RAM_GPA, S, RAM_GPA, RAM_GPA };
-	if (ack(hf.sock, VU_SET_MEM_TABLE, &t, 8 + 32, &hf.memfd, 1))
-		return O_FAILED;
-	for (i = 0; i < sizeof(bad_num) / sizeof(bad_num[0]); i++) {
-		o = expect_refused(ack(hf.sock, VU_SET_VRING_NUM, &bad_num[i], 8, NULL, 0));
-		if (o != O_REFUSED)
-			return o;
-	}
-	/* num 16 on queue 0, then addresses the ring cannot live at: refused
-	 * here or when the ring is mapped (kick), never touched */
-	if (ack(hf.sock, VU_SET_VRING_NUM, &(struct vu_vring_state){ 0, 16 }, 8, NULL, 0))
-		return O_FAILED;
-	for (i = 0; i < sizeof(bad_addr) / sizeof(bad_addr[0]); i++) {
-		long st = ack(hf.sock, VU_SET_VRING_ADDR, &bad_addr[i], sizeof(bad_addr[i]), NULL, 0);
-
-		if (st < 0)
-			return O_CLOSED;
-		v = 0;
-		if (!st && !ack(hf.sock, VU_SET_VRING_KICK, &v, 8, &efd, 1)) {
-			close(efd);
-			return O_FAILED;	/* a ring outside RAM went live */
-		}
-	}
-	/* kick/call: index out of range, missing fd without NOFD, wrong fd types */
-	v = 77;
-	o = expect_refused(ack(hf.sock, VU_SET_VRING_KICK, &v, 8, &efd, 1));
+	o = must_refuse(o, "kick on queue 77",
+			ack(hf.sock, VU_SET_VRING_KICK, &q77, 8, &efd, 1), vring_setup);
+	o = must_refuse(o, "call without fd",
+			ack(hf.sock, VU_SET_VRING_CALL, &q0, 8, NULL, 0), vring_setup);
+	o = must_refuse(o, "call with reserved bits",
+			ack(hf.sock, VU_SET_VRING_CALL, &reserved, 8, NULL, 0), vring_setup);
+	o = must_refuse(o, "backend channel without fd",
+			ack(hf.sock, VU_SET_BACKEND_REQ_FD, NULL, 0, NULL, 0), vring_setup);
 	close(efd);
-	if (o != O_REFUSED)
-		return o;
-	v = 0;
-	o = expect_refused(ack(hf.sock, VU_SET_VRING_CALL, &v, 8, NULL, 0));
-	if (o != O_REFUSED)
-		return o;
-	o = expect_refused(ack(hf.sock, VU_SET_BACKEND_REQ_FD, NULL, 0, NULL, 0));
 	return o;
+}
+
+static enum outcome c_bad_vrings(void)
+{
+	if (vring_setup())
+		return O_FAILED;
+	return vring_fds(vring_addrs(vring_states(O_REFUSED)));
+}
+
+/* GET_CONFIG as an ack() status: its refusal is an empty reply. */
+static long get_config(uint32_t offset, uint32_t size, uint32_t payload)
+{
+	struct vu_config c = { .offset = offset, .size = size };
+	struct vu_msg r;
+	int n;
+
+	if (send_raw(hf.sock, VU_GET_CONFIG, 1, VU_CONFIG_HDR + payload, &c,
+		     VU_CONFIG_HDR + payload, NULL, 0))
+		return -EPIPE;
+	n = recv_reply(hf.sock, &r, 3000);
+	if (n < 0)
+		return n;
+	if (r.hdr.request != VU_GET_CONFIG)
+		return -EPROTO;
+	return n ? 0 : 1;
 }
 
 static enum outcome c_config(void)
 {
-	struct vu_config c = { .offset = 0, .size = 1000 };
+	struct vu_config c = { .offset = 0xfffffff0, .size = 16 };
 	enum outcome o;
-	struct vu_msg r;
 
-	/* GET_CONFIG asking for more than the header allows */
-	send_raw(hf.sock, VU_GET_CONFIG, 1, VU_CONFIG_HDR + 16, &c, VU_CONFIG_HDR + 16, NULL, 0);
-	if (recv_reply(hf.sock, &r, 3000) == VU_CONFIG_HDR + 1000)
-		return O_FAILED;
-	if (peer_closed(hf.sock, 200))
-		return O_CLOSED;
-	c.offset = 0xfffffff0;
-	c.size = 16;
-	o = expect_refused(ack(hf.sock, VU_SET_CONFIG, &c, VU_CONFIG_HDR + 16, NULL, 0));
-	return o;
+	o = must_refuse(O_REFUSED, "GET_CONFIG of 1000 bytes in 16", get_config(0, 1000, 16), NULL);
+	o = must_refuse(o, "GET_CONFIG at 2^32-16", get_config(0xfffffff0, 32, 32), NULL);
+	return must_refuse(o, "SET_CONFIG at 2^32-16",
+			   ack(hf.sock, VU_SET_CONFIG, &c, VU_CONFIG_HDR + 16, NULL, 0), NULL);
 }
 
-/* Bring the hostile guest fully up (features: PFN arrays only). */
-static int hostile_up(void)
+/* A page named beside bad ones in a refused request keeps its pattern. */
+static bool page_kept(uint64_t off)
 {
-	return fe_up(&hf, BIT(VB_F_MUST_TELL_HOST) | BIT(32));
+	if (hf.file[off] == pattern(off))
+		return true;
+	printf("  page %#llx of a refused request was discarded\n", (unsigned long long)off);
+	return false;
 }
 
 /* Inflate a buffer of PFNs; the device must refuse each request with a
  * PFN outside RAM, discarding none of its pages. */
-static enum outcome pfn_attack(const uint32_t *pfns, unsigned n)
+static void pfn_attack(const uint32_t *pfns, unsigned n)
 {
 	uint32_t *arr = (uint32_t *)(hf.file + BUF_GPA);
 
 	memcpy(arr, pfns, n * 4);
-	post(&hf, 0, BUF_GPA, n * 4, 0);
+	post(&hf, 0, fe_gpa(&hf, BUF_GPA), n * 4, 0);
 	kick(&hf, 0);
 	/* refused requests are still used (or the device is broken) */
 	wait_used(&hf, 0, 2000);
-	return O_REFUSED;
 }
 
 static enum outcome c_pfns_outside(void)
@@ -839,12 +1009,7 @@ static enum outcome c_pfns_outside(void)
 	pfn_attack(huge, 2);
 	pfn_attack(zero, 1);
 	/* a request with any bad PFN is refused whole: its good page stays */
-	if (hf.file[keep] != pattern(keep)) {
-		printf("  page %#llx of a refused request was discarded\n",
-		       (unsigned long long)keep);
-		return O_FAILED;
-	}
-	return O_REFUSED;
+	return page_kept(keep) ? O_REFUSED : O_FAILED;
 }
 
 static enum outcome c_desc_outside(void)
@@ -906,9 +1071,9 @@ static enum outcome c_absurd_indexes(void)
 	return peer_closed(hf.sock, 100) ? O_CLOSED : O_BROKEN;
 }
 
-/* The frontend takes its RAM away (truncates the file) under a live ring:
- * on a separate memfd, so the canary file stays whole. */
-static enum outcome c_truncate_ram(void)
+/* The frontend takes its RAM away under a live ring, truncating the file
+ * to keep bytes: on a separate memfd, so the canary file stays whole. */
+static enum outcome truncate_under(uint64_t keep)
 {
 	int saved_fd = hf.memfd;
 	uint8_t *saved_file = hf.file, *m;
@@ -921,13 +1086,18 @@ static enum outcome c_truncate_ram(void)
 	if (m == MAP_FAILED)
 		goto out;
 	hf.file = m;
-	if (!hostile_up() && !ftruncate(hf.memfd, 0)) {
-		/* the rings are gone: the kicks make the daemon touch them */
-		kick(&hf, 0);
-		kick(&hf, 1);
-		usleep(300000);
-		o = peer_closed(hf.sock, 100) ? O_CLOSED : O_BROKEN;
-	}
+	if (hostile_up())
+		goto unmap;
+	*(uint32_t *)(hf.file + BUF_GPA) = DATA_GPA >> 12;
+	post(&hf, 0, BUF_GPA, 4, 0);
+	if (ftruncate(hf.memfd, keep))
+		goto unmap;
+	/* the kicks make the daemon touch what is gone */
+	kick(&hf, 0);
+	kick(&hf, 1);
+	usleep(300000);
+	o = peer_closed(hf.sock, 100) ? O_CLOSED : O_BROKEN;
+unmap:
 	munmap(m, hf.file_size);
 out:
 	if (hf.memfd >= 0)
@@ -935,6 +1105,17 @@ out:
 	hf.memfd = saved_fd;
 	hf.file = saved_file;
 	return o;
+}
+
+/* Once keeping the rings but not the posted PFN array (the daemon faults
+ * reading the request), once keeping nothing (it faults reading a ring). */
+static enum outcome c_truncate_ram(void)
+{
+	enum outcome o = truncate_under(BUF_GPA);
+
+	if (reconnect())
+		return O_FAILED;
+	return worse(o, truncate_under(0));
 }
 
 static enum outcome c_flood_messages(void)
@@ -951,7 +1132,7 @@ static enum outcome c_flood_messages(void)
 	return O_REFUSED;
 }
 
-static enum outcome c_flood_kicks(void)
+static enum outcome c_flood_bad_requests(void)
 {
 	uint32_t bad = 0xffffffff;
 	unsigned i;
@@ -1037,11 +1218,8 @@ static enum outcome c_ranges_outside(void)
 		if (wait_used(&hf, i & 1, 2000))
 			break;		/* broken device: stops using buffers */
 	}
-	if (hf.file[keep] != pattern(keep)) {
-		printf("  page %#llx of a refused range request was discarded\n",
-		       (unsigned long long)keep);
+	if (!page_kept(keep))
 		return O_FAILED;
-	}
 	return peer_closed(hf.sock, 100) ? O_CLOSED : O_REFUSED;
 }
 
@@ -1062,6 +1240,117 @@ static enum outcome c_reporting_outside(void)
 	return peer_closed(hf.sock, 100) ? O_CLOSED : O_BROKEN;
 }
 
+/* A valid inflate of the RAM page at file offset off: the device must use
+ * it (and discard the page) within 5 s. */
+static int inflate_one(uint64_t off)
+{
+	*(uint32_t *)(hf.file + BUF_GPA) = fe_gpa(&hf, off) >> 12;
+	post(&hf, 0, fe_gpa(&hf, BUF_GPA), 4, 0);
+	kick(&hf, 0);
+	return wait_used(&hf, 0, 5000);
+}
+
+static bool page_is_zero(uint64_t off)
+{
+	uint64_t i;
+
+	for (i = 0; i < PAGE; i++)
+		if (hf.file[off + i])
+			return false;
+	return true;
+}
+
+/*
+ * A zero-length buffer breaks the device; the frontend then sends the table
+ * and rings again, as UML does on a module reload: that must be accepted
+ * and the device must serve again.  Then a writable descriptor before a
+ * readable one, which a driver-to-device request never carries.
+ */
+static enum outcome c_zero_length_reinit(void)
+{
+	struct desc order[2] = { { BUF_GPA, 8, 2, 0 }, { BUF_GPA + 8, 8, 0, 0 } };
+	uint64_t features = BIT(VB_F_MUST_TELL_HOST) | BIT(32);
+
+	if (hostile_up())
+		return O_FAILED;
+	post(&hf, 0, BUF_GPA, 0, 0);
+	kick(&hf, 0);
+	usleep(200000);
+	if (fe_mem_table(&hf) || fe_rings(&hf, features) || inflate_one(DATA_GPA)) {
+		printf("  no service after a re-initialisation of a broken device\n");
+		return O_FAILED;
+	}
+	post_chain(&hf, 0, order, 2);
+	kick(&hf, 0);
+	usleep(200000);
+	return peer_closed(hf.sock, 100) ? O_CLOSED : O_BROKEN;
+}
+
+/*
+ * Guest address, user address and file offset all differ (QEMU-like; UML
+ * has them equal): a valid inflate must punch its own page of the file,
+ * and a PFN that is RAM only when misread as a file offset must be refused
+ * with its request.  check_outside() catches a ring or hole misplaced.
+ */
+static enum outcome c_offset_region(void)
+{
+	uint64_t page = DATA_GPA + 30 * PAGE, keep = DATA_GPA + 31 * PAGE;
+	uint32_t misread[2];
+
+	hf.gpa = 0x40000000;
+	hf.uva = 0x10000000000ULL;
+	if (hostile_up() || inflate_one(page))
+		return O_FAILED;
+	if (!page_is_zero(page)) {
+		printf("  inflated page at file offset %#llx not discarded\n",
+		       (unsigned long long)page);
+		return O_FAILED;
+	}
+	misread[0] = fe_gpa(&hf, keep) >> 12;
+	misread[1] = keep >> 12;
+	pfn_attack(misread, 2);
+	return page_kept(keep) ? O_REFUSED : O_FAILED;
+}
+
+/* Send header h n times without reading a reply; stop early when the
+ * daemon hangs up or has taken nothing for 2 s. */
+static void send_unread(const struct vu_hdr *h, unsigned n)
+{
+	struct pollfd p = { hf.sock, POLLOUT, 0 };
+
+	while (n) {
+		if (send(hf.sock, h, sizeof(*h), MSG_NOSIGNAL | MSG_DONTWAIT) == sizeof(*h))
+			n--;
+		else if (errno != EAGAIN || poll(&p, 1, 2000) <= 0)
+			return;
+	}
+}
+
+/* Requests whose replies are never read: rather than block on a full
+ * socket while its other guests wait, the daemon drops this frontend. */
+static enum outcome c_flood_unread_replies(void)
+{
+	struct vu_hdr get = { VU_GET_FEATURES, 1, 0 };
+	struct vu_hdr unknown = { 0x4444, 1 | VU_FLAG_NEED_REPLY, 0 };
+
+	send_unread(&get, 200000);
+	send_unread(&unknown, 10000);
+	return peer_closed(hf.sock, 2000) ? O_CLOSED : O_FAILED;
+}
+
+/* 100 000 kicks with nothing posted (pointless, not wrong): the queue must
+ * still serve a valid request after them. */
+static enum outcome c_flood_kicks(void)
+{
+	unsigned i;
+
+	if (hostile_up())
+		return O_FAILED;
+	for (i = 0; i < 100000; i++)
+		kick(&hf, 0);
+	return inflate_one(DATA_GPA) ? O_FAILED : O_SURVIVED;
+}
+
 struct hcase {
 	const char *name;
 	enum outcome (*fn)(void);
@@ -1075,23 +1364,27 @@ static const struct hcase cases[] = {
 	{ "wrong-sizes", c_wrong_sizes },
 	{ "unsupported-features", c_bad_features },
 	{ "bad-mem-tables", c_mem_tables },
-	{ "too-many-fds", c_too_many_fds },
+	{ "wrong-fd-counts", c_wrong_fd_counts },
 	{ "bad-vrings", c_bad_vrings },
 	{ "bad-config", c_config },
 	{ "pfns-outside-ram", c_pfns_outside },
 	{ "ranges-outside-ram", c_ranges_outside },
 	{ "reporting-outside-ram", c_reporting_outside },
+	{ "offset-region", c_offset_region },
 	{ "descriptors-outside-ram", c_desc_outside },
 	{ "descriptor-loop", c_desc_loop },
 	{ "absurd-indexes", c_absurd_indexes },
+	{ "zero-length-reinit", c_zero_length_reinit },
 	{ "ram-truncated", c_truncate_ram },
 	{ "flood-messages", c_flood_messages },
-	{ "flood-bad-requests", c_flood_kicks },
+	{ "flood-unread-replies", c_flood_unread_replies },
+	{ "flood-bad-requests", c_flood_bad_requests },
+	{ "flood-kicks", c_flood_kicks },
 	{ "disconnect-mid-message", c_disconnect_mid_message },
 	{ "disconnect-in-flight", c_disconnect_in_flight },
 	{ "reconnect-storm", c_reconnect_storm },
 };
-#define NCASES (sizeof(cases) / sizeof(cases[0]))
+#define NCASES ARRAY_SIZE(cases)
 
 /* Bytes outside the shared region must keep their pattern and blocks. */
 static int check_outside(void)

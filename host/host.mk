@@ -30,10 +30,8 @@ HOST_TESTS   := $(patsubst host/tests/%.c,$(HOST_OUT)/tests/unit/%,\
 
 VBALLOOND    := $(HOST_OUT)/vballoond
 VBALLOONCTL  := $(HOST_OUT)/vballoonctl
-# A hostile vhost-user frontend that attacks a running daemon (issue 7).
-VB_HOSTILE   := $(HOST_OUT)/vb-hostile-frontend
 
-ALL_TARGETS += $(VBALLOOND) $(VBALLOONCTL) $(HOST_TESTS) $(VB_HOSTILE)
+ALL_TARGETS += $(VBALLOOND) $(VBALLOONCTL) $(HOST_TESTS)
 
 $(HOST_OBJ)/%.o: host/src/%.c
 	@mkdir -p $(@D)
@@ -49,16 +47,12 @@ $(VBALLOOND): $(HOST_OBJS)
 $(VBALLOONCTL): $(HOST_OBJ)/vballoonctl.o
 	$(CC) $(HOST_LDFLAGS) -o $@ $^ $(JSONC_LIBS)
 
-$(VB_HOSTILE): host/fuzz/hostile_frontend.c host/src/vhost_user.h
-	@mkdir -p $(@D)
-	$(CC) $(HOST_CFLAGS) -o $@ $< $(HOST_LDFLAGS)
-
 $(HOST_OUT)/tests/unit/test_%: $(HOST_OBJ)/tests/test_%.o $(HOST_LIBOBJS) $(HOST_HELPER_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(HOST_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(JSONC_LIBS)
 
 .PHONY: host host-unit fuzz fuzz-smoke
-host: $(VBALLOOND) $(VBALLOONCTL) $(HOST_TESTS) $(VB_HOSTILE)
+host: $(VBALLOOND) $(VBALLOONCTL) $(HOST_TESTS)
 
 # Run every host unit test; non-zero if any fails.
 host-unit: $(HOST_TESTS)
