@@ -375,7 +375,9 @@ vb_qmp() {
 			[ -n "$line" ] || break
 			[ $step = cmd ] && reply=$line
 		done
-		kill "$pid" 2>/dev/null
+		# SIGKILL: socat catches SIGTERM and was once seen (CI) to sit in
+		# poll() with it pending for minutes; it holds nothing to clean up.
+		kill -KILL "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
 		[ -n "$reply" ] || { echo "vb_qmp: no reply from $sock to $cmd" >&2; exit 1; }
 		echo "$reply"
