@@ -473,20 +473,25 @@ static int fd_mnt_id(int fd)
 	return id;
 }
 
-/* tmpfs hands out huge pages for the file when its mount says huge=always
- * or within_size (the RAM file is sized once, so "within" is all of it). */
-static bool tmpfs_mount_huge(int fd)
+/*
+ * tmpfs hands out huge pages for the file when its mount says huge=always
+ * or within_size (the RAM file is sized once, so "within" is all of it).
+ * Returns 1 or 0, or -1 when the mount is not in our mountinfo: the
+ * kernel's internal shmem mount, which memfds and shared anonymous memory
+ * live on.
+ */
+static int tmpfs_mount_huge(int fd)
 {
 	char line[4096];
 	int id = fd_mnt_id(fd), mid;
-	bool huge = false;
+	int huge = -1;
 	FILE *f;
 
 	if (id < 0)
-		return false;
+		return 0;
 	f = fopen("/proc/self/mountinfo", "r");
 	if (!f)
-		return false;
+		return 0;
 	while (fgets(line, sizeof(line), f)) {
 		if (sscanf(line, "%d", &mid) != 1 || mid != id)
 			continue;
@@ -497,7 +502,21 @@ static bool tmpfs_mount_huge(int fd)
 	return huge;
 }
 
-static bool shmem_forced_huge(void)
+/*
+ * shmem_enabled ("always within_size advise [never] deny force") decides
+ * for the internal mount; on a mounted tmpfs only [force] overrides the
+ * mount's own option.  [advise] depends on the frontend's madvise(), which
+ * we cannot see: not counted.
+ */
+bool guest_mem_shmem_policy_huge(const char *policy, bool internal)
+{
+	if (strstr(policy, "[force]"))
+		return true;
+	return internal && (strstr(policy, "[always]") ||
+			    strstr(policy, "[within_size]"));
+}
+
+static bool shmem_policy_huge(bool internal)
 {
 	char buf[256] = "";
 	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/shmem_enabled", "r");
@@ -507,7 +526,7 @@ static bool shmem_forced_huge(void)
 	if (!fgets(buf, sizeof(buf), f))
 		buf[0] = '\0';
 	fclose(f);
-	return strstr(buf, "[force]") != NULL;
+	return guest_mem_shmem_policy_huge(buf, internal);
 }
 
 int guest_mem_huge_order(const struct guest_mem *m)
@@ -522,8 +541,11 @@ int guest_mem_huge_order(const struct guest_mem *m)
 			order++;
 		return order;
 	}
-	if ((unsigned long)sfs.f_type == TMPFS_MAGIC &&
-	    (tmpfs_mount_huge(m->r[0].fd) || shmem_forced_huge()))
-		return pmd_order();
+	if ((unsigned long)sfs.f_type == TMPFS_MAGIC) {
+		int mount = tmpfs_mount_huge(m->r[0].fd);
+
+		if (mount == 1 || shmem_policy_huge(mount < 0))
+			return pmd_order();
+	}
 	return 0;
 }

@@ -73,6 +73,9 @@ uint64_t guest_mem_allocated(const struct guest_mem *m);
 /* Page order of the backing's huge pages (9 for 2 MiB on huge=always tmpfs
  * or hugetlbfs), 0 for plain 4 KiB backing. */
 int guest_mem_huge_order(const struct guest_mem *m);
+/* Whether shmem_enabled's POLICY line gives a tmpfs file huge pages; internal:
+ * the file is on the kernel's own shmem mount (memfd).  For tests. */
+bool guest_mem_shmem_policy_huge(const char *policy, bool internal);
 
 /* Unmap and close everything; m becomes empty. */
 void guest_mem_clear(struct guest_mem *m);

@@ -217,6 +217,27 @@ static void test_discard_punches_holes(void **state)
 	guest_mem_clear(&m);
 }
 
+/* memfd RAM follows shmem_enabled; a mounted tmpfs only its [force]. */
+static void test_shmem_policy(void **state)
+{
+	const char *never = "always within_size advise [never] deny force";
+	const char *always = "[always] within_size advise never deny force";
+	const char *within = "always [within_size] advise never deny force";
+	const char *advise = "always within_size [advise] never deny force";
+	const char *force = "always within_size advise never deny [force]";
+
+	(void)state;
+	assert_false(guest_mem_shmem_policy_huge(never, true));
+	assert_true(guest_mem_shmem_policy_huge(always, true));
+	assert_true(guest_mem_shmem_policy_huge(within, true));
+	assert_false(guest_mem_shmem_policy_huge(advise, true));
+	assert_true(guest_mem_shmem_policy_huge(force, true));
+	assert_false(guest_mem_shmem_policy_huge(always, false));
+	assert_false(guest_mem_shmem_policy_huge(within, false));
+	assert_true(guest_mem_shmem_policy_huge(force, false));
+	assert_false(guest_mem_shmem_policy_huge("", true));
+}
+
 static void test_allocated_counts_each_file_once(void **state)
 {
 	struct guest_mem m = { 0 };
@@ -275,6 +296,7 @@ int main(void)
 		cmocka_unit_test(test_out_of_range),
 		cmocka_unit_test(test_table_refusals),
 		cmocka_unit_test(test_discard_punches_holes),
+		cmocka_unit_test(test_shmem_policy),
 		cmocka_unit_test(test_allocated_counts_each_file_once),
 		cmocka_unit_test(test_truncated_file_survives),
 	};
