@@ -49,7 +49,7 @@ target=$((full - 256 * MIB))
 vb_bg "$BUILD/vballoonctl" --qmp "$VB_QMP" --json events >"$T/events" 2>"$T/events.err"
 events_pid=$VB_BG_PID
 # Subscribed before the target changes, or the events are not ours to see.
-for ((i = 0; i < 100; i++)); do
+for ((i = 0; i < 300; i++)); do
 	grep -q "following events" "$T/events.err" && break
 	sleep 0.1
 done
@@ -57,7 +57,9 @@ grep -q "following events" "$T/events.err" || vb_fail "vballoonctl events did no
 vb_ctl set "$target" >/dev/null || vb_fail "balloon command failed"
 vb_wait_actual "$target" 120 || vb_fail "guest did not reach the target"
 b1=$(vb_ramfile_bytes)
-for ((i = 0; i < 50; i++)); do
+# The last event may be held back by the throttle (1 s), and the
+# follower has to read and print it: 30 s for a busy machine.
+for ((i = 0; i < 300; i++)); do
 	last=$(jq -r 'select(.event == "BALLOON_CHANGE") | .data.actual' "$T/events" | tail -1)
 	[ "$last" = "$target" ] && break
 	sleep 0.1

@@ -96,9 +96,18 @@ vb_log "MemTotal $before -> $after kB, driver holds $pages pages"
 	vb_fail "MemTotal drop $drop kB disagrees with query-balloon $(vb_qemu_actual)"
 (( pages == 65536 )) || vb_fail "driver reports $pages pages, want 65536"
 
-sleep 3
-stats=$(vb_qmp "$VB_QEMU_QMP" "{\"execute\":\"qom-get\",\"arguments\":{\"path\":\"$bal\",\"property\":\"guest-stats\"}}") ||
-	vb_fail "qom-get guest-stats failed"
+# A report the guest sent after it measured MemTotal (QEMU polls every
+# second; "last-update" is the second QEMU received it), not a fixed
+# sleep: a TCG guest on a busy host can take longer to answer.
+now=$(date +%s)
+for ((i = 0; i < 600; i++)); do
+	stats=$(vb_qmp "$VB_QEMU_QMP" "{\"execute\":\"qom-get\",\"arguments\":{\"path\":\"$bal\",\"property\":\"guest-stats\"}}") ||
+		vb_fail "qom-get guest-stats failed"
+	upd=$(sed -n 's/.*"last-update": *\([0-9]*\).*/\1/p' <<<"$stats")
+	(( ${upd:-0} > now )) && break
+	sleep 0.1
+done
+(( ${upd:-0} > now )) || vb_fail "no stats report after $now (last-update ${upd:-none})"
 echo "$stats"
 total=$(sed -n 's/.*"stat-total-memory": *\([0-9]*\).*/\1/p' <<<"$stats")
 free=$(sed -n 's/.*"stat-free-memory": *\([0-9]*\).*/\1/p' <<<"$stats")

@@ -21,7 +21,8 @@ alive() { kill -0 "$VB_DAEMON_PID" 2>/dev/null || { tail -n 40 "$T/daemon.log"; 
 status_of() { sed -n "s/^$1=//p" "$T/good.status" 2>/dev/null; }
 wait_good_pages() {	# wait until the good guest's balloon holds N pages
 	local i
-	for ((i = 0; i < 200; i++)); do
+	# 60 s: floods of the hostile case share 2 busy cores with it
+	for ((i = 0; i < 600; i++)); do
 		[ "$(status_of actual_pages)" = "$1" ] && return 0
 		sleep 0.1
 	done

@@ -325,7 +325,10 @@ vb_wait_guest() {
 	for ((i = 0; i < timeout * 10; i++)); do
 		[ -e "$VB_SHARE/$name" ] && return 0
 		# The guest script ended without sending it: no use waiting.
+		# Look for the signal once more: the guest may have sent it
+		# and exited between the two tests above.
 		if [ -e "$VB_SHARE/.vb-exit" ]; then
+			[ -e "$VB_SHARE/$name" ] && return 0
 			echo "guest script exited ($(cat "$VB_SHARE/.vb-exit")) without signalling '$name'" >&2
 			return 1
 		fi
