@@ -48,8 +48,6 @@
 #define VB_NR_VQS		5
 #define VB_HINT_MAX_BUF_PAGES	(32UL << (20 - PAGE_SHIFT))
 #define VB_HINT_KICK_BATCH	8
-#define VB_HINT_GFP		(__GFP_MOVABLE | __GFP_NORETRY | __GFP_NOWARN | \
-				 __GFP_NOMEMALLOC)
 #define VB_POLL_MAX_US		(5 * USEC_PER_SEC)
 #define VB_ACTUAL_EVERY		HZ	/* progress while inflating */
 
@@ -132,7 +130,6 @@ struct vb_counters {
 	u64 hint_blocks;
 	u64 hint_pages;		/* cumulative pages hinted */
 	u64 hint_resent;	/* held pages hinted again in a later round */
-	u64 hint_resend_only;	/* rounds that allocated nothing new */
 	u64 hint_shrunk;	/* hint pages given back to a shrinker */
 	u64 hint_round_us;	/* duration of the last hint round */
 	u64 hint_by_order[VB_TOP_ORDER + 1];
@@ -1077,7 +1074,8 @@ static bool vb_hint_budget_left(struct vballoon *vb, unsigned long hinted,
  */
 static int vb_hint_blocks(struct vballoon *vb, u32 id)
 {
-	const gfp_t gfp = VB_HINT_GFP;
+	const gfp_t gfp = __GFP_MOVABLE | __GFP_NORETRY | __GFP_NOWARN |
+			  __GFP_NOMEMALLOC;
 	unsigned long run_pfn = 0, run_len = 0, hinted = 0;
 	unsigned int min_order = min_t(unsigned int, hint_min_order,
 				       VB_TOP_ORDER);
@@ -1116,25 +1114,9 @@ static int vb_hint_blocks(struct vballoon *vb, u32 id)
 	return err;
 }
 
-/*
- * Blocks held from an earlier round without DONE since mean the device is
- * past its first pass: every free page it has not been told about was
- * copied already and is clean.  Allocating one now would write it (the
- * kernel zeroes on allocation) and make the device copy it again, so such
- * a round only re-sends what is held.  Without zeroing on allocation, a
- * new block costs the device nothing and may spare it a dirtied page.
- */
-static bool vb_hint_allocates(struct vballoon *vb)
-{
-	if (!READ_ONCE(vb->hint_held))
-		return true;
-	return want_init_on_free() || !want_init_on_alloc(VB_HINT_GFP);
-}
-
 static void vb_hint_round(struct vballoon *vb, u32 id)
 {
 	ktime_t start = ktime_get();
-	bool allocate = vb_hint_allocates(vb);
 	int err;
 
 	vb->hint_id_active = id;
@@ -1151,10 +1133,8 @@ static void vb_hint_round(struct vballoon *vb, u32 id)
 	err = vb_hint_send_id(vb, &vb->hint_cmd[0]);
 	if (!err)
 		err = vb_hint_resend(vb, id);
-	if (!err && allocate)
+	if (!err)
 		err = vb_hint_blocks(vb, id);
-	if (!allocate)
-		vb->cnt.hint_resend_only++;
 	if (err && err != -EINTR)
 		dev_warn_ratelimited(&vb->vdev->dev,
 				     "free page hint round %u: %d\n", id, err);
@@ -1378,8 +1358,7 @@ static ssize_t state_show(struct device *dev, struct device_attribute *attr,
 			   c->hint_rounds, c->hint_blocks);
 	n += sysfs_emit_at(buf, n, "hint_pages %llu\nhint_shrunk %llu\n",
 			   c->hint_pages, c->hint_shrunk);
-	n += sysfs_emit_at(buf, n, "hint_resent_pages %llu\nhint_resend_only %llu\n",
-			   c->hint_resent, c->hint_resend_only);
+	n += sysfs_emit_at(buf, n, "hint_resent_pages %llu\n", c->hint_resent);
 	n += sysfs_emit_at(buf, n, "hint_round_us %llu\n", c->hint_round_us);
 	for (o = 0; o <= VB_TOP_ORDER; o++)
 		if (c->hint_by_order[o])
