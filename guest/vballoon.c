@@ -76,9 +76,9 @@ static unsigned int hint_max_mib;
 module_param(hint_max_mib, uint, 0644);
 MODULE_PARM_DESC(hint_max_mib, "Most memory held as free page hints per round, MiB (0 = no limit)");
 
-static unsigned int hint_reserve_mib;
+static unsigned int hint_reserve_mib = 16;
 module_param(hint_reserve_mib, uint, 0644);
-MODULE_PARM_DESC(hint_reserve_mib, "Free memory a hint round leaves above the min watermark, MiB (default 0: as deep as the in-tree driver)");
+MODULE_PARM_DESC(hint_reserve_mib, "Free memory a hint round leaves above the high watermark, MiB (default 16)");
 
 static unsigned int ack_timeout_ms = 5000;
 module_param(ack_timeout_ms, uint, 0644);
@@ -1040,8 +1040,8 @@ static int vb_hint_resend(struct vballoon *vb, u32 id)
 	return err;
 }
 
-/* Free pages only atomic and reclaiming allocations may dip below. */
-static unsigned long vb_min_wmark_pages(void)
+/* Free pages below which the guest would start reclaiming. */
+static unsigned long vb_high_wmark_pages(void)
 {
 	unsigned long sum = 0;
 	struct zone *zone;
@@ -1050,7 +1050,7 @@ static unsigned long vb_min_wmark_pages(void)
 	for_each_online_node(nid) {
 		for (z = 0; z < MAX_NR_ZONES; z++) {
 			zone = &NODE_DATA(nid)->node_zones[z];
-			sum += min_wmark_pages(zone);
+			sum += high_wmark_pages(zone);
 		}
 	}
 	return sum;
@@ -1122,12 +1122,8 @@ static void vb_hint_round(struct vballoon *vb, u32 id)
 	vb->hint_id_active = id;
 	vb->cnt.hint_rounds++;
 	WRITE_ONCE(vb->hint_pressure, false);
-	/*
-	 * As deep as the in-tree driver by default: our allocations never
-	 * wake kswapd, and when the guest's own do, the shrinker gives the
-	 * blocks back and the round ends.
-	 */
-	vb->hint_reserve = vb_min_wmark_pages() +
+	/* Stay above the high watermark: hinting must not wake kswapd. */
+	vb->hint_reserve = vb_high_wmark_pages() +
 			   ((unsigned long)hint_reserve_mib << (20 - PAGE_SHIFT));
 	vb->hint_cmd[0] = cpu_to_le32(id);
 	err = vb_hint_send_id(vb, &vb->hint_cmd[0]);
