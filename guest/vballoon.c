@@ -28,7 +28,6 @@
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <linux/delay.h>
-#include <linux/list_sort.h>
 #include <linux/ktime.h>
 #include <linux/sched.h>
 #include <linux/sysfs.h>
@@ -129,7 +128,6 @@ struct vb_counters {
 	u64 hint_rounds;
 	u64 hint_blocks;
 	u64 hint_pages;		/* cumulative pages hinted */
-	u64 hint_resent;	/* held pages hinted again in a later round */
 	u64 hint_shrunk;	/* hint pages given back to a shrinker */
 	u64 hint_round_us;	/* duration of the last hint round */
 	u64 hint_by_order[VB_TOP_ORDER + 1];
@@ -972,74 +970,6 @@ static unsigned long vb_hint_release(struct vballoon *vb, unsigned long max)
 	return freed;
 }
 
-static int vb_hint_pfn_cmp(void *priv, const struct list_head *a,
-			   const struct list_head *b)
-{
-	unsigned long pa = page_to_pfn(list_entry(a, struct page, lru));
-	unsigned long pb = page_to_pfn(list_entry(b, struct page, lru));
-
-	return pa < pb ? -1 : pa > pb;
-}
-
-/*
- * A new round (the device synced its dirty log) hints again the blocks
- * still held from earlier rounds.  Allocating them zeroed them
- * (init_on_alloc), so the device saw them written after it cleared them
- * and would copy them all again in its next pass; we have not touched them
- * since, so they are free pages for this round's id as well.  It costs no
- * allocation, and sorted by address they merge into few long buffers.
- * The blocks are off the list meanwhile: a shrinker finds fewer to free.
- */
-static int vb_hint_resend(struct vballoon *vb, u32 id)
-{
-	unsigned long run_pfn = 0, run_len = 0, sent = 0;
-	struct page *page;
-	LIST_HEAD(held);
-	int err = 0;
-
-	spin_lock_irq(&vb->hint_lock);
-	list_splice_init(&vb->hint_list, &held);
-	spin_unlock_irq(&vb->hint_lock);
-	list_sort(NULL, &held, vb_hint_pfn_cmp);
-	list_for_each_entry(page, &held, lru) {
-		unsigned long pfn = page_to_pfn(page);
-		unsigned long n = 1UL << page_private(page);
-
-		if (run_len && run_pfn + run_len == pfn &&
-		    run_len + n <= VB_HINT_MAX_BUF_PAGES) {
-			run_len += n;
-			continue;
-		}
-		if (run_len) {
-			err = vb_hint_send_block(vb, run_pfn, run_len);
-			if (err)
-				break;
-			sent += run_len;
-		}
-		if (vb_hint_id(vb) != id || READ_ONCE(vb->stop_update)) {
-			err = -EINTR;
-			break;
-		}
-		run_pfn = pfn;
-		run_len = n;
-	}
-	if (run_len && !err) {
-		err = vb_hint_send_block(vb, run_pfn, run_len);
-		if (!err)
-			sent += run_len;
-	}
-	/*
-	 * Sorted, they also go back to the allocator lowest first on DONE,
-	 * so the next round takes the highest first: the device's pass over
-	 * guest memory goes upwards, and hints ahead of it are the useful ones.
-	 */
-	spin_lock_irq(&vb->hint_lock);
-	list_splice(&held, &vb->hint_list);
-	spin_unlock_irq(&vb->hint_lock);
-	vb->cnt.hint_resent += sent;
-	return err;
-}
-
 /* Free pages below which the guest would start reclaiming. */
 static unsigned long vb_high_wmark_pages(void)
 {
@@ -1127,8 +1057,6 @@ static void vb_hint_round(struct vballoon *vb, u32 id)
 			   ((unsigned long)hint_reserve_mib << (20 - PAGE_SHIFT));
 	vb->hint_cmd[0] = cpu_to_le32(id);
 	err = vb_hint_send_id(vb, &vb->hint_cmd[0]);
-	if (!err)
-		err = vb_hint_resend(vb, id);
 	if (!err)
 		err = vb_hint_blocks(vb, id);
 	if (err && err != -EINTR)
@@ -1354,7 +1282,6 @@ static ssize_t state_show(struct device *dev, struct device_attribute *attr,
 			   c->hint_rounds, c->hint_blocks);
 	n += sysfs_emit_at(buf, n, "hint_pages %llu\nhint_shrunk %llu\n",
 			   c->hint_pages, c->hint_shrunk);
-	n += sysfs_emit_at(buf, n, "hint_resent_pages %llu\n", c->hint_resent);
 	n += sysfs_emit_at(buf, n, "hint_round_us %llu\n", c->hint_round_us);
 	for (o = 0; o <= VB_TOP_ORDER; o++)
 		if (c->hint_by_order[o])

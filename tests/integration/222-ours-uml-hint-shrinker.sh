@@ -6,10 +6,7 @@
 # the guest's memory gets it and verifies its pattern, the driver counts
 # the pages it gave back, and a round that sees pressure ends instead of
 # taking them again.  DONE afterwards frees the rest.  Unlike in-tree,
-# blocks below the top order are hinted too (hint_min_order, default 4),
-# and a second round without DONE in between hints the blocks still held
-# again (the device synced its dirty log between rounds: they must not be
-# copied again) without allocating anything new.
+# blocks below the top order are hinted too (hint_min_order, default 4).
 . "$(dirname "$0")/../lib/common.sh"
 vb_require "$BUILD/vballoond" "$BUILD/vballoonctl" "$BUILD/vb-workload" \
 	"$BUILD/um/vballoon.ko"
@@ -25,8 +22,6 @@ vb_signal ready
 vb_wait hinted 120 || exit 1
 held=$(vb_ours_val hint_held_pages)
 vb_put held "$held"
-vb_put resent "$(vb_ours_val hint_resent_pages)"
-vb_put shrunk0 "$(vb_ours_val hint_shrunk)"
 vb_put blocks "$(vb_ours_val hint_blocks)"
 vb_put low "$(grep -cE '^hint_order_[0-9] ' $st/state)"
 vb_put free_hinted "$(vb_meminfo MemFree)"
@@ -64,25 +59,11 @@ for ((i = 0; i < 600; i++)); do
 done
 [ "$(vb_ctl --json hint status | jq -r .state)" = stopped ] || vb_fail "round never stopped"
 hinted=$(vb_ctl --json hint status | jq '.["hinted-bytes"]')
-# A second round, no DONE in between: what the guest holds is hinted again.
-vb_ctl hint start >/dev/null || vb_fail "second hint start failed"
-for ((i = 0; i < 600; i++)); do
-	[ "$(vb_ctl --json hint status | jq -r .state)" = stopped ] && break
-	sleep 0.1
-done
-[ "$(vb_ctl --json hint status | jq -r .state)" = stopped ] || vb_fail "second round never stopped"
-hinted2=$(vb_ctl --json hint status | jq '.["hinted-bytes"]')
 vb_signal_guest hinted
 vb_wait_guest pressured 300 || { vb_wait_uml; vb_fail "pressure step failed"; }
-vb_log "round hinted $((hinted >> 20)) MiB in $(vb_get blocks) blocks, the second $((hinted2 >> 20)) MiB (re-sent $(( $(vb_get resent) / 256 )) MiB); held $(( $(vb_get held) / 256 )) MiB; shrinker gave back $(( $(vb_get shrunk) / 256 )) MiB"
+vb_log "round hinted $((hinted >> 20)) MiB in $(vb_get blocks) blocks; held $(( $(vb_get held) / 256 )) MiB; shrinker gave back $(( $(vb_get shrunk) / 256 )) MiB"
 vb_ctl hint done >/dev/null || vb_fail "hint done failed"
 vb_signal_guest done
 vb_wait_uml || vb_fail "guest script failed"
 (( hinted >= 200 << 20 )) || vb_fail "device saw only $hinted hinted bytes"
-# Whatever round 1 hinted is still held (unless a shrinker took it first)
-# and goes to the device again in round 2.
-resent=$(( $(vb_get resent) * 4096 )) shrunk0=$(( $(vb_get shrunk0) * 4096 ))
-(( resent >= 100 << 20 && resent + shrunk0 >= hinted )) ||
-	vb_fail "round 2 re-sent $resent bytes; round 1 hinted $hinted, $shrunk0 shrunk between"
-(( hinted2 >= resent )) || vb_fail "round 2: device saw $hinted2 bytes, the guest re-sent $resent"
 (( $(vb_get low) > 0 )) || vb_fail "no block below the top order was hinted"
