@@ -48,7 +48,7 @@
 #define VB_HINT_MAX_BUF_PAGES	(32UL << (20 - PAGE_SHIFT))
 #define VB_HINT_KICK_BATCH	8
 #define VB_POLL_MAX_US		(5 * USEC_PER_SEC)
-#define VB_ACTUAL_EVERY		HZ	/* progress while inflating */
+#define VB_ACTUAL_EVERY		HZ	/* progress while resizing */
 
 /* Module parameters. */
 static unsigned int batch_pages = 256;
@@ -156,7 +156,8 @@ struct vballoon {
 	void *reqs[2];			/* kmalloc'd; req is one of them */
 	bool infl;			/* lock: an inflate request in flight */
 	u32 infl_pages;			/* lock: pages in it */
-	unsigned long actual_at;	/* size work: jiffies of the last write */
+	unsigned long actual_at;	/* size work: last write or resize start */
+	bool resizing;			/* size work: target not reached yet */
 	u32 target;			/* size work: num_pages last read */
 	unsigned int req_n;		/* lock: entries used in req */
 	unsigned int req_cap;		/* entries that fit in req */
@@ -727,6 +728,11 @@ static void vb_size_work_fn(struct work_struct *work)
 		vb_read_target(vb);
 	}
 	diff = vb_towards_target(vb);
+	if (diff && !vb->resizing) {
+		/* The first progress report is due a period after the start. */
+		vb->resizing = true;
+		vb->actual_at = jiffies;
+	}
 	if (diff > 0)
 		diff -= vb_fill(vb, diff);
 	else if (diff < 0)
@@ -738,12 +744,14 @@ static void vb_size_work_fn(struct work_struct *work)
 		mutex_unlock(&vb->lock);
 		vb_update_actual(vb);
 		vb->actual_at = jiffies;
-	} else if (!READ_ONCE(vb->infl) ||
-		   time_after(jiffies, vb->actual_at + VB_ACTUAL_EVERY)) {
+		vb->resizing = false;
+	} else if (time_after(jiffies, vb->actual_at + VB_ACTUAL_EVERY)) {
 		/*
-		 * A config write is a round trip to a device that is busy
+		 * A config write is a round trip to the device (on vhost-user
+		 * the whole guest waits for the reply), which may be busy
 		 * discarding the request in flight: it would stall the
-		 * pipeline.  Report progress only now and then meanwhile.
+		 * pipeline, and per batch it costs more than the batch on a
+		 * busy host.  Report progress only once a second meanwhile.
 		 */
 		vb_update_actual(vb);
 		vb->actual_at = jiffies;
