@@ -49,6 +49,7 @@
 #define VB_HINT_KICK_BATCH	8
 #define VB_POLL_MAX_US		(5 * USEC_PER_SEC)
 #define VB_ACTUAL_EVERY		HZ	/* progress while resizing */
+#define VB_DEFLATE_CHUNKS	4	/* range_batch_pages per deflate round */
 
 /* Module parameters. */
 static unsigned int batch_pages = 256;
@@ -61,7 +62,7 @@ MODULE_PARM_DESC(pipeline, "Build the next inflate request while the device disc
 
 static unsigned int range_batch_pages = 65536;
 module_param(range_batch_pages, uint, 0644);
-MODULE_PARM_DESC(range_batch_pages, "Pages per inflate/deflate round with page ranges (default 65536)");
+MODULE_PARM_DESC(range_batch_pages, "Pages per inflate round with page ranges, a deflate round takes up to 4 times that (default 65536)");
 
 static unsigned int oom_pages = 256;
 module_param(oom_pages, uint, 0644);
@@ -636,27 +637,44 @@ static void vb_requeue(struct vballoon *vb, struct list_head *pages)
 /* Deflate by up to @num 4 KiB pages, vb->lock held; returns pages freed. */
 static unsigned long vb_leak_locked(struct vballoon *vb, unsigned long num)
 {
-	unsigned long want, got;
+	unsigned long want, chunk, n, got = 0;
 	struct page *page;
 	LIST_HEAD(pages);
 
 	want = DIV_ROUND_UP(num, VB_PAGES_PER_PAGE);
+	chunk = vb->ranges ? max(range_batch_pages, 1U) : vb->req_cap;
+	/*
+	 * The device has nothing to discard on deflate: a request is a pure
+	 * round trip, so with ranges a round takes several chunks (whole
+	 * blocks come back merged, and a request holds 256 ranges).  Each
+	 * chunk is one dequeue: that bounds the time the balloon's page lock
+	 * is held with interrupts off.
+	 */
 	want = min_t(unsigned long, want,
-		     vb->ranges ? max(range_batch_pages, 1U) : vb->req_cap);
+		     vb->ranges ? chunk * VB_DEFLATE_CHUNKS : chunk);
 	want = min_t(unsigned long, want, vb->num_pages / VB_PAGES_PER_PAGE);
 	if (!vb_unstuck(vb) || vb->dead)
 		return 0;
+	vb->req_err = 0;
 	/*
 	 * The balloon list is LIFO: pages of one continuous block come back
 	 * together, so whole blocks are deflated while the balloon shrinks.
 	 */
-	if (vb->movable)
-		got = balloon_page_list_dequeue(&vb->bdi, &pages, want);
-	else
-		got = vb_unpin_pages(vb, &pages, want);
-	vb->req_err = 0;
-	list_for_each_entry(page, &pages, lru)
-		vb_add_page(vb, vb->deflate_vq, page);
+	while (got < want && !vb->req_err) {
+		LIST_HEAD(part);
+
+		if (vb->movable)
+			n = balloon_page_list_dequeue(&vb->bdi, &part,
+						      min(chunk, want - got));
+		else
+			n = vb_unpin_pages(vb, &part, min(chunk, want - got));
+		if (!n)
+			break;
+		list_for_each_entry(page, &part, lru)
+			vb_add_page(vb, vb->deflate_vq, page);
+		list_splice_tail(&part, &pages);
+		got += n;
+	}
 	/* MUST_TELL_HOST or not, the host hears before the pages are reused. */
 	vb_flush(vb, vb->deflate_vq);
 	if (vb->req_err) {
@@ -724,8 +742,10 @@ static void vb_size_work_fn(struct work_struct *work)
 	s64 diff;
 
 	if (test_and_clear_bit(VB_CFG_SIZE, &vb->cfg_flags)) {
-		vb_read_ext_config(vb);
 		vb_read_target(vb);
+		/* Only inflating uses the order: deflating saves a round trip. */
+		if (vb_towards_target(vb) > 0)
+			vb_read_ext_config(vb);
 	}
 	diff = vb_towards_target(vb);
 	if (diff && !vb->resizing) {
