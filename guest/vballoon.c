@@ -380,54 +380,76 @@ static void vb_flush(struct vballoon *vb, struct virtqueue *vq)
 }
 
 /*
- * Append one guest page to the request, merging it into the last range
- * when it extends that range at either end.  Sends the request when full.
+ * Append @n pages from @pfn (VB_PFN_SHIFT units) as one range, merging it
+ * into the last range when it extends that range at either end.  Sends the
+ * request when full.
  */
-static void vb_add_page(struct vballoon *vb, struct virtqueue *vq,
-			struct page *page)
+static void vb_add_range(struct vballoon *vb, struct virtqueue *vq, u64 pfn,
+			 u32 n)
+{
+	u64 max = vb->max_range_pages ?: U32_MAX;
+	struct vb_range *r = vb->req;
+	struct vb_range *last = vb->req_n ? &r[vb->req_n - 1] : NULL;
+
+	if (last && (u64)le32_to_cpu(last->npages) + n <= max) {
+		u64 start = le64_to_cpu(last->pfn);
+		u32 len = le32_to_cpu(last->npages);
+
+		if (start + len == pfn) {
+			last->npages = cpu_to_le32(len + n);
+			return;
+		}
+		if (pfn + n == start) {
+			last->pfn = cpu_to_le64(pfn);
+			last->npages = cpu_to_le32(len + n);
+			return;
+		}
+	}
+	if (vb->req_n == vb->req_cap) {
+		vb_flush(vb, vq);
+		r = vb->req;	/* the flush may switch buffers */
+	}
+	r[vb->req_n].pfn = cpu_to_le64(pfn);
+	r[vb->req_n].npages = cpu_to_le32(n);
+	r[vb->req_n].reserved = 0;
+	vb->req_n++;
+}
+
+/*
+ * Append @nr physically contiguous guest pages from @page to the request:
+ * with ranges as one range (split at the device's max_range_pages), else
+ * PFN by PFN.
+ */
+static void vb_add_pages(struct vballoon *vb, struct virtqueue *vq,
+			 struct page *page, unsigned int nr)
 {
 	u64 pfn = (u64)page_to_pfn(page) << (PAGE_SHIFT - VB_PFN_SHIFT);
-	unsigned int i;
+	u64 n = (u64)nr * VB_PAGES_PER_PAGE;
 
 	if (vb->ranges) {
-		struct vb_range *r = vb->req;
-		struct vb_range *last = vb->req_n ? &r[vb->req_n - 1] : NULL;
-		u32 n = VB_PAGES_PER_PAGE;
+		while (n) {
+			u32 len = min_t(u64, n, vb->max_range_pages ?: U32_MAX);
 
-		if (last && (!vb->max_range_pages ||
-			     le32_to_cpu(last->npages) + n <= vb->max_range_pages)) {
-			u64 start = le64_to_cpu(last->pfn);
-			u32 len = le32_to_cpu(last->npages);
-
-			if (start + len == pfn) {
-				last->npages = cpu_to_le32(len + n);
-				return;
-			}
-			if (pfn + n == start) {
-				last->pfn = cpu_to_le64(pfn);
-				last->npages = cpu_to_le32(len + n);
-				return;
-			}
+			vb_add_range(vb, vq, pfn, len);
+			pfn += len;
+			n -= len;
 		}
-		if (vb->req_n == vb->req_cap) {
-			vb_flush(vb, vq);
-			r = vb->req;	/* the flush may switch buffers */
-		}
-		r[vb->req_n].pfn = cpu_to_le64(pfn);
-		r[vb->req_n].npages = cpu_to_le32(n);
-		r[vb->req_n].reserved = 0;
-		vb->req_n++;
 		return;
 	}
-
-	for (i = 0; i < VB_PAGES_PER_PAGE; i++) {
+	for (; n; n--, pfn++) {
 		__le32 *pfns;
 
 		if (vb->req_n == vb->req_cap)
 			vb_flush(vb, vq);
 		pfns = vb->req;	/* after the flush: it may switch buffers */
-		pfns[vb->req_n++] = cpu_to_le32(pfn + i);
+		pfns[vb->req_n++] = cpu_to_le32(pfn);
 	}
+}
+
+static void vb_add_page(struct vballoon *vb, struct virtqueue *vq,
+			struct page *page)
+{
+	vb_add_pages(vb, vq, page, 1);
 }
 
 /*
@@ -494,7 +516,9 @@ static struct page *vb_alloc_block(unsigned int order)
  * CONT_PAGES, blocks of the device's order are allocated and split so each
  * 4 KiB page is an ordinary movable balloon page; when the allocator
  * cannot provide a block, the order drops by one (counted) for the rest of
- * this round.
+ * this round.  The list holds each block's pages in address order, block
+ * after block, and the first page of a block keeps the block's order in
+ * page_private() (see vb_fill_request()).
  */
 static unsigned long vb_alloc_pages(struct vballoon *vb, unsigned long want,
 				    struct list_head *pages)
@@ -519,6 +543,8 @@ static unsigned long vb_alloc_pages(struct vballoon *vb, unsigned long want,
 		vb->cnt.blocks_by_order[order]++;
 		if (order)
 			split_page(page, order);
+		/* The block's order rides on its first page until vb_fill(). */
+		set_page_private(page, order);
 		for (i = 0; i < (1U << order); i++)
 			list_add_tail(&page[i].lru, pages);
 		got += 1UL << order;
@@ -556,12 +582,34 @@ static unsigned long vb_unpin_pages(struct vballoon *vb,
 	return n;
 }
 
+/*
+ * Add the blocks vb_alloc_pages() put on @pages to the inflate request, one
+ * range and one managed-page update per block rather than per page (a
+ * block is within one zone), clearing the order each carried.
+ */
+static void vb_fill_request(struct vballoon *vb, struct list_head *pages)
+{
+	struct vb_managed acct = {};
+	struct page *page;
+
+	page = list_first_entry(pages, struct page, lru);
+	while (!list_entry_is_head(page, pages, lru)) {
+		unsigned int nr = 1U << page_private(page);
+
+		set_page_private(page, 0);
+		vb_add_pages(vb, vb->inflate_vq, page, nr);
+		if (!vb->deflate_on_oom)
+			vb_managed_add(&acct, page, -(long)nr);
+		/* The block's pages are consecutive on the list. */
+		page = list_next_entry(page + nr - 1, lru);
+	}
+	vb_managed_flush(&acct);
+}
+
 /* Inflate by up to @num 4 KiB pages; returns 4 KiB pages added. */
 static unsigned long vb_fill(struct vballoon *vb, unsigned long num)
 {
-	struct vb_managed acct = {};
 	unsigned long want, got;
-	struct page *page;
 	LIST_HEAD(pages);
 	ktime_t t0;
 
@@ -589,12 +637,7 @@ static unsigned long vb_fill(struct vballoon *vb, unsigned long num)
 	 * may still discard them.
 	 */
 	vb->req_err = 0;
-	list_for_each_entry(page, &pages, lru) {
-		vb_add_page(vb, vb->inflate_vq, page);
-		if (!vb->deflate_on_oom)
-			vb_managed_add(&acct, page, -1);
-	}
-	vb_managed_flush(&acct);
+	vb_fill_request(vb, &pages);
 	/* One pages_lock round for the whole batch. */
 	if (vb->movable)
 		got = balloon_page_list_enqueue(&vb->bdi, &pages);
