@@ -75,12 +75,16 @@ class QMP:
 
 def cpu_ms(pid):
     """CPU time of PID in ms (None without a pid): the scheduler's runtime
-    (/proc/PID/schedstat, ns), else utime + stime (10 ms ticks)."""
+    of all its threads (/proc/PID/task/*/schedstat, ns), else utime + stime
+    (10 ms ticks).  A thread that exits in between is not counted."""
     if not pid:
         return None
     try:
-        with open("/proc/%d/schedstat" % pid) as f:
-            return int(f.read().split()[0]) / 1e6
+        ns = 0
+        for t in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/schedstat" % (pid, t)) as f:
+                ns += int(f.read().split()[0])
+        return ns / 1e6
     except (OSError, ValueError, IndexError):
         pass
     with open("/proc/%d/stat" % pid) as f:
