@@ -50,6 +50,8 @@
 #define VB_POLL_MAX_US		(5 * USEC_PER_SEC)
 #define VB_ACTUAL_EVERY		HZ	/* progress while resizing */
 #define VB_DEFLATE_CHUNKS	4	/* range_batch_pages per deflate round */
+#define VB_REQ_BUFS		3	/* request buffers: one filled, two sent */
+#define VB_INFLIGHT		2	/* inflate requests left in flight at most */
 
 /* Module parameters. */
 static unsigned int batch_pages = 256;
@@ -154,9 +156,12 @@ struct vballoon {
 	struct mutex lock;
 	u32 num_pages;			/* lock: balloon size, 4 KiB units */
 	void *req;			/* lock: buffer being filled */
-	void *reqs[2];			/* kmalloc'd; req is one of them */
-	bool infl;			/* lock: an inflate request in flight */
-	u32 infl_pages;			/* lock: pages in it */
+	void *reqs[VB_REQ_BUFS];	/* kmalloc'd; req is one of them */
+	unsigned int req_slot;		/* lock: req == reqs[req_slot] */
+	unsigned long req_busy;		/* lock: bit i: the device holds reqs[i] */
+	u32 req_pages[VB_REQ_BUFS];	/* lock: inflate pages each one carries */
+	unsigned int infl;		/* lock: inflate requests in flight */
+	u32 infl_pages;			/* lock: pages in them */
 	unsigned long actual_at;	/* size work: last write or resize start */
 	bool resizing;			/* size work: target not reached yet */
 	u32 target;			/* size work: num_pages last read */
@@ -228,16 +233,37 @@ static void vb_ack(struct virtqueue *vq)
 }
 
 /*
+ * Take one used inflate/deflate request back (false if there is none):
+ * its buffer is free again and its pages are acknowledged.
+ */
+static bool vb_get_req(struct vballoon *vb, struct virtqueue *vq)
+{
+	unsigned int len, i;
+	void *buf = virtqueue_get_buf(vq, &len);
+
+	if (!buf)
+		return false;
+	for (i = 0; i < VB_REQ_BUFS; i++) {
+		if (buf != vb->reqs[i])
+			continue;
+		__clear_bit(i, &vb->req_busy);
+		vb->infl_pages -= min(vb->infl_pages, vb->req_pages[i]);
+		vb->req_pages[i] = 0;
+	}
+	return true;
+}
+
+/*
  * UML halts by removing its devices from the idle task, which must not
  * sleep: poll the used ring there, and give up on a device that stays
  * silent (the machine is going down; nobody reuses the pages).
  */
 static void vb_poll_used(struct vballoon *vb, struct virtqueue *vq)
 {
-	unsigned int len, us;
+	unsigned int us;
 
 	for (us = 0; us < VB_POLL_MAX_US; us += 100) {
-		if (virtqueue_get_buf(vq, &len))
+		if (vb_get_req(vb, vq))
 			return;
 		udelay(100);
 	}
@@ -248,17 +274,17 @@ static void vb_poll_used(struct vballoon *vb, struct virtqueue *vq)
 /*
  * A request the device has not used within ack_timeout_ms stays on its
  * queue: the buffer still belongs to the device, so no other request is
- * sent until it comes back.  Callers keep the pages of a failed request
- * out of the guest's hands, so a silent host never gets pages it may
- * still discard, and never wedges the guest.
+ * sent until every request of that queue came back.  Callers keep the
+ * pages of a failed request out of the guest's hands, so a silent host
+ * never gets pages it may still discard, and never wedges the guest.
  */
 static bool vb_unstuck(struct vballoon *vb)
 {
-	unsigned int len;
-
 	if (!vb->stuck_vq)
 		return true;
-	if (!virtqueue_get_buf(vb->stuck_vq, &len))
+	while (vb_get_req(vb, vb->stuck_vq))
+		;
+	if (vb->req_busy)
 		return false;
 	vb->stuck_vq = NULL;
 	dev_info(&vb->vdev->dev, "device answered again\n");
@@ -269,9 +295,8 @@ static int vb_wait_used(struct vballoon *vb, struct virtqueue *vq)
 {
 	unsigned long start = jiffies;
 	ktime_t t0 = ktime_get();
-	unsigned int len;
 
-	while (!wait_event_timeout(vb->acked, virtqueue_get_buf(vq, &len),
+	while (!wait_event_timeout(vb->acked, vb_get_req(vb, vq),
 				   HZ / 10)) {
 		if (virtqueue_is_broken(vq)) {
 			vb->dead = true;
@@ -300,31 +325,57 @@ static int vb_wait_vq(struct vballoon *vb, struct virtqueue *vq)
 }
 
 /*
- * Wait for the inflate request left in flight by vb_tell_host(nowait).
- * Every request goes through here first, so no other request (deflate
- * above all: its pages may be the ones being discarded) reaches the device
- * before the host is done with the pages of that inflate.  On a timeout the
- * queue is stuck as with any request, and its pages stay in the balloon.
+ * Wait until at most @left inflate requests left in flight by
+ * vb_tell_host(nowait) remain.  vb_drain() waits for all: every other
+ * request goes through it first, so no other request (deflate above all:
+ * its pages may be the ones being discarded) reaches the device before the
+ * host is done with the pages of those inflates.  On a timeout the queue
+ * is stuck as with any request, and their pages stay in the balloon.
  */
-static int vb_drain(struct vballoon *vb)
+static int vb_wait_infl(struct vballoon *vb, unsigned int left)
 {
 	int err;
 
-	if (!vb->infl)
-		return 0;
-	vb->infl = false;
-	vb->infl_pages = 0;
-	err = vb_wait_vq(vb, vb->inflate_vq);
-	if (err)
-		vb->req_err = err;
-	return err;
+	while (vb->infl > left) {
+		err = vb_wait_vq(vb, vb->inflate_vq);
+		if (err) {
+			vb->infl = 0;
+			vb->infl_pages = 0;
+			vb->req_err = err;
+			return err;
+		}
+		vb->infl--;
+	}
+	return 0;
+}
+
+static int vb_drain(struct vballoon *vb)
+{
+	return vb_wait_infl(vb, 0);
+}
+
+/* Fill a buffer the device does not hold next (one always is free). */
+static void vb_next_req(struct vballoon *vb)
+{
+	unsigned int i;
+
+	for (i = 0; i < VB_REQ_BUFS; i++) {
+		if (!test_bit(i, &vb->req_busy)) {
+			vb->req_slot = i;
+			vb->req = vb->reqs[i];
+			return;
+		}
+	}
 }
 
 /*
  * Hand the request buffer to @vq and wait until the device used it; with
- * @nowait (inflate only), leave it in flight and switch vb->req to the
- * other buffer, so the next batch is allocated and built while the host
- * discards this one.
+ * @nowait (inflate only), leave it in flight and switch vb->req to a free
+ * buffer, so the next batch is allocated and built while the host
+ * discards this one.  Up to VB_INFLIGHT inflate requests stay in flight:
+ * the device finds the next one queued when it is done with one, instead
+ * of sleeping until the next kick (on vhost-user each sleep and wake-up of
+ * the daemon and of the guest costs more than discarding a huge page).
  */
 static int vb_tell_host(struct vballoon *vb, struct virtqueue *vq,
 			unsigned int bytes, bool nowait)
@@ -332,7 +383,8 @@ static int vb_tell_host(struct vballoon *vb, struct virtqueue *vq,
 	struct scatterlist sg;
 	int err;
 
-	err = vb_drain(vb);
+	nowait = nowait && !is_idle_task(current);
+	err = vb_wait_infl(vb, nowait ? VB_INFLIGHT - 1 : 0);
 	if (err)
 		return err;
 	if (vb->dead)
@@ -340,18 +392,22 @@ static int vb_tell_host(struct vballoon *vb, struct virtqueue *vq,
 	if (!vb_unstuck(vb))
 		return -EBUSY;
 	sg_init_one(&sg, vb->req, bytes);
-	/* At most one buffer in flight per queue, so the add cannot fail. */
-	err = virtqueue_add_outbuf(vq, &sg, 1, vb, GFP_KERNEL);
+	/* At most VB_INFLIGHT buffers per queue: the add cannot fail. */
+	err = virtqueue_add_outbuf(vq, &sg, 1, vb->req, GFP_KERNEL);
 	if (WARN_ON(err))
 		return err;
+	__set_bit(vb->req_slot, &vb->req_busy);
 	virtqueue_kick(vq);
-	if (nowait && !is_idle_task(current)) {
-		vb->infl = true;
-		vb->req = vb->req == vb->reqs[0] ? vb->reqs[1] : vb->reqs[0];
+	if (nowait) {
+		vb->infl++;
 		vb->cnt.overlapped++;
+		vb_next_req(vb);
 		return 0;
 	}
-	return vb_wait_vq(vb, vq);
+	err = vb_wait_vq(vb, vq);
+	if (err)
+		vb_next_req(vb);	/* the device keeps this one */
+	return err;
 }
 
 /* Entry size of the current encoding. */
@@ -610,6 +666,7 @@ static void vb_fill_request(struct vballoon *vb, struct list_head *pages)
 static unsigned long vb_fill(struct vballoon *vb, unsigned long num)
 {
 	unsigned long want, got;
+	unsigned int sent;
 	LIST_HEAD(pages);
 	ktime_t t0;
 
@@ -644,10 +701,18 @@ static unsigned long vb_fill(struct vballoon *vb, unsigned long num)
 	else
 		got = vb_pin_pages(vb, &pages);
 	got *= VB_PAGES_PER_PAGE;
+	sent = vb->req_slot;
 	vb_flush(vb, vb->inflate_vq);
 	vb->num_pages += got;
-	if (vb->infl)
+	/*
+	 * The batch's pages are acknowledged with the request that ended it
+	 * (a batch spans several requests only when it has more ranges than
+	 * a request holds; a device answers requests in order).
+	 */
+	if (vb->infl && test_bit(sent, &vb->req_busy)) {
+		vb->req_pages[sent] += got;
 		vb->infl_pages += got;
+	}
 	vb->cnt.inflated += got;
 	vb->cnt.inflate_send_us += ktime_us_delta(ktime_get(), t0);
 	mutex_unlock(&vb->lock);
@@ -1423,6 +1488,7 @@ static int vb_init_vqs(struct vballoon *vb)
 
 static int vb_alloc_buffers(struct vballoon *vb)
 {
+	unsigned int i;
 	size_t bytes;
 
 	if (vb->ranges) {
@@ -1435,20 +1501,26 @@ static int vb_alloc_buffers(struct vballoon *vb)
 		bytes = vb->req_cap * sizeof(__le32);
 	}
 	/* Shared with the device: heap memory, never .data or the stack. */
-	vb->reqs[0] = kzalloc(bytes, GFP_KERNEL);
-	vb->reqs[1] = kzalloc(bytes, GFP_KERNEL);
+	for (i = 0; i < VB_REQ_BUFS; i++) {
+		vb->reqs[i] = kzalloc(bytes, GFP_KERNEL);
+		if (!vb->reqs[i])
+			return -ENOMEM;
+	}
+	vb->req_slot = 0;
 	vb->req = vb->reqs[0];
 	vb->stats = kcalloc(VB_S_NR, sizeof(*vb->stats), GFP_KERNEL);
 	vb->hint_cmd = kcalloc(2, sizeof(*vb->hint_cmd), GFP_KERNEL);
-	if (!vb->reqs[0] || !vb->reqs[1] || !vb->stats || !vb->hint_cmd)
+	if (!vb->stats || !vb->hint_cmd)
 		return -ENOMEM;
 	return 0;
 }
 
 static void vb_free_buffers(struct vballoon *vb)
 {
-	kfree(vb->reqs[0]);
-	kfree(vb->reqs[1]);
+	unsigned int i;
+
+	for (i = 0; i < VB_REQ_BUFS; i++)
+		kfree(vb->reqs[i]);
 	kfree(vb->stats);
 	kfree(vb->hint_cmd);
 }
