@@ -8,20 +8,38 @@
  * continuous pages (2 MiB) or one range.  No guest, no virtqueue: the
  * difference between this and a balloon run is the cost of the protocol.
  *
- * usage: punch-floor DIR MIB HOLE [RUNS]
+ * A balloon host punches a file that is also mapped: UML maps its RAM file
+ * MAP_SHARED and the guest touches it through that mapping, so every punch
+ * must also zap the page-table entries that map the range.  --mmap fills
+ * the file through a MAP_SHARED mapping (the kernel picks a 2 MiB aligned
+ * address on a huge=always tmpfs, so 2 MiB pages are mapped with PMDs, as
+ * UML's are: see ShmemPmdMapped in its /proc/PID/smaps) and punches with
+ * the mapping in place.  Without it, the file is filled with write() and
+ * never mapped.
+ *
+ * usage: punch-floor [--mmap] DIR MIB HOLE [RUNS]
  *   HOLE: 4k, 64k, 1m, 2m or all.  Prints one JSON object per run:
- *   {"hole": "4k", "bytes": B, "calls": N, "ns": T, "allocated_after": A}
+ *   {"hole": "4k", "fill": "write", "bytes": B, "calls": N, "ns": T,
+ *    "allocated_after": A, "pmd_mapped": P}
+ *   fill: write or mmap; pmd_mapped: bytes of the mapping mapped by PMDs
+ *   before punching (ShmemPmdMapped; 0 for write).
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+enum fill { FILL_WRITE, FILL_MMAP };
+
+static const char *const fill_names[] = { "write", "mmap" };
 
 static uint64_t now_ns(void)
 {
@@ -48,6 +66,48 @@ static int parse_hole(const char *s, uint64_t total, uint64_t *hole)
 	return 0;
 }
 
+/* Map the file shared and write every page through it, as a guest touches
+ * its RAM.  NULL with errno set on failure. */
+static void *populate_mmap(int fd, uint64_t total)
+{
+	uint8_t *map;
+	uint64_t off;
+
+	if (ftruncate(fd, (off_t)total) < 0)
+		return NULL;
+	map = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED)
+		return NULL;
+	for (off = 0; off < total; off += 4096)
+		memset(map + off, 0x5a, 4096);
+	return map;
+}
+
+/* kB of the mapping at addr mapped by PMDs (smaps ShmemPmdMapped). */
+static uint64_t pmd_mapped_kb(const void *addr)
+{
+	char line[512];
+	uint64_t kb = 0;
+	bool in = false;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+
+		/* A mapping's header: "lo-hi perms ..."; fields follow it. */
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {
+			in = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
+			continue;
+		}
+		if (in && sscanf(line, "ShmemPmdMapped: %lu", &lo) == 1)
+			kb = lo;
+	}
+	fclose(f);
+	return kb;
+}
+
 /* Fill with written data: like guest RAM the guest has touched. */
 static int populate(int fd, uint64_t total)
 {
@@ -62,12 +122,13 @@ static int populate(int fd, uint64_t total)
 }
 
 static int one_run(const char *dir, const char *name, uint64_t total,
-		   uint64_t hole)
+		   uint64_t hole, enum fill fill)
 {
 	char path[4096];
 	struct stat st;
-	uint64_t off, t0, t1, calls = 0;
-	int fd, ret;
+	uint64_t off, t0, t1, calls = 0, pmd_kb = 0;
+	void *map = NULL;
+	int fd, ret = 0;
 
 	snprintf(path, sizeof(path), "%s/punch-floor.XXXXXX", dir);
 	fd = mkstemp(path);
@@ -76,7 +137,15 @@ static int one_run(const char *dir, const char *name, uint64_t total,
 		return -1;
 	}
 	unlink(path);
-	ret = populate(fd, total);
+	if (fill == FILL_WRITE) {
+		ret = populate(fd, total);
+	} else {
+		map = populate_mmap(fd, total);
+		if (!map)
+			ret = -errno;
+		else
+			pmd_kb = pmd_mapped_kb(map);
+	}
 	if (ret < 0) {
 		fprintf(stderr, "populate: %s\n", strerror(-ret));
 		close(fd);
@@ -92,15 +161,18 @@ static int one_run(const char *dir, const char *name, uint64_t total,
 		}
 	}
 	t1 = now_ns();
+	if (map)
+		munmap(map, total);
 	if (fstat(fd, &st) < 0) {
 		perror("fstat");
 		close(fd);
 		return -1;
 	}
-	printf("{\"hole\": \"%s\", \"bytes\": %llu, \"calls\": %llu, \"ns\": %llu, \"allocated_after\": %llu}\n",
-	       name, (unsigned long long)total, (unsigned long long)calls,
-	       (unsigned long long)(t1 - t0),
-	       (unsigned long long)st.st_blocks * 512ull);
+	printf("{\"hole\": \"%s\", \"fill\": \"%s\", \"bytes\": %llu, \"calls\": %llu, \"ns\": %llu, \"allocated_after\": %llu, \"pmd_mapped\": %llu}\n",
+	       name, fill_names[fill], (unsigned long long)total,
+	       (unsigned long long)calls, (unsigned long long)(t1 - t0),
+	       (unsigned long long)st.st_blocks * 512ull,
+	       (unsigned long long)pmd_kb << 10);
 	fflush(stdout);
 	close(fd);
 	return 0;
@@ -108,11 +180,16 @@ static int one_run(const char *dir, const char *name, uint64_t total,
 
 int main(int argc, char **argv)
 {
+	enum fill fill = FILL_WRITE;
 	uint64_t total, hole;
 	long mib, runs = 1, i;
 
+	if (argc > 1 && !strcmp(argv[1], "--mmap")) {
+		fill = FILL_MMAP;
+		argv++, argc--;
+	}
 	if (argc < 4 || argc > 5) {
-		fprintf(stderr, "usage: punch-floor DIR MIB 4k|64k|1m|2m|all [RUNS]\n");
+		fprintf(stderr, "usage: punch-floor [--mmap] DIR MIB 4k|64k|1m|2m|all [RUNS]\n");
 		return 2;
 	}
 	mib = strtol(argv[2], NULL, 10);
@@ -128,7 +205,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	for (i = 0; i < runs; i++)
-		if (one_run(argv[1], argv[3], total, hole) < 0)
+		if (one_run(argv[1], argv[3], total, hole, fill) < 0)
 			return 1;
 	return 0;
 }

@@ -6,9 +6,15 @@ One connection per measurement, polling every few milliseconds, so the
 timings are not dominated by spawning a client per poll.  Prints one JSON
 object on stdout.
 
-  qmp.py SOCK balloon BYTES [--guest NAME] [--pid PID] [--timeout S]
+  qmp.py SOCK balloon BYTES [--guest NAME] [--pid PID] [--timeout S] [--event]
       set the target, wait until query-balloon's actual == BYTES;
-      {"ms": elapsed, "cpu_ms": CPU time of PID meanwhile (utime+stime)}
+      {"ms": elapsed, "cpu_ms": CPU time of PID meanwhile (scheduler runtime)}
+      Polled every 4 ms by default (QEMU).  With --event (vballoond) the
+      client does not poll: it waits for the BALLOON_CHANGE event that
+      reports actual == BYTES and takes "ms" from its timestamp, which
+      vballoond sets to when actual changed even when the event was held
+      back by the one-per-second throttle; "wait_ms" is how long the
+      client waited for it.
   qmp.py SOCK balloon-many BYTES NAME... [--pid PID] [--timeout S]
       set the same target on several guests of one daemon at once, wait
       for all; {"ms", "cpu_ms"}
@@ -37,6 +43,7 @@ class QMP:
         self.sock.settimeout(timeout)
         self.sock.connect(path)
         self.buf = b""
+        self.events = []
         greeting = self._read()
         if "QMP" not in greeting:
             raise QMPError("no QMP greeting: %r" % greeting)
@@ -59,6 +66,7 @@ class QMP:
         while True:
             reply = self._read()
             if "event" in reply:
+                self.events.append(reply)
                 continue
             if "error" in reply:
                 raise QMPError("%s: %s" % (name, reply["error"].get("desc")))
@@ -66,9 +74,19 @@ class QMP:
 
 
 def cpu_ms(pid):
-    """utime + stime of PID in ms (None without a pid)."""
+    """CPU time of PID in ms (None without a pid): the scheduler's runtime
+    of all its threads (/proc/PID/task/*/schedstat, ns), else utime + stime
+    (10 ms ticks).  A thread that exits in between is not counted."""
     if not pid:
         return None
+    try:
+        ns = 0
+        for t in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/schedstat" % (pid, t)) as f:
+                ns += int(f.read().split()[0])
+        return ns / 1e6
+    except (OSError, ValueError, IndexError):
+        pass
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     ticks = int(fields[11]) + int(fields[12])
@@ -98,7 +116,37 @@ def wait_actual(q, value, guests, deadline):
         time.sleep(0.004)
 
 
-def do_balloon(q, value, guests, pid, timeout):
+def event_time(ev):
+    ts = ev["timestamp"]
+    return ts["seconds"] + ts["microseconds"] / 1e6
+
+
+def wait_event(q, value, guests, deadline):
+    """Wall time (event timestamp) at which the last guest reached value."""
+    pending = set(guests)
+    last = None
+    while pending:
+        while not q.events:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise QMPError("timeout: no BALLOON_CHANGE to %d" % value)
+            q.sock.settimeout(left)
+            q.events.append(q._read())
+        ev = q.events.pop(0)
+        if ev.get("event") != "BALLOON_CHANGE":
+            continue
+        d = ev.get("data", {})
+        g = d.get("guest") if None not in pending else None
+        if g in pending and d.get("actual") == value:
+            pending.discard(g)
+            t = event_time(ev)
+            last = t if last is None else max(last, t)
+    return last
+
+
+def do_balloon(q, value, guests, pid, timeout, event=False):
+    if event:
+        return do_balloon_event(q, value, guests, pid, timeout)
     c0 = cpu_ms(pid)
     t0 = time.monotonic()
     for g in guests:
@@ -109,6 +157,29 @@ def do_balloon(q, value, guests, pid, timeout):
     wait_actual(q, value, guests, t0 + timeout)
     ms = (time.monotonic() - t0) * 1000.0
     out = {"ms": round(ms, 1)}
+    if pid:
+        out["cpu_ms"] = round(cpu_ms(pid) - c0, 1)
+    return out
+
+
+def do_balloon_event(q, value, guests, pid, timeout):
+    todo = []
+    for g in guests:
+        a = q.execute("query-balloon", {"guest": g} if g else None)
+        if a["actual"] != value:
+            todo.append(g)
+    q.events.clear()
+    c0 = cpu_ms(pid)
+    w0 = time.time()
+    m0 = time.monotonic()
+    for g in guests:
+        args = {"value": value}
+        if g:
+            args["guest"] = g
+        q.execute("balloon", args)
+    t = wait_event(q, value, todo, m0 + timeout) if todo else w0
+    out = {"ms": round((t - w0) * 1000.0, 2),
+           "wait_ms": round((time.monotonic() - m0) * 1000.0, 1)}
     if pid:
         out["cpu_ms"] = round(cpu_ms(pid) - c0, 1)
     return out
@@ -162,14 +233,17 @@ def main(argv):
     pid = opt(args, "--pid", None, int)
     timeout = opt(args, "--timeout", 600.0, float)
     bw = opt(args, "--max-bandwidth", None, int)
+    event = "--event" in args
+    if event:
+        args.remove("--event")
     if len(args) < 2:
         sys.exit(__doc__)
     q = QMP(args[0])
     cmd = args[1]
     if cmd == "balloon" and len(args) == 3:
-        out = do_balloon(q, int(args[2]), [guest], pid, timeout)
+        out = do_balloon(q, int(args[2]), [guest], pid, timeout, event)
     elif cmd == "balloon-many" and len(args) >= 4:
-        out = do_balloon(q, int(args[2]), args[3:], pid, timeout)
+        out = do_balloon(q, int(args[2]), args[3:], pid, timeout, event)
     elif cmd == "hint" and guest:
         out = do_hint(q, guest, pid, timeout)
     elif cmd == "migrate" and len(args) == 3:

@@ -48,7 +48,10 @@
 #define VB_HINT_MAX_BUF_PAGES	(32UL << (20 - PAGE_SHIFT))
 #define VB_HINT_KICK_BATCH	8
 #define VB_POLL_MAX_US		(5 * USEC_PER_SEC)
-#define VB_ACTUAL_EVERY		HZ	/* progress while inflating */
+#define VB_ACTUAL_EVERY		HZ	/* progress while resizing */
+#define VB_DEFLATE_CHUNKS	4	/* range_batch_pages per deflate round */
+#define VB_REQ_BUFS		3	/* request buffers: one filled, two sent */
+#define VB_INFLIGHT		2	/* inflate requests left in flight at most */
 
 /* Module parameters. */
 static unsigned int batch_pages = 256;
@@ -61,7 +64,7 @@ MODULE_PARM_DESC(pipeline, "Build the next inflate request while the device disc
 
 static unsigned int range_batch_pages = 65536;
 module_param(range_batch_pages, uint, 0644);
-MODULE_PARM_DESC(range_batch_pages, "Pages per inflate/deflate round with page ranges (default 65536)");
+MODULE_PARM_DESC(range_batch_pages, "Pages per inflate round with page ranges, a deflate round takes up to 4 times that (default 65536)");
 
 static unsigned int oom_pages = 256;
 module_param(oom_pages, uint, 0644);
@@ -153,10 +156,14 @@ struct vballoon {
 	struct mutex lock;
 	u32 num_pages;			/* lock: balloon size, 4 KiB units */
 	void *req;			/* lock: buffer being filled */
-	void *reqs[2];			/* kmalloc'd; req is one of them */
-	bool infl;			/* lock: an inflate request in flight */
-	u32 infl_pages;			/* lock: pages in it */
-	unsigned long actual_at;	/* size work: jiffies of the last write */
+	void *reqs[VB_REQ_BUFS];	/* kmalloc'd; req is one of them */
+	unsigned int req_slot;		/* lock: req == reqs[req_slot] */
+	unsigned long req_busy;		/* lock: bit i: the device holds reqs[i] */
+	u32 req_pages[VB_REQ_BUFS];	/* lock: inflate pages each one carries */
+	unsigned int infl;		/* lock: inflate requests in flight */
+	u32 infl_pages;			/* lock: pages in them */
+	unsigned long actual_at;	/* size work: last write or resize start */
+	bool resizing;			/* size work: target not reached yet */
 	u32 target;			/* size work: num_pages last read */
 	unsigned int req_n;		/* lock: entries used in req */
 	unsigned int req_cap;		/* entries that fit in req */
@@ -226,16 +233,37 @@ static void vb_ack(struct virtqueue *vq)
 }
 
 /*
+ * Take one used inflate/deflate request back (false if there is none):
+ * its buffer is free again and its pages are acknowledged.
+ */
+static bool vb_get_req(struct vballoon *vb, struct virtqueue *vq)
+{
+	unsigned int len, i;
+	void *buf = virtqueue_get_buf(vq, &len);
+
+	if (!buf)
+		return false;
+	for (i = 0; i < VB_REQ_BUFS; i++) {
+		if (buf != vb->reqs[i])
+			continue;
+		__clear_bit(i, &vb->req_busy);
+		vb->infl_pages -= min(vb->infl_pages, vb->req_pages[i]);
+		vb->req_pages[i] = 0;
+	}
+	return true;
+}
+
+/*
  * UML halts by removing its devices from the idle task, which must not
  * sleep: poll the used ring there, and give up on a device that stays
  * silent (the machine is going down; nobody reuses the pages).
  */
 static void vb_poll_used(struct vballoon *vb, struct virtqueue *vq)
 {
-	unsigned int len, us;
+	unsigned int us;
 
 	for (us = 0; us < VB_POLL_MAX_US; us += 100) {
-		if (virtqueue_get_buf(vq, &len))
+		if (vb_get_req(vb, vq))
 			return;
 		udelay(100);
 	}
@@ -246,17 +274,17 @@ static void vb_poll_used(struct vballoon *vb, struct virtqueue *vq)
 /*
  * A request the device has not used within ack_timeout_ms stays on its
  * queue: the buffer still belongs to the device, so no other request is
- * sent until it comes back.  Callers keep the pages of a failed request
- * out of the guest's hands, so a silent host never gets pages it may
- * still discard, and never wedges the guest.
+ * sent until every request of that queue came back.  Callers keep the
+ * pages of a failed request out of the guest's hands, so a silent host
+ * never gets pages it may still discard, and never wedges the guest.
  */
 static bool vb_unstuck(struct vballoon *vb)
 {
-	unsigned int len;
-
 	if (!vb->stuck_vq)
 		return true;
-	if (!virtqueue_get_buf(vb->stuck_vq, &len))
+	while (vb_get_req(vb, vb->stuck_vq))
+		;
+	if (vb->req_busy)
 		return false;
 	vb->stuck_vq = NULL;
 	dev_info(&vb->vdev->dev, "device answered again\n");
@@ -267,9 +295,8 @@ static int vb_wait_used(struct vballoon *vb, struct virtqueue *vq)
 {
 	unsigned long start = jiffies;
 	ktime_t t0 = ktime_get();
-	unsigned int len;
 
-	while (!wait_event_timeout(vb->acked, virtqueue_get_buf(vq, &len),
+	while (!wait_event_timeout(vb->acked, vb_get_req(vb, vq),
 				   HZ / 10)) {
 		if (virtqueue_is_broken(vq)) {
 			vb->dead = true;
@@ -298,31 +325,57 @@ static int vb_wait_vq(struct vballoon *vb, struct virtqueue *vq)
 }
 
 /*
- * Wait for the inflate request left in flight by vb_tell_host(nowait).
- * Every request goes through here first, so no other request (deflate
- * above all: its pages may be the ones being discarded) reaches the device
- * before the host is done with the pages of that inflate.  On a timeout the
- * queue is stuck as with any request, and its pages stay in the balloon.
+ * Wait until at most @left inflate requests left in flight by
+ * vb_tell_host(nowait) remain.  vb_drain() waits for all: every other
+ * request goes through it first, so no other request (deflate above all:
+ * its pages may be the ones being discarded) reaches the device before the
+ * host is done with the pages of those inflates.  On a timeout the queue
+ * is stuck as with any request, and their pages stay in the balloon.
  */
-static int vb_drain(struct vballoon *vb)
+static int vb_wait_infl(struct vballoon *vb, unsigned int left)
 {
 	int err;
 
-	if (!vb->infl)
-		return 0;
-	vb->infl = false;
-	vb->infl_pages = 0;
-	err = vb_wait_vq(vb, vb->inflate_vq);
-	if (err)
-		vb->req_err = err;
-	return err;
+	while (vb->infl > left) {
+		err = vb_wait_vq(vb, vb->inflate_vq);
+		if (err) {
+			vb->infl = 0;
+			vb->infl_pages = 0;
+			vb->req_err = err;
+			return err;
+		}
+		vb->infl--;
+	}
+	return 0;
+}
+
+static int vb_drain(struct vballoon *vb)
+{
+	return vb_wait_infl(vb, 0);
+}
+
+/* Fill a buffer the device does not hold next (one always is free). */
+static void vb_next_req(struct vballoon *vb)
+{
+	unsigned int i;
+
+	for (i = 0; i < VB_REQ_BUFS; i++) {
+		if (!test_bit(i, &vb->req_busy)) {
+			vb->req_slot = i;
+			vb->req = vb->reqs[i];
+			return;
+		}
+	}
 }
 
 /*
  * Hand the request buffer to @vq and wait until the device used it; with
- * @nowait (inflate only), leave it in flight and switch vb->req to the
- * other buffer, so the next batch is allocated and built while the host
- * discards this one.
+ * @nowait (inflate only), leave it in flight and switch vb->req to a free
+ * buffer, so the next batch is allocated and built while the host
+ * discards this one.  Up to VB_INFLIGHT inflate requests stay in flight:
+ * the device finds the next one queued when it is done with one, instead
+ * of sleeping until the next kick (on vhost-user each sleep and wake-up of
+ * the daemon and of the guest costs more than discarding a huge page).
  */
 static int vb_tell_host(struct vballoon *vb, struct virtqueue *vq,
 			unsigned int bytes, bool nowait)
@@ -330,7 +383,8 @@ static int vb_tell_host(struct vballoon *vb, struct virtqueue *vq,
 	struct scatterlist sg;
 	int err;
 
-	err = vb_drain(vb);
+	nowait = nowait && !is_idle_task(current);
+	err = vb_wait_infl(vb, nowait ? VB_INFLIGHT - 1 : 0);
 	if (err)
 		return err;
 	if (vb->dead)
@@ -338,18 +392,22 @@ static int vb_tell_host(struct vballoon *vb, struct virtqueue *vq,
 	if (!vb_unstuck(vb))
 		return -EBUSY;
 	sg_init_one(&sg, vb->req, bytes);
-	/* At most one buffer in flight per queue, so the add cannot fail. */
-	err = virtqueue_add_outbuf(vq, &sg, 1, vb, GFP_KERNEL);
+	/* At most VB_INFLIGHT buffers per queue: the add cannot fail. */
+	err = virtqueue_add_outbuf(vq, &sg, 1, vb->req, GFP_KERNEL);
 	if (WARN_ON(err))
 		return err;
+	__set_bit(vb->req_slot, &vb->req_busy);
 	virtqueue_kick(vq);
-	if (nowait && !is_idle_task(current)) {
-		vb->infl = true;
-		vb->req = vb->req == vb->reqs[0] ? vb->reqs[1] : vb->reqs[0];
+	if (nowait) {
+		vb->infl++;
 		vb->cnt.overlapped++;
+		vb_next_req(vb);
 		return 0;
 	}
-	return vb_wait_vq(vb, vq);
+	err = vb_wait_vq(vb, vq);
+	if (err)
+		vb_next_req(vb);	/* the device keeps this one */
+	return err;
 }
 
 /* Entry size of the current encoding. */
@@ -378,54 +436,76 @@ static void vb_flush(struct vballoon *vb, struct virtqueue *vq)
 }
 
 /*
- * Append one guest page to the request, merging it into the last range
- * when it extends that range at either end.  Sends the request when full.
+ * Append @n pages from @pfn (VB_PFN_SHIFT units) as one range, merging it
+ * into the last range when it extends that range at either end.  Sends the
+ * request when full.
  */
-static void vb_add_page(struct vballoon *vb, struct virtqueue *vq,
-			struct page *page)
+static void vb_add_range(struct vballoon *vb, struct virtqueue *vq, u64 pfn,
+			 u32 n)
+{
+	u64 max = vb->max_range_pages ?: U32_MAX;
+	struct vb_range *r = vb->req;
+	struct vb_range *last = vb->req_n ? &r[vb->req_n - 1] : NULL;
+
+	if (last && (u64)le32_to_cpu(last->npages) + n <= max) {
+		u64 start = le64_to_cpu(last->pfn);
+		u32 len = le32_to_cpu(last->npages);
+
+		if (start + len == pfn) {
+			last->npages = cpu_to_le32(len + n);
+			return;
+		}
+		if (pfn + n == start) {
+			last->pfn = cpu_to_le64(pfn);
+			last->npages = cpu_to_le32(len + n);
+			return;
+		}
+	}
+	if (vb->req_n == vb->req_cap) {
+		vb_flush(vb, vq);
+		r = vb->req;	/* the flush may switch buffers */
+	}
+	r[vb->req_n].pfn = cpu_to_le64(pfn);
+	r[vb->req_n].npages = cpu_to_le32(n);
+	r[vb->req_n].reserved = 0;
+	vb->req_n++;
+}
+
+/*
+ * Append @nr physically contiguous guest pages from @page to the request:
+ * with ranges as one range (split at the device's max_range_pages), else
+ * PFN by PFN.
+ */
+static void vb_add_pages(struct vballoon *vb, struct virtqueue *vq,
+			 struct page *page, unsigned int nr)
 {
 	u64 pfn = (u64)page_to_pfn(page) << (PAGE_SHIFT - VB_PFN_SHIFT);
-	unsigned int i;
+	u64 n = (u64)nr * VB_PAGES_PER_PAGE;
 
 	if (vb->ranges) {
-		struct vb_range *r = vb->req;
-		struct vb_range *last = vb->req_n ? &r[vb->req_n - 1] : NULL;
-		u32 n = VB_PAGES_PER_PAGE;
+		while (n) {
+			u32 len = min_t(u64, n, vb->max_range_pages ?: U32_MAX);
 
-		if (last && (!vb->max_range_pages ||
-			     le32_to_cpu(last->npages) + n <= vb->max_range_pages)) {
-			u64 start = le64_to_cpu(last->pfn);
-			u32 len = le32_to_cpu(last->npages);
-
-			if (start + len == pfn) {
-				last->npages = cpu_to_le32(len + n);
-				return;
-			}
-			if (pfn + n == start) {
-				last->pfn = cpu_to_le64(pfn);
-				last->npages = cpu_to_le32(len + n);
-				return;
-			}
+			vb_add_range(vb, vq, pfn, len);
+			pfn += len;
+			n -= len;
 		}
-		if (vb->req_n == vb->req_cap) {
-			vb_flush(vb, vq);
-			r = vb->req;	/* the flush may switch buffers */
-		}
-		r[vb->req_n].pfn = cpu_to_le64(pfn);
-		r[vb->req_n].npages = cpu_to_le32(n);
-		r[vb->req_n].reserved = 0;
-		vb->req_n++;
 		return;
 	}
-
-	for (i = 0; i < VB_PAGES_PER_PAGE; i++) {
+	for (; n; n--, pfn++) {
 		__le32 *pfns;
 
 		if (vb->req_n == vb->req_cap)
 			vb_flush(vb, vq);
 		pfns = vb->req;	/* after the flush: it may switch buffers */
-		pfns[vb->req_n++] = cpu_to_le32(pfn + i);
+		pfns[vb->req_n++] = cpu_to_le32(pfn);
 	}
+}
+
+static void vb_add_page(struct vballoon *vb, struct virtqueue *vq,
+			struct page *page)
+{
+	vb_add_pages(vb, vq, page, 1);
 }
 
 /*
@@ -492,7 +572,9 @@ static struct page *vb_alloc_block(unsigned int order)
  * CONT_PAGES, blocks of the device's order are allocated and split so each
  * 4 KiB page is an ordinary movable balloon page; when the allocator
  * cannot provide a block, the order drops by one (counted) for the rest of
- * this round.
+ * this round.  The list holds each block's pages in address order, block
+ * after block, and the first page of a block keeps the block's order in
+ * page_private() (see vb_fill_request()).
  */
 static unsigned long vb_alloc_pages(struct vballoon *vb, unsigned long want,
 				    struct list_head *pages)
@@ -517,6 +599,8 @@ static unsigned long vb_alloc_pages(struct vballoon *vb, unsigned long want,
 		vb->cnt.blocks_by_order[order]++;
 		if (order)
 			split_page(page, order);
+		/* The block's order rides on its first page until vb_fill(). */
+		set_page_private(page, order);
 		for (i = 0; i < (1U << order); i++)
 			list_add_tail(&page[i].lru, pages);
 		got += 1UL << order;
@@ -554,12 +638,35 @@ static unsigned long vb_unpin_pages(struct vballoon *vb,
 	return n;
 }
 
+/*
+ * Add the blocks vb_alloc_pages() put on @pages to the inflate request, one
+ * range and one managed-page update per block rather than per page (a
+ * block is within one zone), clearing the order each carried.
+ */
+static void vb_fill_request(struct vballoon *vb, struct list_head *pages)
+{
+	struct vb_managed acct = {};
+	struct page *page;
+
+	page = list_first_entry(pages, struct page, lru);
+	while (!list_entry_is_head(page, pages, lru)) {
+		unsigned int nr = 1U << page_private(page);
+
+		set_page_private(page, 0);
+		vb_add_pages(vb, vb->inflate_vq, page, nr);
+		if (!vb->deflate_on_oom)
+			vb_managed_add(&acct, page, -(long)nr);
+		/* The block's pages are consecutive on the list. */
+		page = list_next_entry(page + nr - 1, lru);
+	}
+	vb_managed_flush(&acct);
+}
+
 /* Inflate by up to @num 4 KiB pages; returns 4 KiB pages added. */
 static unsigned long vb_fill(struct vballoon *vb, unsigned long num)
 {
-	struct vb_managed acct = {};
 	unsigned long want, got;
-	struct page *page;
+	unsigned int sent;
 	LIST_HEAD(pages);
 	ktime_t t0;
 
@@ -587,22 +694,25 @@ static unsigned long vb_fill(struct vballoon *vb, unsigned long num)
 	 * may still discard them.
 	 */
 	vb->req_err = 0;
-	list_for_each_entry(page, &pages, lru) {
-		vb_add_page(vb, vb->inflate_vq, page);
-		if (!vb->deflate_on_oom)
-			vb_managed_add(&acct, page, -1);
-	}
-	vb_managed_flush(&acct);
+	vb_fill_request(vb, &pages);
 	/* One pages_lock round for the whole batch. */
 	if (vb->movable)
 		got = balloon_page_list_enqueue(&vb->bdi, &pages);
 	else
 		got = vb_pin_pages(vb, &pages);
 	got *= VB_PAGES_PER_PAGE;
+	sent = vb->req_slot;
 	vb_flush(vb, vb->inflate_vq);
 	vb->num_pages += got;
-	if (vb->infl)
+	/*
+	 * The batch's pages are acknowledged with the request that ended it
+	 * (a batch spans several requests only when it has more ranges than
+	 * a request holds; a device answers requests in order).
+	 */
+	if (vb->infl && test_bit(sent, &vb->req_busy)) {
+		vb->req_pages[sent] += got;
 		vb->infl_pages += got;
+	}
 	vb->cnt.inflated += got;
 	vb->cnt.inflate_send_us += ktime_us_delta(ktime_get(), t0);
 	mutex_unlock(&vb->lock);
@@ -635,27 +745,44 @@ static void vb_requeue(struct vballoon *vb, struct list_head *pages)
 /* Deflate by up to @num 4 KiB pages, vb->lock held; returns pages freed. */
 static unsigned long vb_leak_locked(struct vballoon *vb, unsigned long num)
 {
-	unsigned long want, got;
+	unsigned long want, chunk, n, got = 0;
 	struct page *page;
 	LIST_HEAD(pages);
 
 	want = DIV_ROUND_UP(num, VB_PAGES_PER_PAGE);
+	chunk = vb->ranges ? max(range_batch_pages, 1U) : vb->req_cap;
+	/*
+	 * The device has nothing to discard on deflate: a request is a pure
+	 * round trip, so with ranges a round takes several chunks (whole
+	 * blocks come back merged, and a request holds 256 ranges).  Each
+	 * chunk is one dequeue: that bounds the time the balloon's page lock
+	 * is held with interrupts off.
+	 */
 	want = min_t(unsigned long, want,
-		     vb->ranges ? max(range_batch_pages, 1U) : vb->req_cap);
+		     vb->ranges ? chunk * VB_DEFLATE_CHUNKS : chunk);
 	want = min_t(unsigned long, want, vb->num_pages / VB_PAGES_PER_PAGE);
 	if (!vb_unstuck(vb) || vb->dead)
 		return 0;
+	vb->req_err = 0;
 	/*
 	 * The balloon list is LIFO: pages of one continuous block come back
 	 * together, so whole blocks are deflated while the balloon shrinks.
 	 */
-	if (vb->movable)
-		got = balloon_page_list_dequeue(&vb->bdi, &pages, want);
-	else
-		got = vb_unpin_pages(vb, &pages, want);
-	vb->req_err = 0;
-	list_for_each_entry(page, &pages, lru)
-		vb_add_page(vb, vb->deflate_vq, page);
+	while (got < want && !vb->req_err) {
+		LIST_HEAD(part);
+
+		if (vb->movable)
+			n = balloon_page_list_dequeue(&vb->bdi, &part,
+						      min(chunk, want - got));
+		else
+			n = vb_unpin_pages(vb, &part, min(chunk, want - got));
+		if (!n)
+			break;
+		list_for_each_entry(page, &part, lru)
+			vb_add_page(vb, vb->deflate_vq, page);
+		list_splice_tail(&part, &pages);
+		got += n;
+	}
 	/* MUST_TELL_HOST or not, the host hears before the pages are reused. */
 	vb_flush(vb, vb->deflate_vq);
 	if (vb->req_err) {
@@ -723,10 +850,17 @@ static void vb_size_work_fn(struct work_struct *work)
 	s64 diff;
 
 	if (test_and_clear_bit(VB_CFG_SIZE, &vb->cfg_flags)) {
-		vb_read_ext_config(vb);
 		vb_read_target(vb);
+		/* Only inflating uses the order: deflating saves a round trip. */
+		if (vb_towards_target(vb) > 0)
+			vb_read_ext_config(vb);
 	}
 	diff = vb_towards_target(vb);
+	if (diff && !vb->resizing) {
+		/* The first progress report is due a period after the start. */
+		vb->resizing = true;
+		vb->actual_at = jiffies;
+	}
 	if (diff > 0)
 		diff -= vb_fill(vb, diff);
 	else if (diff < 0)
@@ -738,12 +872,14 @@ static void vb_size_work_fn(struct work_struct *work)
 		mutex_unlock(&vb->lock);
 		vb_update_actual(vb);
 		vb->actual_at = jiffies;
-	} else if (!READ_ONCE(vb->infl) ||
-		   time_after(jiffies, vb->actual_at + VB_ACTUAL_EVERY)) {
+		vb->resizing = false;
+	} else if (time_after(jiffies, vb->actual_at + VB_ACTUAL_EVERY)) {
 		/*
-		 * A config write is a round trip to a device that is busy
+		 * A config write is a round trip to the device (on vhost-user
+		 * the whole guest waits for the reply), which may be busy
 		 * discarding the request in flight: it would stall the
-		 * pipeline.  Report progress only now and then meanwhile.
+		 * pipeline, and per batch it costs more than the batch on a
+		 * busy host.  Report progress only once a second meanwhile.
 		 */
 		vb_update_actual(vb);
 		vb->actual_at = jiffies;
@@ -1352,6 +1488,7 @@ static int vb_init_vqs(struct vballoon *vb)
 
 static int vb_alloc_buffers(struct vballoon *vb)
 {
+	unsigned int i;
 	size_t bytes;
 
 	if (vb->ranges) {
@@ -1364,20 +1501,26 @@ static int vb_alloc_buffers(struct vballoon *vb)
 		bytes = vb->req_cap * sizeof(__le32);
 	}
 	/* Shared with the device: heap memory, never .data or the stack. */
-	vb->reqs[0] = kzalloc(bytes, GFP_KERNEL);
-	vb->reqs[1] = kzalloc(bytes, GFP_KERNEL);
+	for (i = 0; i < VB_REQ_BUFS; i++) {
+		vb->reqs[i] = kzalloc(bytes, GFP_KERNEL);
+		if (!vb->reqs[i])
+			return -ENOMEM;
+	}
+	vb->req_slot = 0;
 	vb->req = vb->reqs[0];
 	vb->stats = kcalloc(VB_S_NR, sizeof(*vb->stats), GFP_KERNEL);
 	vb->hint_cmd = kcalloc(2, sizeof(*vb->hint_cmd), GFP_KERNEL);
-	if (!vb->reqs[0] || !vb->reqs[1] || !vb->stats || !vb->hint_cmd)
+	if (!vb->stats || !vb->hint_cmd)
 		return -ENOMEM;
 	return 0;
 }
 
 static void vb_free_buffers(struct vballoon *vb)
 {
-	kfree(vb->reqs[0]);
-	kfree(vb->reqs[1]);
+	unsigned int i;
+
+	for (i = 0; i < VB_REQ_BUFS; i++)
+		kfree(vb->reqs[i]);
 	kfree(vb->stats);
 	kfree(vb->hint_cmd);
 }

@@ -58,12 +58,18 @@ struct client {
 	bool want_out;		/* EPOLLOUT armed */
 };
 
-/* One pending BALLOON_CHANGE per guest, delivered when the window reopens. */
+/*
+ * One pending BALLOON_CHANGE per guest, delivered when the window reopens.
+ * Its timestamp is when actual last changed, not when it is delivered (as
+ * QEMU stamps an event when it is raised): a client can time a balloon
+ * change precisely from the event whatever the throttling delay.
+ */
 struct throttle {
 	struct throttle *next;
 	struct balloon *b;
 	uint64_t last_ms;
 	bool pending;
+	struct timeval changed;	/* when the pending value was set */
 	int timer;
 };
 
@@ -870,13 +876,18 @@ static void accept_cb(struct loop *l, int fd, uint32_t events, void *opaque)
 
 /* ---- events -------------------------------------------------------------- */
 
-static void broadcast(const char *name, json_object *data)
+/* Send an event to every negotiated client, stamped @when (NULL: now). */
+static void broadcast_at(const char *name, json_object *data,
+			 const struct timeval *when)
 {
 	json_object *o = json_object_new_object(), *ts = json_object_new_object();
 	struct client *c, *next;
 	struct timeval tv;
 
-	gettimeofday(&tv, NULL);
+	if (when)
+		tv = *when;
+	else
+		gettimeofday(&tv, NULL);
 	json_object_object_add(ts, "seconds", json_object_new_int64(tv.tv_sec));
 	json_object_object_add(ts, "microseconds", json_object_new_int64(tv.tv_usec));
 	json_object_object_add(o, "event", json_object_new_string(name));
@@ -890,7 +901,12 @@ static void broadcast(const char *name, json_object *data)
 	json_object_put(o);
 }
 
-static void send_balloon_change(struct balloon *b)
+static void broadcast(const char *name, json_object *data)
+{
+	broadcast_at(name, data, NULL);
+}
+
+static void send_balloon_change(struct balloon *b, const struct timeval *when)
 {
 	struct balloon_info i;
 	json_object *d = json_object_new_object();
@@ -898,7 +914,7 @@ static void send_balloon_change(struct balloon *b)
 	balloon_get_info(b, &i);
 	json_object_object_add(d, "actual", json_object_new_int64(i.actual));
 	json_object_object_add(d, "guest", json_object_new_string(i.name));
-	broadcast("BALLOON_CHANGE", d);
+	broadcast_at("BALLOON_CHANGE", d, when);
 }
 
 static struct throttle *throttle_of(struct balloon *b)
@@ -925,7 +941,7 @@ static void throttle_cb(struct loop *l, void *opaque)
 	if (t->pending) {
 		t->pending = false;
 		t->last_ms = loop_now_ms();
-		send_balloon_change(t->b);
+		send_balloon_change(t->b, &t->changed);
 	}
 }
 
@@ -937,10 +953,11 @@ static void balloon_change(struct balloon *b)
 	if (!t || now - t->last_ms >= CTL_EVENT_THROTTLE_MS) {
 		if (t)
 			t->last_ms = now;
-		send_balloon_change(b);
+		send_balloon_change(b, NULL);
 		return;
 	}
 	t->pending = true;
+	gettimeofday(&t->changed, NULL);
 	if (!t->timer) {
 		int id = loop_add_timer(ctl.loop, CTL_EVENT_THROTTLE_MS - (now - t->last_ms),
 					false, throttle_cb, t);
