@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -932,9 +933,25 @@ static void test_ram_thp_memfd_allocates_nothing(void **state)
  * THP and by one more when a whole 2 MiB block is punched; it never
  * allocates; the default pages_order follows the backing (9).
  */
+/* The test's tmpfs, unmounted by thp_teardown() even when an assertion
+ * fails half way (cmocka still runs the teardown). */
+static char thp_dir[] = "/tmp/vb-thp-XXXXXX";
+static bool thp_made;
+
+static int thp_teardown(void **state)
+{
+	(void)state;
+	if (!thp_made)
+		return 0;
+	umount2(thp_dir, MNT_DETACH);
+	rmdir(thp_dir);
+	thp_made = false;
+	return 0;
+}
+
 static void test_ram_thp_huge_tmpfs(void **state)
 {
-	char dir[] = "/tmp/vb-thp-XXXXXX", sub[320], path[640], name[250];
+	char *dir = thp_dir, sub[320], path[640], name[250];
 	const uint64_t base = 1ULL << 20, size = 16ULL << 20;
 	struct guest_region r = { .gpa = base, .size = size, .uaddr = base,
 				  .mmap_offset = base };
@@ -952,6 +969,7 @@ static void test_ram_thp_huge_tmpfs(void **state)
 		rmdir(dir);
 		skip();
 	}
+	thp_made = true;
 	/* A path longer than a smaps reader's line, with pieces that look
 	 * like VMA headers ("deadbeef-..."), must not confuse it. */
 	memset(name, 'a', sizeof(name) - 1);
@@ -1017,7 +1035,8 @@ out:
 	unlink(path);
 	rmdir(sub);
 	assert_int_equal(umount2(dir, MNT_DETACH), 0);
-	rmdir(dir);
+	assert_int_equal(rmdir(dir), 0);
+	thp_made = false;
 	if (mapped < 4 * HP)
 		skip();
 }
@@ -1070,7 +1089,7 @@ int main(void)
 		cmocka_unit_test(test_stop_keeps_target),
 		cmocka_unit_test(test_registry_names),
 		cmocka_unit_test(test_ram_thp_memfd_allocates_nothing),
-		cmocka_unit_test(test_ram_thp_huge_tmpfs),
+		cmocka_unit_test_teardown(test_ram_thp_huge_tmpfs, thp_teardown),
 	};
 
 	balloon_set_event_cb(ev_cb, NULL);
