@@ -12,19 +12,6 @@
 vb_require "$BUILD/x86_64/vballoon.ko" "$BUILD/vb-workload"
 
 cat >"$T/guest.sh" <<'GUEST'
-# Both migration counters once they stopped moving (as in test 221):
-# vmstat counts a migration before the driver has told the host about it.
-quiet_counts() {
-	local a b i
-	a="$(vb_vmstat balloon_migrate) $(vb_ours_val migrated)"
-	for i in $(seq 1 50); do
-		sleep 0.2
-		b="$(vb_vmstat balloon_migrate) $(vb_ours_val migrated)"
-		[ "$a" = "$b" ] && { echo "$a"; return 0; }
-		a=$b
-	done
-	return 1
-}
 # Only the compaction this test asks for: no proactive kcompactd runs.
 echo 0 >/proc/sys/vm/compaction_proactiveness
 vb_load_balloon ours movable=$1 || vb_fail "insmod vballoon failed"
@@ -37,7 +24,7 @@ rm -f /tmp/frag
 m0=$(vb_vmstat balloon_migrate)
 echo 1 >/proc/sys/vm/compact_memory
 m1=$(vb_vmstat balloon_migrate)
-c=$(quiet_counts) || vb_fail "balloon migrations never settled"
+c=$(vb_settled_migrations) || vb_fail "balloon migrations never settled"
 vb_log "balloon_migrate $m0 -> $m1 (${c% *} settled); driver migrated ${c#* }"
 if [ "$1" = 1 ]; then
 	[ "$m1" -gt "$m0" ] || vb_fail "compaction migrated no balloon page"

@@ -19,20 +19,6 @@ MIB=$((1 << 20))
 BAL=0
 
 cat >"$T/guest.sh" <<'GUEST'
-# Both migration counters once they stopped moving: kcompactd (woken by
-# the balloon's order-9 attempts, or proactively) migrates balloon pages
-# on its own, and two reads are not atomic.
-quiet_counts() {
-	local a b i
-	a="$(vb_vmstat balloon_migrate) $(vb_ours_val migrated)"
-	for i in $(seq 1 50); do
-		sleep 0.2
-		b="$(vb_vmstat balloon_migrate) $(vb_ours_val migrated)"
-		[ "$a" = "$b" ] && { echo "$a"; return 0; }
-		a=$b
-	done
-	return 1
-}
 # Only the compaction this test asks for.
 echo 0 >/proc/sys/vm/compaction_proactiveness
 vb_load_balloon ours || vb_fail "insmod vballoon failed"
@@ -44,13 +30,13 @@ vb_signal ready
 vb_wait inflated 120 || exit 1
 pages=$(cat $st/pages)
 rm -f /mnt/t/frag
-c=$(quiet_counts) || vb_fail "balloon migrations never settled"
+c=$(vb_settled_migrations) || vb_fail "balloon migrations never settled"
 m0=${c% *} d0=${c#* }
 vb_put m0 "$d0"
 vb_signal before
 vb_wait counted 60 || exit 1
 echo 1 >/proc/sys/vm/compact_memory
-c=$(quiet_counts) || vb_fail "balloon migrations never settled"
+c=$(vb_settled_migrations) || vb_fail "balloon migrations never settled"
 m1=${c% *} d1=${c#* }
 vb_log "mode $(vb_ours_val mode): balloon_migrate $m0 -> $m1; driver migrated $d0 -> $d1"
 [ "$m1" -gt "$m0" ] || vb_fail "compaction migrated no balloon page"

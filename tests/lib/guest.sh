@@ -127,6 +127,23 @@ vb_ours_val() {
 	sed -n "s/^$1 //p" "$(vb_ours_dir)/state"
 }
 
+# vb_settled_migrations: "VMSTAT DRIVER" balloon migration counts
+# (/proc/vmstat balloon_migrate, vballoon.ko's migrated) once neither moved
+# for 0.2 s (fails after 10 s).  kcompactd migrates balloon pages on its
+# own, vmstat counts a migration before the driver has told the host, and
+# two reads are not atomic: compare them only once they settled.
+vb_settled_migrations() {
+	local a b i
+	a="$(vb_vmstat balloon_migrate) $(vb_ours_val migrated)"
+	for i in $(seq 1 50); do
+		sleep 0.2
+		b="$(vb_vmstat balloon_migrate) $(vb_ours_val migrated)"
+		[ "$a" = "$b" ] && { echo "$a"; return 0; }
+		a=$b
+	done
+	return 1
+}
+
 # vb_check_dmesg: fail (printing them) on kernel warnings, BUGs or oopses.
 vb_check_dmesg() {
 	if dmesg | grep -E "WARNING:|BUG:|Oops|Call Trace"; then
