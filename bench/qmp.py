@@ -144,16 +144,21 @@ def wait_event(q, value, guests, deadline):
     return last
 
 
-def do_balloon(q, value, guests, pid, timeout, event=False):
-    if event:
-        return do_balloon_event(q, value, guests, pid, timeout)
-    c0 = cpu_ms(pid)
-    t0 = time.monotonic()
+def set_targets(q, value, guests):
+    """QMP balloon to VALUE for each guest ("" or None: the only one)."""
     for g in guests:
         args = {"value": value}
         if g:
             args["guest"] = g
         q.execute("balloon", args)
+
+
+def do_balloon(q, value, guests, pid, timeout, event=False):
+    if event:
+        return do_balloon_event(q, value, guests, pid, timeout)
+    c0 = cpu_ms(pid)
+    t0 = time.monotonic()
+    set_targets(q, value, guests)
     wait_actual(q, value, guests, t0 + timeout)
     ms = (time.monotonic() - t0) * 1000.0
     out = {"ms": round(ms, 1)}
@@ -172,11 +177,7 @@ def do_balloon_event(q, value, guests, pid, timeout):
     c0 = cpu_ms(pid)
     w0 = time.time()
     m0 = time.monotonic()
-    for g in guests:
-        args = {"value": value}
-        if g:
-            args["guest"] = g
-        q.execute("balloon", args)
+    set_targets(q, value, guests)
     t = wait_event(q, value, todo, m0 + timeout) if todo else w0
     out = {"ms": round((t - w0) * 1000.0, 2),
            "wait_ms": round((time.monotonic() - m0) * 1000.0, 1)}
