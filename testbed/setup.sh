@@ -177,7 +177,7 @@ setup_x86() {
 }
 
 # The second kernel: the newest 6.12 of Debian 12's archive (its security
-# and backports line), for test 206: the one module source must build and
+# line, 6.12.N+deb12, or bookworm-backports, 6.12.N+bpo), for test 206: the one module source must build and
 # run there too, through vballoon_compat.h.  Nothing is installed: the
 # image, headers and kbuild packages are unpacked into the cache (the
 # headers package would pull the image into /boot and make it the
@@ -188,7 +188,7 @@ alt_kver() {
 	local names
 	names=$(apt-cache pkgnames linux-headers-6.12 2>/dev/null)
 	apt-cache pkgnames linux-image-6.12 2>/dev/null |
-		sed -n 's/^linux-image-\(6\.12\.[0-9]*+deb12\)-amd64$/\1/p' |
+		sed -n 's/^linux-image-\(6\.12\.[0-9]*+\(deb12\|bpo\)\)-amd64$/\1/p' |
 		sort -V -r | while read -r v; do
 			grep -qxF "linux-headers-$v-common" <<<"$names" && { echo "$v"; break; }
 		done
