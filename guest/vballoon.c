@@ -159,9 +159,8 @@ struct vballoon {
 	void *reqs[VB_REQ_BUFS];	/* kmalloc'd; req is one of them */
 	unsigned int req_slot;		/* lock: req == reqs[req_slot] */
 	unsigned long req_busy;		/* lock: bit i: the device holds reqs[i] */
-	u32 req_pages[VB_REQ_BUFS];	/* lock: inflate pages each one carries */
+	u32 req_pages[VB_REQ_BUFS];	/* lock: unacknowledged inflate pages */
 	unsigned int infl;		/* lock: inflate requests in flight */
-	u32 infl_pages;			/* lock: pages in them */
 	unsigned long actual_at;	/* size work: last write or resize start */
 	bool resizing;			/* size work: target not reached yet */
 	u32 target;			/* size work: num_pages last read */
@@ -248,7 +247,6 @@ static bool vb_get_req(struct vballoon *vb, struct virtqueue *vq)
 		if (buf != vb->reqs[i])
 			continue;
 		__clear_bit(i, &vb->req_busy);
-		vb->infl_pages -= min(vb->infl_pages, vb->req_pages[i]);
 		vb->req_pages[i] = 0;
 	}
 	return true;
@@ -341,7 +339,8 @@ static int vb_wait_infl(struct vballoon *vb, unsigned int left)
 		err = vb_wait_vq(vb, vb->inflate_vq);
 		if (err) {
 			vb->infl = 0;
-			vb->infl_pages = 0;
+			/* The batches stay in the balloon and count in actual. */
+			memset(vb->req_pages, 0, sizeof(vb->req_pages));
 			vb->req_err = err;
 			return err;
 		}
@@ -710,10 +709,8 @@ static unsigned long vb_fill(struct vballoon *vb, unsigned long num)
 	 * (a batch spans several requests only when it has more ranges than
 	 * a request holds; a device answers requests in order).
 	 */
-	if (vb->infl && test_bit(sent, &vb->req_busy)) {
+	if (vb->infl && test_bit(sent, &vb->req_busy))
 		vb->req_pages[sent] += got;
-		vb->infl_pages += got;
-	}
 	vb->cnt.inflated += got;
 	vb->cnt.inflate_send_us += ktime_us_delta(ktime_get(), t0);
 	mutex_unlock(&vb->lock);
@@ -810,8 +807,12 @@ static unsigned long vb_leak(struct vballoon *vb, unsigned long num)
 /* Pages the device acknowledged: an inflate in flight is not counted. */
 static void vb_update_actual(struct vballoon *vb)
 {
-	u32 actual = vb->num_pages - READ_ONCE(vb->infl_pages);
+	u32 actual = vb->num_pages;
 	ktime_t t0 = ktime_get();
+	unsigned int i;
+
+	for (i = 0; i < VB_REQ_BUFS; i++)
+		actual -= READ_ONCE(vb->req_pages[i]);
 
 	virtio_cwrite_le(vb->vdev, struct vb_config, actual, &actual);
 	vb->cnt.actual_us += ktime_us_delta(ktime_get(), t0);
