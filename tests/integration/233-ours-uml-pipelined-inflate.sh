@@ -16,7 +16,7 @@ MIB=$((1 << 20))
 cat >"$T/guest.sh" <<'GUEST'
 vb_load_balloon ours range_batch_pages=2048 || vb_fail "insmod vballoon failed"
 st=$(vb_ours_dir) || vb_fail "no sysfs view"
-mkdir -p /mnt/t && mount -t tmpfs -o size=95% none /mnt/t
+vb_tmpfs /mnt/t
 vb-workload frag --mib 300 --hold-file /mnt/t/frag --seed 3 || exit 1
 for round in 1 2; do
 	vb_signal ready$round
