@@ -29,7 +29,7 @@ die() { echo "setup: error: $*" >&2; exit 1; }
 # Installed unversioned; versions pinned in testbed/versions come below.
 PACKAGES=(build-essential clang llvm lld libclang-rt-14-dev libcmocka-dev libjson-c-dev pkg-config
 	busybox-static socat jq gnuplot-nox bc flex bison libelf-dev dwarves
-	libssl-dev cpio kmod dkms valgrind python3 xz-utils zstd)
+	libssl-dev cpio kmod dkms valgrind python3 xz-utils zstd procps iproute2)
 
 SUDO=
 need_root() {
