@@ -47,17 +47,22 @@ apt_update() {
 	command -v apt-get >/dev/null || die "apt-get not found: this setup needs Debian 12"
 	need_root "package lists"
 	say "apt-get update"
-	$SUDO "${APT_ENV[@]}" apt-get update -q >/dev/null ||
+	$SUDO "${APT_ENV[@]}" apt-get update -q >/dev/null 2>&1 ||
 		die "apt-get update failed: the Debian archive cannot be reached (network, proxy or /etc/apt); nothing was installed"
 	APT_UPDATED=1
 }
 
+# apt's own output goes to $VB_CACHE/apt.log; one summary line here.
 apt_install() {
+	local log=$VB_CACHE/apt.log
 	need_root "$*"
 	apt_update
 	say "apt-get install $*"
-	$SUDO "${APT_ENV[@]}" apt-get install -y -q --no-install-recommends "$@" ||
-		die "apt-get install failed (above); run make setup again once it is fixed"
+	if ! $SUDO "${APT_ENV[@]}" apt-get install -y -q --no-install-recommends "$@" >"$log" 2>&1; then
+		tail -n 15 "$log" >&2
+		die "apt-get install failed (log: $log); run make setup again once it is fixed"
+	fi
+	sed -n 's/^\([0-9]* upgraded, [0-9]* newly installed\).*/setup: \1/p; s/^Need to get \(.*\) of archives.*/setup: downloaded \1/p' "$log"
 }
 
 # Packages of "$@" not installed, one dpkg-query for all of them.
