@@ -125,8 +125,8 @@ uml_version() {
 	ls /usr/lib/uml/modules 2>/dev/null | sort -V | tail -n 1
 }
 
-# linux-source-6.1 at the UML kernel version ("6.1.176"): the pinned one
-# when it matches, else whatever "6.1.176-N" the archive has.
+# linux-source-6.1 at the UML kernel version (VER): the pinned one
+# when it matches, else whatever "VER-N" the archive has.
 source_version() {
 	local ver=$1 have cand
 	have=$(installed_version linux-source-6.1)
