@@ -511,7 +511,7 @@ main() {
 	say "UML $UML_KVER (user-mode-linux $VER_UML, linux-source $VER_UML_SOURCE)"
 	say "x86-64 guest kernels: $VER_X86; second: $VER_X86_ALT"
 	say "QEMU $VER_QEMU; newer QEMU $VER_QEMU_NEW; qemu.qmp $VER_QEMU_QMP"
-	say "done"
+	say "done in $SECONDS s"
 }
 
 main "$@"
