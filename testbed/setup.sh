@@ -14,7 +14,7 @@
 #   VB_VER_*                          (every version used)
 set -euo pipefail
 
-HERE=$(dirname "$(readlink -f "$0")")
+HERE=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")
 . "$HERE/versions"
 VB_CACHE=${VB_CACHE:-$HOME/.cache/vballoon}
 UM_TREE=$VB_CACHE/linux-source-6.1
@@ -514,4 +514,5 @@ main() {
 	say "done in $SECONDS s"
 }
 
-main "$@"
+# Sourced (tests/integration/008): the functions only.
+[ "${BASH_SOURCE[0]}" != "$0" ] || main "$@"
