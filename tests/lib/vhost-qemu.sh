@@ -1,0 +1,46 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# tests/lib/vhost-qemu.sh - vballoond as the balloon of a stock QEMU: source
+# after common.sh.  The newer QEMU (make setup's VB_QEMU_NEW, 11.x) attaches
+# vballoond's guest socket through vhost-user-test-device-pci; guest RAM is
+# a file on a tmpfs of the test's own, so the test reads the host's side of
+# the balloon (the file's allocated blocks) directly.
+
+[ -f "$VB_CACHE/env.sh" ] && . "$VB_CACHE/env.sh"
+
+# vb_need_qemu_new: skip the test, with one reason, without the newer QEMU.
+vb_need_qemu_new() {
+	[ -n "${VB_QEMU_NEW:-}" ] ||
+		vb_skip "no QEMU >= 10.2 in the cache (make setup could not fetch it; see its NOTE lines)"
+}
+
+# vb_ram_tmpfs SIZE: a tmpfs at $T/ram for the guest's RAM file, unmounted
+# at exit.  Sets VB_RAM_FILE.
+vb_ram_tmpfs() {
+	mkdir -p "$T/ram"
+	mount -t tmpfs -o "size=$1" vb-ram "$T/ram" || vb_skip "cannot mount a tmpfs (need root)"
+	VB_MOUNTS+=("$T/ram")
+	VB_RAM_FILE=$T/ram/guest-ram
+}
+
+# vb_ram_bytes [FILE]: host memory the guest's RAM file holds.
+vb_ram_bytes() {
+	stat -c '%b %B' "${1:-$VB_RAM_FILE}" | awk '{ print $1 * $2 }'
+}
+
+# vb_start_daemon_qemu MEM [vballoond options] -- [qemu-run options] --
+# SCRIPT [ARGS]: vballoond (device id balloon0), then a QEMU 11 x86-64 guest
+# of MEM whose RAM is $VB_RAM_FILE and whose balloon is vballoond.
+vb_start_daemon_qemu() {
+	local mem=$1 dargs=()
+	shift
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		dargs+=("$1")
+		shift
+	done
+	[ $# -gt 0 ] && shift
+	vb_need_qemu_new
+	[ -n "${VB_RAM_FILE:-}" ] || vb_ram_tmpfs "$mem"
+	vb_start_daemon --name balloon0 "${dargs[@]}" || vb_fail "daemon did not start"
+	vb_start_qemu --qemu new --mem "$mem" --ram "file:$VB_RAM_FILE" \
+		--vhost-balloon "$VB_SOCK" "$@" || vb_fail "QEMU guest did not start"
+}
