@@ -44,3 +44,30 @@ vb_start_daemon_qemu() {
 	vb_start_qemu --qemu new --mem "$mem" --ram "file:$VB_RAM_FILE" \
 		--vhost-balloon "$VB_SOCK" "$@" || vb_fail "QEMU guest did not start"
 }
+
+# vb_file_alloc FILE START LEN: bytes FILE holds (data, not holes) in
+# [START, START+LEN), by SEEK_DATA/SEEK_HOLE: the host side of one guest
+# RAM region that lives at that file offset.
+vb_file_alloc() {
+	python3 - "$@" <<'PY'
+import os, sys
+path, start, length = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+end, total = start + length, 0
+fd = os.open(path, os.O_RDONLY)
+pos = start
+while pos < end:
+    try:
+        data = os.lseek(fd, pos, os.SEEK_DATA)
+    except OSError:
+        break
+    if data >= end:
+        break
+    hole = min(os.lseek(fd, data, os.SEEK_HOLE), end)
+    total += hole - data
+    pos = hole
+print(total)
+PY
+}
+
+# vb_qemu_cmd JSON: one QMP command to QEMU itself (not vballoond).
+vb_qemu_cmd() { vb_qmp "$VB_QEMU_QMP" "$1"; }
