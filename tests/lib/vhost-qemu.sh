@@ -71,3 +71,30 @@ PY
 
 # vb_qemu_cmd JSON: one QMP command to QEMU itself (not vballoond).
 vb_qemu_cmd() { vb_qmp "$VB_QEMU_QMP" "$1"; }
+
+# vb_hugetlbfs PAGES: reserve PAGES more 2 MiB huge pages (the old
+# nr_hugepages comes back on every exit path) and mount a hugetlbfs of that
+# size at $T/huge.  Sets VB_HUGETLB_DIR.  Skips when the host cannot.
+vb_hugetlbfs() {
+	local f=/proc/sys/vm/nr_hugepages old
+	old=$(cat "$f") || vb_skip "no $f"
+	echo "$old" >"$T/nr_hugepages.old"
+	trap 'rc=$?; vb__restore_hugepages; (exit $rc); vb_cleanup' EXIT
+	echo $((old + $1)) >"$f" 2>/dev/null || vb_skip "cannot reserve huge pages (need root)"
+	[ "$(cat "$f")" -ge $((old + $1)) ] || vb_skip "the host gave only $(( $(cat "$f") - old )) of $1 huge pages"
+	VB_HUGETLB_DIR=$T/huge
+	mkdir -p "$VB_HUGETLB_DIR"
+	mount -t hugetlbfs -o "pagesize=2M,size=$(($1 * 2))M" vb-hugetlb "$VB_HUGETLB_DIR" ||
+		vb_skip "cannot mount hugetlbfs"
+	VB_MOUNTS+=("$VB_HUGETLB_DIR")
+}
+
+# The reservation shrinks back; pages still in use become surplus and are
+# freed when their last user goes (the kernel's rule), so order is free.
+vb__restore_hugepages() {
+	[ -f "$T/nr_hugepages.old" ] && cat "$T/nr_hugepages.old" >/proc/sys/vm/nr_hugepages
+	return 0
+}
+
+# vb_hugetlb_free: free huge pages of the test's hugetlbfs mount.
+vb_hugetlb_free() { stat -f -c '%f' "$VB_HUGETLB_DIR"; }
