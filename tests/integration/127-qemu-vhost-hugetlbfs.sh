@@ -42,6 +42,7 @@ run() {
 	vb_wait_qemu || vb_fail "$drv: guest script failed"
 	QUERY=$(vb_ctl --json query)
 	vb_term_daemon
+	rm -f "$VB_SOCK" "$VB_QMP"
 }
 
 run ours
