@@ -39,7 +39,7 @@ $(HOST_OBJ)/%.o: host/src/%.c
 
 $(HOST_OBJ)/tests/%.o: host/tests/%.c
 	@mkdir -p $(@D)
-	$(CC) $(HOST_CFLAGS) -c -o $@ $<
+	$(CC) $(HOST_CFLAGS) -Ihost/tests -c -o $@ $<
 
 $(VBALLOOND): $(HOST_OBJS)
 	$(CC) $(HOST_LDFLAGS) -o $@ $^ $(JSONC_LIBS)
@@ -76,9 +76,16 @@ $(FUZZ_OUT)/obj/%.o: host/src/%.c
 
 $(FUZZ_OUT)/obj/fuzz/%.o: host/fuzz/%.c
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -c -o $@ $<
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Ihost/tests -c -o $@ $<
 
-$(FUZZ_OUT)/fuzz_%: $(FUZZ_OUT)/obj/fuzz/fuzz_%.o $(FUZZ_LIBOBJS)
+# The fake guest (RAM file, rings, device bring-up) the unit tests use too.
+FUZZ_HELPER_OBJS := $(patsubst host/tests/%.c,$(FUZZ_OUT)/obj/tests/%.o,$(HOST_HELPERS))
+
+$(FUZZ_OUT)/obj/tests/%.o: host/tests/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Ihost/tests -c -o $@ $<
+
+$(FUZZ_OUT)/fuzz_%: $(FUZZ_OUT)/obj/fuzz/fuzz_%.o $(FUZZ_LIBOBJS) $(FUZZ_HELPER_OBJS)
 	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(JSONC_LIBS)
 
 fuzz: $(FUZZERS)
@@ -94,4 +101,4 @@ fuzz-smoke: $(FUZZERS)
 	done
 
 -include $(wildcard $(HOST_OBJ)/*.d $(HOST_OBJ)/tests/*.d $(FUZZ_OUT)/obj/*.d \
-		    $(FUZZ_OUT)/obj/fuzz/*.d)
+		    $(FUZZ_OUT)/obj/fuzz/*.d $(FUZZ_OUT)/obj/tests/*.d)

@@ -16,12 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "guest_helpers.h"
 #include "log.h"
 #include "loop.h"
 #include "vdev.h"
@@ -219,9 +219,7 @@ static int setup(void **state)
 	c->vd.ops = &fake_ops;
 	c->s = vu_server_new(c->l, NULL, "test", &c->vd);
 	assert_non_null(c->s);
-	c->ram = memfd_create("ram", MFD_CLOEXEC);
-	assert_true(c->ram >= 0);
-	assert_int_equal(ftruncate(c->ram, RAM_SIZE), 0);
+	c->ram = tg_memfd(RAM_SIZE);
 	assert_int_equal(pipe2(c->req, O_CLOEXEC), 0);
 	ctx_attach(c);
 	*state = c;
