@@ -223,8 +223,8 @@ uint32_t balloon_pages_order(const struct balloon *b)
 		order = b->vdev.mem ? guest_mem_huge_order(b->vdev.mem) : 0;
 	if (order < 0)
 		order = 0;
-	if (order > VB_MAX_ORDER)
-		order = VB_MAX_ORDER;
+	if (order > BALLOON_MAX_ORDER)
+		order = BALLOON_MAX_ORDER;
 	return order;
 }
 
@@ -376,7 +376,7 @@ int balloon_set_stats_interval(struct balloon *b, unsigned secs)
 {
 	int id;
 
-	if (secs > 24 * 3600)
+	if (secs > BALLOON_MAX_STATS_INTERVAL)
 		return -EINVAL;
 	if (b->stats_timer > 0)
 		loop_del_timer(b->loop, b->stats_timer);

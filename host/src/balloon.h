@@ -16,6 +16,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vballoon_abi.h"
+
+/* Orders counted in blocks_by_order and published as pages_order: 0..10. */
+#define BALLOON_MAX_ORDER	10
+#define BALLOON_NR_ORDERS	(BALLOON_MAX_ORDER + 1)
+/* Longest stats polling interval (seconds): one day. */
+#define BALLOON_MAX_STATS_INTERVAL	(24 * 3600)
+
 struct balloon;
 
 /* Per-guest options, from the command line or the config file. */
@@ -55,8 +63,8 @@ int balloon_queue_index(uint64_t features, int role);
 struct balloon_stats {
 	uint64_t last_update;		/* unix seconds of the last report, 0 = never */
 	unsigned interval_s;		/* polling interval */
-	bool have[16];			/* per VB_S_* tag: reported by the guest */
-	uint64_t val[16];
+	bool have[VB_S_NR];		/* per VB_S_* tag: reported by the guest */
+	uint64_t val[VB_S_NR];
 };
 
 enum balloon_hint_state {
@@ -86,7 +94,7 @@ struct balloon_info {
 	uint64_t reported_bytes;	/* free page reporting */
 	uint64_t refused;		/* bad requests refused */
 	uint64_t ram_allocated;		/* RAM file(s) allocated bytes, fstat st_blocks*512 */
-	uint64_t blocks_by_order[11];	/* inflated blocks received per order (ranges) */
+	uint64_t blocks_by_order[BALLOON_NR_ORDERS];	/* inflated blocks per order */
 	/* free page hints */
 	enum balloon_hint_state hint_state;
 	uint32_t hint_cmd_id;

@@ -10,7 +10,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../../include/vballoon_abi.h"
 #include "balloon.h"
 #include "guest_mem.h"
 #include "log.h"
@@ -19,10 +18,8 @@
 #include "vdev.h"
 
 #define VIRTIO_ID_BALLOON	5
-#define VIRTIO_F_VERSION_1	32
 #define VB_FEAT(bit)		(1ULL << (bit))
 #define VB_PAGE_SIZE		(1ULL << VB_PFN_SHIFT)
-#define VB_MAX_ORDER		10	/* blocks_by_order has 11 slots */
 /* Largest inflate/deflate request read (bytes): 1 GiB of le32 PFNs. */
 #define VB_MAX_REQ_BYTES	(1u << 20)
 /* Largest stats buffer: a few dozen tags; anything bigger is hostile. */
@@ -69,7 +66,7 @@ struct balloon {
 	uint64_t reported_bytes;
 	uint64_t refused;
 	uint64_t poison_kept_bytes;	/* not discarded because of poison */
-	uint64_t blocks_by_order[VB_MAX_ORDER + 1];
+	uint64_t blocks_by_order[BALLOON_NR_ORDERS];
 
 	struct vq_elem *elem;		/* scratch for popping */
 	struct vq_elem *stats_elem;	/* stats buffer held by the device */

@@ -75,7 +75,7 @@ static unsigned order_of(uint64_t npages)
 {
 	unsigned order = 0;
 
-	while (order < VB_MAX_ORDER && (2ULL << order) <= npages)
+	while (order < BALLOON_MAX_ORDER && (2ULL << order) <= npages)
 		order++;
 	return order;
 }
@@ -98,9 +98,9 @@ static bool pages_valid(struct balloon *b, uint64_t pfn, uint64_t n)
  */
 static int parse_ranges(struct balloon *b, const struct vb_range *v, size_t n,
 			struct range *r, uint64_t *pages,
-			uint64_t blocks[VB_MAX_ORDER + 1])
+			uint64_t blocks[BALLOON_NR_ORDERS])
 {
-	uint64_t per_order[VB_MAX_ORDER + 1] = { 0 };
+	uint64_t per_order[BALLOON_NR_ORDERS] = { 0 };
 	size_t i;
 
 	for (i = 0; i < n; i++) {
@@ -117,7 +117,7 @@ static int parse_ranges(struct balloon *b, const struct vb_range *v, size_t n,
 		per_order[order_of(np)]++;
 	}
 	/* Counted only for a request that is accepted as a whole. */
-	for (i = 0; blocks && i <= VB_MAX_ORDER; i++)
+	for (i = 0; blocks && i <= BALLOON_MAX_ORDER; i++)
 		blocks[i] += per_order[i];
 	return r ? (int)ranges_merge(r, n) : (int)n;
 }
@@ -126,7 +126,7 @@ static int parse_ranges(struct balloon *b, const struct vb_range *v, size_t n,
  * it.  Returns the number of ranges (PFNs without r), or -errno. */
 static int parse_pfns(struct balloon *b, const uint32_t *v, size_t n,
 		      struct range *r, uint64_t *pages,
-		      uint64_t blocks[VB_MAX_ORDER + 1])
+		      uint64_t blocks[BALLOON_NR_ORDERS])
 {
 	uint64_t *pfns = NULL;
 	int ret = -EINVAL;
@@ -159,7 +159,7 @@ out:
  */
 static int parse_pfn_request(struct balloon *b, const struct vq_elem *e,
 			     struct range **rp, uint64_t *pages,
-			     uint64_t blocks[VB_MAX_ORDER + 1])
+			     uint64_t blocks[BALLOON_NR_ORDERS])
 {
 	bool ranges = b->features & VB_FEAT(VB_F_PAGE_RANGES);
 	size_t esz = ranges ? sizeof(struct vb_range) : sizeof(uint32_t);

@@ -14,6 +14,9 @@
 #include <stdint.h>
 #include "guest_mem.h"
 
+/* Transport-independent feature bit (virtio 1.x). */
+#define VIRTIO_F_VERSION_1	32
+
 #define VDEV_MAX_QUEUES		8
 /* Longest descriptor chain accepted; longer chains are refused as hostile. */
 #define VQ_ELEM_MAX_SEGS	256

@@ -25,7 +25,6 @@ struct vu_server;
 
 /* Feature bits owned by the transport. */
 #define VU_F_PROTOCOL_FEATURES	30
-#define VIRTIO_F_VERSION_1	32
 #define VIRTIO_F_RING_INDIRECT_DESC 28
 #define VIRTIO_F_RING_EVENT_IDX	29
 #define VIRTIO_F_RING_PACKED	34

@@ -380,7 +380,7 @@ static void test_deflate_ranges_checked_not_counted_by_order(void **state)
 	kick(f, q);
 	info(f, &i);
 	assert_int_equal(i.deflated_pages, 515);
-	for (k = 0; k <= 10; k++)		/* blocks-by-order is inflate only */
+	for (k = 0; k <= BALLOON_MAX_ORDER; k++)	/* inflate only */
 		assert_int_equal(i.blocks_by_order[k], 0);
 	v[1].reserved = htole32(1);
 	post_out(f, q, v, sizeof(v));
