@@ -141,7 +141,7 @@ int balloon_queue_role(uint64_t features, unsigned idx)
 /* Features the queues are numbered by: negotiated, else what we offer. */
 uint64_t balloon_features(const struct balloon *b)
 {
-	return b->features_set ? b->features : balloon_offered(b);
+	return b->vdev.features_set ? b->vdev.features : balloon_offered(b);
 }
 
 static uint64_t op_get_features(struct vdev *vd)
@@ -169,10 +169,9 @@ static int op_set_features(struct vdev *vd, uint64_t features)
 		b->refused++;
 		return -EINVAL;
 	}
-	b->features = features & (balloon_offered(b) | VB_FEAT(VIRTIO_F_VERSION_1));
-	b->features_set = true;
+	/* The transport stores what was accepted (vdev.h). */
 	vb_guest_info("%s: features %#llx", b->opts.name,
-		(unsigned long long)b->features);
+		      (unsigned long long)features);
 	return 0;
 }
 
@@ -404,7 +403,7 @@ void balloon_get_info(struct balloon *b, struct balloon_info *info)
 	info->actual = balloon_actual_bytes(b);
 	info->num_pages = b->num_pages;
 	info->actual_pages = b->actual_pages;
-	info->features = b->features_set ? b->features : 0;
+	info->features = b->vdev.features;	/* 0 without a driver */
 	info->poison_val = b->poison_val;
 	info->pages_order = balloon_pages_order(b);
 	info->inflated_pages = b->inflated_pages;

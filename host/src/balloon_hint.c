@@ -44,7 +44,7 @@ static int hint_publish(struct balloon *b, uint32_t id)
 
 static int hint_check(struct balloon *b)
 {
-	if (!(b->features & VB_FEAT(VB_F_FREE_PAGE_HINT)))
+	if (!balloon_has(b, VB_F_FREE_PAGE_HINT))
 		return -EOPNOTSUPP;
 	if (!b->live || b->vdev.broken)
 		return -ENODEV;

@@ -25,13 +25,6 @@
 /* Largest stats buffer: a few dozen tags; anything bigger is hostile. */
 #define VB_MAX_STATS_BYTES	4096
 
-/* State changes the frontend can trigger at will (features, reconnects):
- * informational, but rate-limited like any guest-triggered line. */
-#define vb_guest_info(...) do {					\
-		static struct vb_ratelimit _rl;				\
-		vb_log_rl(&_rl, VB_LOG_INFO, __VA_ARGS__);		\
-	} while (0)
-
 struct balloon_hint {
 	enum balloon_hint_state state;
 	uint32_t cmd_id;	/* published in config (0/1/>=2) */
@@ -50,8 +43,6 @@ struct balloon {
 	bool live;			/* queues set up since the last stop */
 	int backing_order;		/* huge order of the RAM file, valid while live */
 
-	uint64_t features;		/* negotiated */
-	bool features_set;
 	uint64_t ram_size;		/* bytes, last known */
 	uint64_t target;		/* bytes */
 	bool target_set;
@@ -65,7 +56,6 @@ struct balloon {
 	uint64_t discard_ranges;
 	uint64_t reported_bytes;
 	uint64_t refused;
-	uint64_t poison_kept_bytes;	/* not discarded because of poison */
 	uint64_t blocks_by_order[BALLOON_NR_ORDERS];
 
 	struct vq_elem *elem;		/* scratch for popping */
@@ -81,6 +71,11 @@ struct balloon {
 void balloon_emit(struct balloon *b, enum balloon_event ev);
 uint64_t balloon_offered(const struct balloon *b);
 uint64_t balloon_features(const struct balloon *b);
+/* Whether feature bit was negotiated (vdev.h keeps the features). */
+static inline bool balloon_has(const struct balloon *b, int bit)
+{
+	return b->vdev.features & VB_FEAT(bit);
+}
 int balloon_queue_role(uint64_t features, unsigned idx);
 uint32_t balloon_pages_order(const struct balloon *b);
 uint64_t balloon_actual_bytes(const struct balloon *b);

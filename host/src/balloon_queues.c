@@ -22,7 +22,7 @@
  * allocate the memory we meant to free).  See docs/device.md. */
 bool balloon_may_discard(const struct balloon *b)
 {
-	return !(b->features & VB_FEAT(VB_F_PAGE_POISON)) || !b->poison_val;
+	return !balloon_has(b, VB_F_PAGE_POISON) || !b->poison_val;
 }
 
 /* Discard one merged, validated byte range (or keep it, under poison). */
@@ -30,10 +30,8 @@ int balloon_discard(struct balloon *b, uint64_t gpa, uint64_t len)
 {
 	int ret;
 
-	if (!balloon_may_discard(b)) {
-		b->poison_kept_bytes += len;
+	if (!balloon_may_discard(b))
 		return 0;
-	}
 	ret = guest_mem_discard(b->vdev.mem, gpa, len);
 	if (ret < 0) {
 		vb_guest_warn("%s: discard [%#llx, +%#llx) failed: %s",
@@ -161,7 +159,7 @@ static int parse_pfn_request(struct balloon *b, const struct vq_elem *e,
 			     struct range **rp, uint64_t *pages,
 			     uint64_t blocks[BALLOON_NR_ORDERS])
 {
-	bool ranges = b->features & VB_FEAT(VB_F_PAGE_RANGES);
+	bool ranges = balloon_has(b, VB_F_PAGE_RANGES);
 	size_t esz = ranges ? sizeof(struct vb_range) : sizeof(uint32_t);
 	struct range *r = NULL;
 	void *buf;
@@ -282,7 +280,7 @@ int balloon_request_stats(struct balloon *b)
 {
 	struct virtq *vq;
 
-	if (!(b->features & VB_FEAT(VB_F_STATS_VQ)))
+	if (!balloon_has(b, VB_F_STATS_VQ))
 		return -EOPNOTSUPP;
 	if (!b->live || b->vdev.broken)
 		return -ENODEV;

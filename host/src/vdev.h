@@ -80,7 +80,10 @@ struct vdev {
 	/* set by the transport */
 	struct guest_mem *mem;		/* NULL when no table */
 	struct virtq *vq[VDEV_MAX_QUEUES];	/* NULL until set up */
-	uint64_t features;		/* negotiated */
+	/* The negotiated features, kept only here: stored once the device's
+	 * set_features accepted them, cleared when the frontend goes away. */
+	uint64_t features;
+	bool features_set;
 	bool connected;
 	bool broken;
 	/* Transport hook: tell the driver the config changed (backend request

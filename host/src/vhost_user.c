@@ -45,13 +45,6 @@ _Static_assert(VU_MAX_REGIONS == GUEST_MEM_MAX_REGIONS, "region limits");
 #define VU_REPLY_FLAGS		(VU_FLAG_VERSION | VU_FLAG_REPLY)	/* exactly 0x5 */
 #define VU_MSGS_PER_WAKEUP	64
 
-/* Info lines a frontend can trigger at will (connect loops, reloads):
- * rate-limited per call site like the warnings. */
-#define vu_info_rl(...) do {					\
-		static struct vb_ratelimit _rl;				\
-		vb_log_rl(&_rl, VB_LOG_INFO, __VA_ARGS__);		\
-	} while (0)
-
 /* Ring features we do not implement are never offered, whatever the
  * device says: the walker has no indirect/event-idx/packed support. */
 #define VU_UNSUPPORTED_F	(BIT(VIRTIO_F_RING_INDIRECT_DESC) | \
@@ -75,9 +68,10 @@ struct vu_server {
 	int listen_fd;
 	int conn_fd;
 	struct vu_rx rx;
-	uint64_t features;		/* acked, transport bit included */
-	uint64_t protocol_features;
-	bool features_set;
+	/* VHOST_USER_F_PROTOCOL_FEATURES acked: rings start disabled.  The
+	 * virtio features live in vd (vdev.h); the protocol features acked
+	 * are checked and not kept (nothing depends on them). */
+	bool protocol_f_acked;
 	struct guest_mem mem;
 	struct virtq vqs[VDEV_MAX_QUEUES];
 	/* backend request channel (UML: a pipe's write end) */
@@ -122,7 +116,7 @@ static bool vq_enabled(const struct vu_server *s, const struct virtq *vq)
 	if (vq->enable >= 0)
 		return vq->enable == 1;
 	/* Without PROTOCOL_FEATURES rings start enabled (spec). */
-	return !(s->features & BIT(VU_F_PROTOCOL_FEATURES));
+	return !s->protocol_f_acked;
 }
 
 static bool dev_running(const struct vu_server *s)
@@ -246,7 +240,6 @@ static void kick_cb(struct loop *l, int fd, uint32_t events, void *opaque)
 		loop_del_fd(l, fd);
 		return;
 	}
-	vq->kicks++;
 	if (s->vd->broken)
 		return;
 	if (!vq->ready) {
@@ -425,7 +418,7 @@ static int h_get_features(struct vu_server *s, struct vu_msg *m, int *fds, unsig
 	 * acked it sends no SET_VRING_ENABLE(0) first.  So GET_FEATURES on a
 	 * live device means the rings are going away: stop touching them. */
 	if (dev_running(s)) {
-		vu_info_rl("%s: GET_FEATURES on a live device: rings released", s->name);
+		vb_guest_info("%s: GET_FEATURES on a live device: rings released", s->name);
 		dev_reinit(s, false);
 	}
 	m->u64 = offered_features(s);
@@ -448,9 +441,9 @@ static int h_set_features(struct vu_server *s, struct vu_msg *m, int *fds, unsig
 	rc = s->vd->ops->set_features(s->vd, virtio_f);
 	if (rc)
 		return rc;
-	s->features = f;
-	s->features_set = true;
+	s->protocol_f_acked = f & BIT(VU_F_PROTOCOL_FEATURES);
 	s->vd->features = virtio_f;
+	s->vd->features_set = true;
 	return 0;
 }
 
@@ -480,7 +473,6 @@ static int h_set_protocol_features(struct vu_server *s, struct vu_msg *m, int *f
 			      (unsigned long long)m->u64);
 		return -EINVAL;
 	}
-	s->protocol_features = m->u64;
 	return 0;
 }
 
@@ -511,7 +503,7 @@ static int h_set_mem_table(struct vu_server *s, struct vu_msg *m, int *fds, unsi
 	}
 	s->vd->mem = &s->mem;
 	for (i = 0; i < s->mem.nregions; i++)
-		vu_info_rl("%s: guest RAM region gpa 0x%llx size %llu MiB", s->name,
+		vb_guest_info("%s: guest RAM region gpa 0x%llx size %llu MiB", s->name,
 			   (unsigned long long)s->mem.r[i].gpa,
 			   (unsigned long long)(s->mem.r[i].size >> 20));
 	return 0;
@@ -988,7 +980,7 @@ static void conn_cb(struct loop *l, int fd, uint32_t events, void *opaque)
 			return;
 		if (rc < 0) {
 			if (rc == -ECONNRESET)
-				vu_info_rl("%s: frontend closed the connection", s->name);
+				vb_guest_info("%s: frontend closed the connection", s->name);
 			else
 				vb_guest_warn("%s: protocol error (%s), dropping the frontend",
 					      s->name, strerror(-rc));
@@ -1021,7 +1013,7 @@ int vu_server_attach(struct vu_server *s, int fd)
 	rx_reset(&s->rx);
 	s->vd->connected = true;
 	s->vd->broken = false;
-	vu_info_rl("%s: frontend connected", s->name);
+	vb_guest_info("%s: frontend connected", s->name);
 	return 0;
 }
 
@@ -1042,14 +1034,14 @@ void vu_server_disconnect(struct vu_server *s)
 	req_close(s);
 	vd->mem = NULL;
 	guest_mem_clear(&s->mem);
-	s->features = s->protocol_features = 0;
-	s->features_set = false;
+	s->protocol_f_acked = false;
 	vd->features = 0;
+	vd->features_set = false;
 	vd->broken = false;
 	rx_reset(&s->rx);
 	loop_del_fd(s->loop, s->conn_fd);
 	close_fd(&s->conn_fd);
-	vu_info_rl("%s: frontend disconnected, listening again", s->name);
+	vb_guest_info("%s: frontend disconnected, listening again", s->name);
 }
 
 static void listen_cb(struct loop *l, int fd, uint32_t events, void *opaque)

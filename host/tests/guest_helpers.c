@@ -136,8 +136,10 @@ int tg_negotiate(struct vdev *vd, uint64_t features)
 {
 	int rc = vd->ops->set_features(vd, features);
 
-	if (!rc)
+	if (!rc) {
 		vd->features = features;
+		vd->features_set = true;
+	}
 	return rc;
 }
 

@@ -825,6 +825,30 @@ static void test_stop_keeps_target(void **state)
 	fx_free(f);
 }
 
+/* The device keeps no copy of the features: what the transport holds
+ * (vdev.h) is what it reports and numbers its queues by. */
+static void test_features_follow_the_transport(void **state)
+{
+	uint64_t feat = F_V1 | F(VB_F_PAGE_RANGES) | F(VB_F_STATS_VQ);
+	struct fx *f = fx_new(feat, NULL);
+	struct balloon_info i;
+
+	info(f, &i);
+	assert_int_equal(i.features, feat);
+	assert_int_equal(f->vd->ops->num_queues(f->vd), 3);
+	/* The frontend went away (vu_server_disconnect). */
+	f->vd->connected = false;
+	f->vd->features = 0;
+	f->vd->features_set = false;
+	f->vd->ops->stop(f->vd);
+	info(f, &i);
+	assert_int_equal(i.features, 0);
+	assert_false(i.connected);
+	/* Before the next negotiation, queues are numbered by the offer. */
+	assert_int_equal(f->vd->ops->num_queues(f->vd), 5);
+	fx_free(f);
+}
+
 /* ---- host THP state of the RAM file -------------------------------------- */
 
 #define HP	(2ULL << 20)
@@ -1025,6 +1049,7 @@ int main(void)
 		cmocka_unit_test(test_hint_needs_feature),
 		cmocka_unit_test(test_random_requests_stay_inside_ram),
 		cmocka_unit_test(test_stop_keeps_target),
+		cmocka_unit_test(test_features_follow_the_transport),
 		cmocka_unit_test(test_registry_names),
 		cmocka_unit_test(test_ram_thp_memfd_allocates_nothing),
 		cmocka_unit_test_teardown(test_ram_thp_huge_tmpfs, thp_teardown),

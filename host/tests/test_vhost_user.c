@@ -567,6 +567,8 @@ static void test_reconnect_and_broken(void **state)
 	uml_init(c);
 	uml_mem_table(c);
 	kick = uml_queue(c, 0);
+	assert_true(c->vd.features_set);
+	assert_int_equal(c->vd.features, fk.features);
 	vdev_mark_broken(&c->vd, "test");
 	assert_int_equal(write(kick, &one, 8), 8);
 	pump(c);
@@ -577,6 +579,9 @@ static void test_reconnect_and_broken(void **state)
 	assert_false(vu_server_connected(c->s));
 	assert_null(c->vd.mem);
 	assert_false(c->vd.broken);
+	/* No driver any more: no negotiated features either. */
+	assert_false(c->vd.features_set);
+	assert_int_equal(c->vd.features, 0);
 	close(kick);
 	ctx_attach(c);
 	uml_init(c);
