@@ -222,7 +222,7 @@ static void op_chain(struct vdev *vd, struct in *in, uint64_t *bump)
 	/* avail idx: normally one more; sometimes absurd */
 	av->idx = htole16(flags & 0x08 ? get16(in) : g.avail[q]);
 	if (!(flags & 0x80))
-		vd->ops->queue_kick(vd, q);
+		tg_kick(vd, q);
 }
 
 /* Hinted ranges handed to a migration tool must lie inside guest RAM. */
@@ -278,7 +278,7 @@ static void run(struct in *in)
 			op_chain(vd, in, &bump);
 			break;
 		case 4:
-			vd->ops->queue_kick(vd, get8(in) % VDEV_MAX_QUEUES);
+			tg_kick(vd, get8(in) % VDEV_MAX_QUEUES);
 			break;
 		case 5:		/* config write: actual, poison, anything */
 			off = get8(in) % 40;
@@ -319,6 +319,7 @@ static void run(struct in *in)
 		}
 		case 11:	/* module reload: rings re-sent */
 			tg_dev_down(&g, vd);
+			vd->broken = false;	/* the new rings clear it */
 			tg_dev_up(&g, vd, QSIZE, RAM_BASE, RING_STRIDE);
 			break;
 		}

@@ -92,8 +92,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size -= n;
 	memcpy(ram + 0x1000, data, size < DATA_SIZE ? size : DATA_SIZE);
 	for (i = 0; i < nq && i < VDEV_MAX_QUEUES; i++)
-		vd->ops->queue_ready(vd, i);
-	vd->ops->queue_kick(vd, q);
+		tg_ready(vd, i);
+	tg_kick(vd, q);
 	tg_dev_down(&g, vd);
 	vd->broken = false;
 	vd->mem = NULL;

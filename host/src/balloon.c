@@ -423,7 +423,7 @@ void balloon_get_info(struct balloon *b, struct balloon_info *info)
 
 /* ---- lifecycle ----------------------------------------------------------- */
 
-static void op_queue_ready(struct vdev *vd, unsigned idx)
+static int op_queue_ready(struct vdev *vd, unsigned idx)
 {
 	struct balloon *b = vd->priv;
 	int role = balloon_queue_role(balloon_features(b), idx);
@@ -431,7 +431,7 @@ static void op_queue_ready(struct vdev *vd, unsigned idx)
 	if (idx >= VDEV_MAX_QUEUES || role < 0) {
 		vb_guest_warn("%s: queue %u does not exist", b->opts.name, idx);
 		b->refused++;
-		return;
+		return 0;
 	}
 	balloon_update_ram_size(b);
 	if (!b->live) {
@@ -446,7 +446,7 @@ static void op_queue_ready(struct vdev *vd, unsigned idx)
 		vb_guest_warn("%s: reporting queue has %u entries (< 32)",
 			      b->opts.name, virtq_size(vd->vq[idx]));
 	/* Buffers may have been queued before the kick fd was set up. */
-	balloon_queue_kick(vd, idx);
+	return balloon_queue_kick(vd, idx);
 }
 
 static void op_stop(struct vdev *vd)

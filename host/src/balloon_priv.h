@@ -81,7 +81,7 @@ uint32_t balloon_pages_order(const struct balloon *b);
 uint64_t balloon_actual_bytes(const struct balloon *b);
 
 /* balloon_queues.c */
-void balloon_queue_kick(struct vdev *vd, unsigned idx);
+int balloon_queue_kick(struct vdev *vd, unsigned idx);
 bool balloon_may_discard(const struct balloon *b);
 int balloon_discard(struct balloon *b, uint64_t gpa, uint64_t len);
 

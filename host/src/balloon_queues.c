@@ -353,20 +353,22 @@ static bool handle_elem(struct balloon *b, int role, unsigned idx,
 	return false;
 }
 
-void balloon_queue_kick(struct vdev *vd, unsigned idx)
+/* Every buffer the guest made available on idx; -errno if the ring is
+ * corrupted (the transport marks the device broken). */
+int balloon_queue_kick(struct vdev *vd, unsigned idx)
 {
 	struct balloon *b = vd->priv;
 	struct virtq *vq;
 	int role, ret;
 	bool pushed = false;
 
-	if (vd->broken || !vd->mem || idx >= VDEV_MAX_QUEUES || !vd->vq[idx])
-		return;
+	if (!vd->mem || idx >= VDEV_MAX_QUEUES || !vd->vq[idx])
+		return 0;
 	role = balloon_queue_role(balloon_features(b), idx);
 	if (role < 0) {
 		vb_guest_warn("%s: kick on unknown queue %u", b->opts.name, idx);
 		b->refused++;
-		return;
+		return 0;
 	}
 	vq = vd->vq[idx];
 	while ((ret = virtq_pop(vq, b->elem)) > 0) {
@@ -384,7 +386,8 @@ void balloon_queue_kick(struct vdev *vd, unsigned idx)
 		virtq_notify(vq);
 	if (ret < 0) {
 		b->refused++;
-		vdev_mark_broken(vd, "virtqueue corrupted by the guest");
 		balloon_emit(b, BALLOON_EV_BROKEN);
+		return ret;
 	}
+	return 0;
 }

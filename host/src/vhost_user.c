@@ -162,6 +162,30 @@ static void vqs_reset(struct vu_server *s)
 	}
 }
 
+/* Ignore this guest's input until the frontend re-initialises
+ * (SET_MEM_TABLE) or reconnects; log once.  The daemon and its other
+ * guests carry on. */
+static void mark_broken(struct vu_server *s, const char *why)
+{
+	if (s->vd->broken)
+		return;
+	s->vd->broken = true;
+	vb_guest_warn("%s: device marked broken (%s); guest input ignored until the frontend re-initialises",
+		      s->name, why);
+}
+
+/* What the device's queue_ready/queue_kick returned (vdev.h). */
+static void dev_result(struct vu_server *s, unsigned idx, int rc)
+{
+	char why[64];
+
+	if (rc >= 0)
+		return;
+	snprintf(why, sizeof(why), "queue %u refused by the device: %s", idx,
+		 strerror(-rc));
+	mark_broken(s, why);
+}
+
 /* A queue is live once memory, size, addresses, kick fd and enable are in. */
 static int vq_eval(struct vu_server *s, struct virtq *vq)
 {
@@ -189,10 +213,11 @@ static int vq_eval(struct vu_server *s, struct virtq *vq)
 		return 0;
 	kicked = vq->kicked;
 	vq->kicked = false;
-	vd->ops->queue_ready(vd, vq->index);
+	rc = vd->ops->queue_ready(vd, vq->index);
 	/* A kick that came before the queue was live is not lost. */
-	if (kicked && vq->ready && !vd->broken)
-		vd->ops->queue_kick(vd, vq->index);
+	if (!rc && kicked && vq->ready)
+		rc = vd->ops->queue_kick(vd, vq->index);
+	dev_result(s, vq->index, rc);
 	return 0;
 }
 
@@ -220,8 +245,8 @@ static void vq_reconfig(struct vu_server *s, struct virtq *vq)
 /* The SIGBUS guard replaced a page the frontend truncated away. */
 static void fault_check(struct vu_server *s)
 {
-	if (s->mem.faulted && !s->vd->broken)
-		vdev_mark_broken(s->vd, "guest RAM file truncated under the mapping");
+	if (s->mem.faulted)
+		mark_broken(s, "guest RAM file truncated under the mapping");
 }
 
 static void kick_cb(struct loop *l, int fd, uint32_t events, void *opaque)
@@ -246,7 +271,7 @@ static void kick_cb(struct loop *l, int fd, uint32_t events, void *opaque)
 		vq->kicked = true;
 		return;
 	}
-	s->vd->ops->queue_kick(s->vd, vq->index);
+	dev_result(s, vq->index, s->vd->ops->queue_kick(s->vd, vq->index));
 	fault_check(s);
 }
 
@@ -335,17 +360,6 @@ static int vu_config_changed(struct vdev *vd)
 		return 0;
 	s->req_pending = true;
 	return req_flush(s);
-}
-
-void vdev_mark_broken(struct vdev *vd, const char *why)
-{
-	struct vu_server *s = vd->transport;
-
-	if (vd->broken)
-		return;
-	vd->broken = true;
-	vb_guest_warn("%s: device marked broken (%s); guest input ignored until the frontend re-initialises",
-		      s ? s->name : "?", why);
 }
 
 /* ---- replies ---------------------------------------------------------- */

@@ -143,6 +143,24 @@ int tg_negotiate(struct vdev *vd, uint64_t features)
 	return rc;
 }
 
+/* The transport's rule for what queue_ready/queue_kick return. */
+static int dev_result(struct vdev *vd, int rc)
+{
+	if (rc < 0)
+		vd->broken = true;
+	return rc;
+}
+
+int tg_ready(struct vdev *vd, unsigned q)
+{
+	return vd->broken ? 0 : dev_result(vd, vd->ops->queue_ready(vd, q));
+}
+
+int tg_kick(struct vdev *vd, unsigned q)
+{
+	return vd->broken ? 0 : dev_result(vd, vd->ops->queue_kick(vd, q));
+}
+
 void tg_dev_up(struct tg *g, struct vdev *vd, uint16_t num, uint64_t ring_gpa,
 	       uint64_t stride)
 {
@@ -154,7 +172,7 @@ void tg_dev_up(struct tg *g, struct vdev *vd, uint16_t num, uint64_t ring_gpa,
 	for (q = 0; q < nq; q++)
 		vd->vq[q] = tg_ring(g, q, num, ring_gpa + q * stride);
 	for (q = 0; q < nq; q++)
-		vd->ops->queue_ready(vd, q);
+		tg_ready(vd, q);
 }
 
 void tg_dev_down(struct tg *g, struct vdev *vd)

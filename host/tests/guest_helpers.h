@@ -55,6 +55,10 @@ int tg_negotiate(struct vdev *vd, uint64_t features);
  * ring_gpa + q * stride), then queue_ready for each. */
 void tg_dev_up(struct tg *g, struct vdev *vd, uint16_t num, uint64_t ring_gpa,
 	       uint64_t stride);
+/* Queue q is ready / kicked, unless the device is broken; an error from
+ * the device marks it broken (vdev.h).  The device's result, 0 if broken. */
+int tg_ready(struct vdev *vd, unsigned q);
+int tg_kick(struct vdev *vd, unsigned q);
 /* Stop the device and forget its rings (a re-initialisation). */
 void tg_dev_down(struct tg *g, struct vdev *vd);
 

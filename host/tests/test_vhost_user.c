@@ -37,6 +37,7 @@ struct fake {
 	int set_features, ready[VDEV_MAX_QUEUES], kicks[VDEV_MAX_QUEUES], stops;
 	uint8_t config[16];
 	bool touch;		/* queue_kick reads the last byte of RAM */
+	bool fail_kick;		/* queue_kick reports a corrupted ring */
 };
 
 static struct fake fk;
@@ -74,20 +75,22 @@ static unsigned f_num_queues(struct vdev *vd)
 	return 3;
 }
 
-static void f_queue_ready(struct vdev *vd, unsigned idx)
+static int f_queue_ready(struct vdev *vd, unsigned idx)
 {
 	assert_non_null(vd->vq[idx]);
 	assert_non_null(vd->mem);
 	fk.ready[idx]++;
+	return 0;
 }
 
-static void f_queue_kick(struct vdev *vd, unsigned idx)
+static int f_queue_kick(struct vdev *vd, unsigned idx)
 {
 	uint8_t b;
 
 	fk.kicks[idx]++;
 	if (fk.touch)
 		assert_int_equal(guest_mem_read(vd->mem, RAM_GPA + RAM_SIZE - 1, &b, 1), 0);
+	return fk.fail_kick ? -EINVAL : 0;
 }
 
 static void f_stop(struct vdev *vd)
@@ -569,10 +572,17 @@ static void test_reconnect_and_broken(void **state)
 	kick = uml_queue(c, 0);
 	assert_true(c->vd.features_set);
 	assert_int_equal(c->vd.features, fk.features);
-	vdev_mark_broken(&c->vd, "test");
+	/* The device reports a corrupted ring: the transport marks it
+	 * broken and delivers no more of this guest's kicks. */
+	fk.fail_kick = true;
 	assert_int_equal(write(kick, &one, 8), 8);
 	pump(c);
-	assert_int_equal(fk.kicks[0], 0);	/* ignored while broken */
+	assert_int_equal(fk.kicks[0], 1);
+	assert_true(c->vd.broken);
+	fk.fail_kick = false;
+	assert_int_equal(write(kick, &one, 8), 8);
+	pump(c);
+	assert_int_equal(fk.kicks[0], 1);	/* ignored while broken */
 	/* EOF: device stopped, everything closed, listening again. */
 	close(c->fe);
 	pump(c);
@@ -589,7 +599,7 @@ static void test_reconnect_and_broken(void **state)
 	kick = uml_queue(c, 0);
 	assert_int_equal(write(kick, &one, 8), 8);
 	pump(c);
-	assert_int_equal(fk.kicks[0], 1);
+	assert_int_equal(fk.kicks[0], 2);
 	close(kick);
 }
 
