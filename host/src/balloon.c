@@ -304,18 +304,12 @@ static void op_set_config(struct vdev *vd, uint32_t off, const void *buf, uint32
  */
 static void balloon_update_ram_size(struct balloon *b)
 {
-	const struct guest_mem *m = b->vdev.mem;
-	uint64_t sum = 0;
-	unsigned i;
+	uint64_t shared = b->vdev.mem ? guest_mem_size(b->vdev.mem) : 0;
 
-	if (b->opts.ram_size) {
+	if (b->opts.ram_size)
 		b->ram_size = b->opts.ram_size;
-		return;
-	}
-	for (i = 0; m && i < m->nregions; i++)
-		sum += m->r[i].size;
-	if (sum)
-		b->ram_size = sum;
+	else if (shared)
+		b->ram_size = shared;
 }
 
 static void balloon_notify_config(struct balloon *b)
