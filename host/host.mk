@@ -23,6 +23,9 @@ HOST_LDFLAGS := $(SANFLAGS)
 HOST_SRCS    := $(filter-out host/src/vballoonctl.c,$(wildcard host/src/*.c))
 HOST_OBJS    := $(patsubst host/src/%.c,$(HOST_OBJ)/%.o,$(HOST_SRCS))
 HOST_LIBOBJS := $(filter-out $(HOST_OBJ)/main.o,$(HOST_OBJS))
+# Tests and fuzzers link an archive: each pulls in only the objects it
+# uses, so a device test that came to need the transport would show.
+HOST_LIB     := $(HOST_OBJ)/libvballoond.a
 HOST_HELPERS := $(wildcard host/tests/*helpers.c)
 HOST_HELPER_OBJS := $(patsubst host/tests/%.c,$(HOST_OBJ)/tests/%.o,$(HOST_HELPERS))
 HOST_TESTS   := $(patsubst host/tests/%.c,$(HOST_OUT)/tests/unit/%,\
@@ -47,7 +50,11 @@ $(VBALLOOND): $(HOST_OBJS)
 $(VBALLOONCTL): $(HOST_OBJ)/vballoonctl.o
 	$(CC) $(HOST_LDFLAGS) -o $@ $^ $(JSONC_LIBS)
 
-$(HOST_OUT)/tests/unit/test_%: $(HOST_OBJ)/tests/test_%.o $(HOST_LIBOBJS) $(HOST_HELPER_OBJS)
+$(HOST_LIB): $(HOST_LIBOBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(HOST_OUT)/tests/unit/test_%: $(HOST_OBJ)/tests/test_%.o $(HOST_HELPER_OBJS) $(HOST_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(HOST_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(JSONC_LIBS)
 
@@ -85,7 +92,11 @@ $(FUZZ_OUT)/obj/tests/%.o: host/tests/%.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -Ihost/tests -c -o $@ $<
 
-$(FUZZ_OUT)/fuzz_%: $(FUZZ_OUT)/obj/fuzz/fuzz_%.o $(FUZZ_LIBOBJS) $(FUZZ_HELPER_OBJS)
+$(FUZZ_OUT)/libvballoond.a: $(FUZZ_LIBOBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(FUZZ_OUT)/fuzz_%: $(FUZZ_OUT)/obj/fuzz/fuzz_%.o $(FUZZ_HELPER_OBJS) $(FUZZ_OUT)/libvballoond.a
 	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(JSONC_LIBS)
 
 fuzz: $(FUZZERS)

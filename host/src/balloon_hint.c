@@ -34,12 +34,8 @@ void balloon_hint_reset(struct balloon *b)
 
 static int hint_publish(struct balloon *b, uint32_t id)
 {
-	struct vdev *vd = &b->vdev;
-
 	b->hint.cmd_id = id;
-	if (vd->connected && vd->config_changed && !vd->broken)
-		return vd->config_changed(vd);
-	return 0;
+	return balloon_config_changed(b);
 }
 
 static int hint_check(struct balloon *b)

@@ -16,34 +16,6 @@
 
 #include "balloon_priv.h"
 
-/* Poison: with a non-zero poison value the guest expects pages it gets back
- * to hold that pattern, and a punched hole reads back as zeroes.  Policy: do
- * not discard those pages at all (refilling them with the pattern would
- * allocate the memory we meant to free).  See docs/device.md. */
-bool balloon_may_discard(const struct balloon *b)
-{
-	return !balloon_has(b, VB_F_PAGE_POISON) || !b->poison_val;
-}
-
-/* Discard one merged, validated byte range (or keep it, under poison). */
-int balloon_discard(struct balloon *b, uint64_t gpa, uint64_t len)
-{
-	int ret;
-
-	if (!balloon_may_discard(b))
-		return 0;
-	ret = guest_mem_discard(b->vdev.mem, gpa, len);
-	if (ret < 0) {
-		vb_guest_warn("%s: discard [%#llx, +%#llx) failed: %s",
-			      b->opts.name, (unsigned long long)gpa,
-			      (unsigned long long)len, strerror(-ret));
-		return ret;
-	}
-	b->discarded_bytes += len;
-	b->discard_ranges++;
-	return 0;
-}
-
 /* Copy all out segments of e into a fresh buffer (caller frees). */
 static void *read_out(struct balloon *b, const struct vq_elem *e, uint32_t max)
 {
@@ -294,6 +266,30 @@ int balloon_request_stats(struct balloon *b)
 	if (virtq_push(vq, b->stats_elem, 0) < 0)
 		return -EIO;
 	virtq_notify(vq);
+	return 0;
+}
+
+static void stats_timer_cb(struct loop *l, void *opaque)
+{
+	balloon_request_stats(opaque);
+}
+
+int balloon_set_stats_interval(struct balloon *b, unsigned secs)
+{
+	int id;
+
+	if (secs > BALLOON_MAX_STATS_INTERVAL)
+		return -EINVAL;
+	if (b->stats_timer > 0)
+		loop_del_timer(b->loop, b->stats_timer);
+	b->stats_timer = 0;
+	b->opts.stats_interval_s = secs;
+	if (!secs || !b->loop)
+		return 0;
+	id = loop_add_timer(b->loop, (uint64_t)secs * 1000, true, stats_timer_cb, b);
+	if (id < 0)
+		return id;
+	b->stats_timer = id;
 	return 0;
 }
 
