@@ -26,7 +26,9 @@ static unsigned next_default_name;
 void balloon_opts_default(struct balloon_opts *o)
 {
 	memset(o, 0, sizeof(*o));
-	o->deflate_on_oom = true;
+	/* DEFLATE_ON_OOM off, as QEMU, cloud-hypervisor and Firecracker
+	 * default it: without it the in-tree driver takes ballooned pages out
+	 * of MemTotal, so the guest's size follows the target. */
 	o->stats = true;
 	o->free_page_hint = true;
 	o->page_poison = true;

@@ -29,7 +29,7 @@ struct balloon;
 /* Per-guest options, from the command line or the config file. */
 struct balloon_opts {
 	char name[64];			/* guest name, unique in the daemon */
-	bool deflate_on_oom;		/* offer DEFLATE_ON_OOM (default on) */
+	bool deflate_on_oom;		/* offer DEFLATE_ON_OOM (default off, as QEMU) */
 	bool stats;			/* offer STATS_VQ (default on) */
 	bool free_page_hint;		/* offer FREE_PAGE_HINT (default on) */
 	bool page_poison;		/* offer PAGE_POISON (default on) */

@@ -209,8 +209,16 @@ static void test_features_offered_and_refused(void **state)
 	struct vdev *vd;
 	uint64_t off;
 
+	/* DEFLATE_ON_OOM is opt-in, as in QEMU. */
 	balloon_opts_default(&o);
-	o.deflate_on_oom = false;
+	assert_false(o.deflate_on_oom);
+	o.deflate_on_oom = true;
+	b = balloon_new(&o, NULL);
+	off = balloon_vdev(b)->ops->get_features(balloon_vdev(b));
+	assert_true(off & F(VB_F_DEFLATE_ON_OOM));
+	balloon_free(b);
+
+	balloon_opts_default(&o);
 	b = balloon_new(&o, NULL);
 	vd = balloon_vdev(b);
 	off = vd->ops->get_features(vd);
