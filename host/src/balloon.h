@@ -118,7 +118,7 @@ int balloon_ram_thp(struct balloon *b, uint64_t *bytes);
 int balloon_set_stats_interval(struct balloon *b, unsigned secs);
 int balloon_request_stats(struct balloon *b);	/* ask the guest now */
 
-/* Free page hints (issue 4). */
+/* Free page hints (balloon_hint.c: the command-id protocol). */
 int balloon_hint_start(struct balloon *b);	/* new round; returns cmd id or -errno */
 int balloon_hint_stop(struct balloon *b);	/* host STOP */
 int balloon_hint_done(struct balloon *b);	/* DONE: guest may free hint pages */

@@ -2,7 +2,7 @@
 /*
  * balloon_thp.c - how much of the guest's RAM file is backed by PMD-size
  * huge pages right now: the host THP state that continuous-page inflation
- * (issue 6) exists to keep.
+ * (VB_F_CONT_PAGES) exists to keep.
  *
  * Linux has no per-file "huge pages" counter: ShmemHugePages in
  * /proc/meminfo is host-wide, and a process's smaps only shows what that
