@@ -43,7 +43,7 @@
 #define QSIZE		16
 
 static struct loop *loop;
-static char sock_path[108];
+static char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static struct balloon *alpha, *beta;
 static struct tg guest;		/* alpha's RAM and rings */
 
