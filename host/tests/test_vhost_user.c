@@ -296,6 +296,15 @@ static int uml_queue(struct ctx *c, unsigned idx)
 	return kick;
 }
 
+/* A guest as after probe: negotiated, memory shared, queue 0 live.
+ * Returns queue 0's kick fd. */
+static int uml_up(struct ctx *c)
+{
+	uml_init(c);
+	uml_mem_table(c);
+	return uml_queue(c, 0);
+}
+
 static void test_uml_handshake(void **state)
 {
 	struct ctx *c = *state;
@@ -567,9 +576,7 @@ static void test_reconnect_and_broken(void **state)
 	uint64_t one = 1;
 	int kick;
 
-	uml_init(c);
-	uml_mem_table(c);
-	kick = uml_queue(c, 0);
+	kick = uml_up(c);
 	assert_true(c->vd.features_set);
 	assert_int_equal(c->vd.features, fk.features);
 	/* The device reports a corrupted ring: the transport marks it
@@ -594,9 +601,7 @@ static void test_reconnect_and_broken(void **state)
 	assert_int_equal(c->vd.features, 0);
 	close(kick);
 	ctx_attach(c);
-	uml_init(c);
-	uml_mem_table(c);
-	kick = uml_queue(c, 0);
+	kick = uml_up(c);
 	assert_int_equal(write(kick, &one, 8), 8);
 	pump(c);
 	assert_int_equal(fk.kicks[0], 2);
@@ -698,9 +703,7 @@ static void test_truncated_ram_breaks_device(void **state)
 	uint64_t one = 1;
 	int kick;
 
-	uml_init(c);
-	uml_mem_table(c);
-	kick = uml_queue(c, 0);
+	kick = uml_up(c);
 	fk.touch = true;
 	/* The frontend shrinks its RAM file: the device's next access would
 	 * SIGBUS the daemon; instead this device is marked broken. */
