@@ -181,7 +181,7 @@ static void dev_result(struct vu_server *s, unsigned idx, int rc)
 
 	if (rc >= 0)
 		return;
-	snprintf(why, sizeof(why), "queue %u refused by the device: %s", idx,
+	snprintf(why, sizeof(why), "the device gave up on queue %u: %s", idx,
 		 strerror(-rc));
 	mark_broken(s, why);
 }
