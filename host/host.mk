@@ -6,7 +6,8 @@
 #   make                   -> $(BUILD)/vballoond, $(BUILD)/vballoonctl,
 #                             $(BUILD)/tests/unit/test_*
 #   make SAN=1             -> the same under $(BUILD)/san/
-#   make host-unit         -> build and run the unit tests
+#   make host-unit         -> build and run the unit tests, check host-deps
+#   make host-deps         -> the objects' call graph; fails on a cycle
 #   make fuzz              -> $(BUILD)/fuzz/fuzz_* (clang libFuzzer)
 
 HOST_OUT   := $(if $(filter 1,$(SAN)),$(BUILD)/san,$(BUILD))
@@ -58,11 +59,16 @@ $(HOST_OUT)/tests/unit/test_%: $(HOST_OBJ)/tests/test_%.o $(HOST_HELPER_OBJS) $(
 	@mkdir -p $(@D)
 	$(CC) $(HOST_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(JSONC_LIBS)
 
-.PHONY: host host-unit fuzz fuzz-smoke
+.PHONY: host host-unit host-deps fuzz fuzz-smoke
 host: $(VBALLOOND) $(VBALLOONCTL) $(HOST_TESTS)
 
+# Who calls whom among the daemon's objects; fails on a dependency cycle
+# (docs/host-transport.md draws the graph).
+host-deps: $(HOST_OBJS)
+	@python3 host/depgraph.py $(HOST_OBJ)
+
 # Run every host unit test; non-zero if any fails.
-host-unit: $(HOST_TESTS)
+host-unit: $(HOST_TESTS) host-deps
 	@fail=0; for t in $(HOST_TESTS); do \
 		echo "== $$t"; $$t || fail=1; done; exit $$fail
 
