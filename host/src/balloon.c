@@ -58,7 +58,7 @@ const char *balloon_name(const struct balloon *b)
 	return b->opts.name;
 }
 
-/* ---- vdev entry points and lifecycle ----------------------------------------------------------- */
+/* ---- vdev entry points and lifecycle ------------------------------------ */
 
 static int op_queue_ready(struct vdev *vd, unsigned idx)
 {
