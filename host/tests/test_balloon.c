@@ -443,7 +443,7 @@ static void test_range_entries_validation(void **state)
 	fx_free(f);
 }
 
-static void test_ring_corruption_marks_broken(void **state)
+static void test_ring_corruption_reported(void **state)
 {
 	struct fx *f = fx_new(F_V1, NULL);
 	unsigned q = qidx(f, VB_Q_INFLATE);
@@ -1049,7 +1049,7 @@ int main(void)
 		cmocka_unit_test(test_deflate_counts_only),
 		cmocka_unit_test(test_deflate_ranges_checked_not_counted_by_order),
 		cmocka_unit_test(test_range_entries_validation),
-		cmocka_unit_test(test_ring_corruption_marks_broken),
+		cmocka_unit_test(test_ring_corruption_reported),
 		cmocka_unit_test(test_poison_nonzero_keeps_pages),
 		cmocka_unit_test(test_reporting_discards_and_validates),
 		cmocka_unit_test(test_stats_parse_and_request),
