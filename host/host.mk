@@ -77,7 +77,7 @@ host-unit: $(HOST_TESTS) host-deps
 FUZZ_CC      ?= clang
 FUZZ_OUT     := $(BUILD)/fuzz
 FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
-		-fno-sanitize-recover=undefined -std=gnu11 \
+		-fno-sanitize-recover=undefined -std=gnu11 $(WARN) \
 		-Ihost/src -Iinclude $(JSONC_CFLAGS) -MMD -MP
 FUZZ_LIBOBJS := $(patsubst host/src/%.c,$(FUZZ_OUT)/obj/%.o,\
 		  $(filter-out host/src/main.c,$(HOST_SRCS)))
