@@ -12,9 +12,16 @@ ifneq ($(SAN),1)
 ALL_TARGETS += hardening-san
 endif
 
-$(VB_HOSTILE): hardening/vb-hostile.c include/vballoon_abi.h host/src/vhost_user.h
+# One binary, three modes (vb-hostile.c); the frontend side is shared.
+VB_HOSTILE_SRCS := $(addprefix hardening/,vb-hostile.c vu_frontend.c good.c hostile.c \
+		     hostile_msgs.c hostile_rings.c qmp_query.c noack.c)
+VB_HOSTILE_HDRS := $(wildcard hardening/*.h) include/vballoon_abi.h \
+		   include/vhost_user_wire.h host/src/virtq.h
+
+$(VB_HOSTILE): $(VB_HOSTILE_SRCS) $(VB_HOSTILE_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(WARN) -std=gnu11 -Ihost/src -Iinclude -o $@ $<
+	$(CC) $(CFLAGS) $(WARN) -std=gnu11 -Ihost/src -Iinclude $(JSONC_CFLAGS) -o $@ \
+		$(VB_HOSTILE_SRCS) $(JSONC_LIBS)
 
 # The sanitizer daemon lives in $(BUILD)/san (host.mk with SAN=1).
 .PHONY: hardening-san soak fuzz-long
