@@ -38,3 +38,15 @@ FUZZ_SECS ?= 3600
 fuzz-long:
 	@$(MAKE) --no-print-directory fuzz
 	@FUZZ_SECS=$(FUZZ_SECS) hardening/fuzz-run.sh
+
+# Negative runs: tests 302 and 305 against deliberately broken daemons
+# (hardening/vb-break.c, preloaded; never part of `make all`) must fail.
+VB_BREAK := $(BUILD)/vb-break.so
+
+$(VB_BREAK): hardening/vb-break.c include/vhost_user_wire.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) -std=gnu11 -Iinclude -shared -fPIC -o $@ $< -ldl
+
+.PHONY: hardening-negative
+hardening-negative: $(VB_BREAK) $(VB_HOSTILE) hardening-san
+	@hardening/negative-run.sh
