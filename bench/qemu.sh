@@ -66,7 +66,7 @@ qemu_guest() {
 		-- "$T/qemu-guest.sh" "$drv" $frag $dirty "$do_comp" "$do_mig" "$@" ||
 		vb_fail "$label: QEMU guest did not start"
 	q=$VB_QEMU_QMP
-	gwait ready 600 || { vb_wait_qemu; vb_fail "$label: guest not ready"; }
+	vb_wait_guest_alive "$VB_QEMU_LAUNCHER_PID" ready 600 || { vb_wait_qemu; vb_fail "$label: guest not ready"; }
 	if [ "$do_inf" = 1 ]; then
 		for ((i = 1; i <= RUNS; i++)); do
 			r=$(qmp "$q" balloon $((target * MIB)) --timeout 900) ||
@@ -86,11 +86,11 @@ qemu_guest() {
 	fi
 	vb_signal_guest inflate-done
 	if [ "$do_comp" = 1 ]; then
-		gwait fragged 900 || { vb_wait_qemu; vb_fail "$label: frag failed"; }
+		vb_wait_guest_alive "$VB_QEMU_LAUNCHER_PID" fragged 900 || { vb_wait_qemu; vb_fail "$label: frag failed"; }
 		qmp "$q" balloon $(((mem - bal) * MIB)) --timeout 900 >/dev/null ||
 			vb_fail "$label: inflate for compaction did not complete"
 		vb_signal_guest inflated
-		gwait compacted 900 || { vb_wait_qemu; vb_fail "$label: compaction step failed"; }
+		vb_wait_guest_alive "$VB_QEMU_LAUNCHER_PID" compacted 900 || { vb_wait_qemu; vb_fail "$label: compaction step failed"; }
 		row compaction "$mlabel" guest_mib=$mem balloon_mib=$bal \
 			frag_mib=$frag balloon_migrated="$(vb_get migrated)" \
 			order9_blocks_before="$(vb_get o9_freed)" \
