@@ -113,28 +113,14 @@ int recv_reply(int sock, struct vu_msg *m, int timeout_ms)
 	return m->hdr.size;
 }
 
-long ack(int sock, uint32_t req, const void *p, uint32_t size, const int *fds,
-		unsigned nfds)
+/* Send one message, read its u64 reply into *out: 0 or -errno. */
+static long u64_exchange(int sock, uint32_t req, uint32_t flags, const void *p,
+			 uint32_t size, const int *fds, unsigned nfds, uint64_t *out)
 {
 	struct vu_msg r;
 	int n;
 
-	if (send_raw(sock, req, VU_FLAG_VERSION | VU_FLAG_NEED_REPLY, size, p, size, fds, nfds))
-		return -EPIPE;
-	n = recv_reply(sock, &r, REPLY_TIMEOUT_MS);
-	if (n < 0)
-		return n;
-	if (n != 8 || r.hdr.request != req)
-		return -EPROTO;
-	return r.u64 ? 1 : 0;
-}
-
-long get_u64(int sock, uint32_t req, uint64_t *out)
-{
-	struct vu_msg r;
-	int n;
-
-	if (send_raw(sock, req, VU_FLAG_VERSION, 0, NULL, 0, NULL, 0))
+	if (send_raw(sock, req, flags, size, p, size, fds, nfds))
 		return -EPIPE;
 	n = recv_reply(sock, &r, REPLY_TIMEOUT_MS);
 	if (n < 0)
@@ -143,6 +129,21 @@ long get_u64(int sock, uint32_t req, uint64_t *out)
 		return -EPROTO;
 	*out = r.u64;
 	return 0;
+}
+
+long ack(int sock, uint32_t req, const void *p, uint32_t size, const int *fds,
+	 unsigned nfds)
+{
+	uint64_t status;
+	long rc = u64_exchange(sock, req, VU_FLAG_VERSION | VU_FLAG_NEED_REPLY, p, size,
+			       fds, nfds, &status);
+
+	return rc ? rc : status != 0;
+}
+
+long get_u64(int sock, uint32_t req, uint64_t *out)
+{
+	return u64_exchange(sock, req, VU_FLAG_VERSION, NULL, 0, NULL, 0, out);
 }
 
 /* ---- a guest ----------------------------------------------------------- */
