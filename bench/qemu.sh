@@ -2,9 +2,9 @@
 # bench/qemu.sh - the QEMU/TCG sections of bench/run (sourced).  One x86-64
 # guest per driver serves three sections in turn, each only if selected:
 #   qemu-inflate  balloon 2048 -> 512 MiB and back, RUNS times (QMP polling)
-#   compaction    seed 001: fragment, inflate, free, compact_memory;
+#   compaction    fragment, inflate, free, compact_memory;
 #                 balloon pages migrated and order-9 blocks afterwards
-#   migration     seeds 002/004: dirty then free 1.5 GiB, migrate to
+#   migration     dirty then free 1.5 GiB, migrate to
 #                 exec:cat > /dev/null at unlimited bandwidth and at 1 GiB/s
 # A third guest (in-tree driver, device without free-page-hint) gives the
 # migration baseline.
@@ -174,7 +174,7 @@ sec_qemu() {
 	fi
 	qemu_guest "in-tree" intree "free-page-hint=on" $inf $comp $mig
 	qemu_guest "vballoon.ko" ours "free-page-hint=on" $inf $comp $mig
-	# Seed 001's comparison needs balloon pages that are NOT movable: only
+	# The unmovable-pages comparison needs balloon pages that are NOT movable: only
 	# if the driver has a parameter for it (none yet: reported missing).
 	local p
 	p=$(modinfo -p "$BUILD/x86_64/vballoon.ko" 2>/dev/null | sed -n 's/^\([a-z_]*movable[a-z_]*\):.*/\1/p' | head -1)
