@@ -4,6 +4,8 @@
 #                        daemon $(BUILD)/san/vballoond used by the 3xx tests
 #   make soak            long data-integrity soak (SOAK_SECS, default 600)
 #   make fuzz-long       every libFuzzer harness for FUZZ_SECS each (default 3600)
+#   make hardening-negative  tests 302 and 305 against deliberately broken
+#                        daemons: passes only if both fail (docs/hardening.md)
 
 VB_HOSTILE := $(BUILD)/vb-hostile
 
