@@ -142,6 +142,43 @@ static int good_verify(struct good *g)
 	return bad ? -1 : 0;
 }
 
+/* One message on the backend request channel: acknowledged if asked,
+ * and a config change followed. */
+static void good_backend_request(struct good *g)
+{
+	int fd = g->f.req[0];
+	struct vu_msg m;
+
+	if (recv(fd, &m.hdr, sizeof(m.hdr), MSG_WAITALL) != sizeof(m.hdr))
+		die("good: backend request channel closed");
+	if (m.hdr.size > sizeof(m.raw) ||
+	    (m.hdr.size && recv(fd, m.raw, m.hdr.size, MSG_WAITALL) != m.hdr.size))
+		die("good: bad backend request");
+	if (m.hdr.flags & VU_FLAG_NEED_REPLY) {
+		struct { struct vu_hdr h; uint64_t v; } __attribute__((packed)) r =
+			{ { m.hdr.request, VU_REPLY_FLAGS, 8 }, 0 };
+
+		if (write(fd, &r, sizeof(r)) != sizeof(r))
+			die("good: reply on the request channel failed");
+	}
+	if (m.hdr.request == VU_BACKEND_CONFIG_CHANGE_MSG)
+		good_follow(g);
+}
+
+/* Follow the target until the file until exists (NULL: forever). */
+static void good_serve(struct good *g, const char *until)
+{
+	while (!until || access(until, F_OK)) {
+		struct pollfd p[2] = { { g->f.req[0], POLLIN, 0 }, { g->f.sock, POLLIN, 0 } };
+
+		if (poll(p, 2, 100) <= 0)
+			continue;
+		if (p[1].revents)
+			die("good: the daemon closed the connection");
+		good_backend_request(g);
+	}
+}
+
 int run_good(int argc, char **argv)
 {
 	struct good g = { 0 };
@@ -164,36 +201,12 @@ int run_good(int argc, char **argv)
 	fe_init(&g.f);
 	fe_ram(&g.f, mib << 20);
 	g.npages = (g.f.ram_size - (DATA_GPA - RAM_GPA)) / PAGE;
-	g.balloon = calloc(g.npages, 4);
-	if (!g.balloon || fe_connect(&g.f) ||
-	    fe_up(&g.f, FE_FEATURES))
+	g.balloon = calloc(g.npages, sizeof(*g.balloon));
+	if (!g.balloon || fe_connect(&g.f) || fe_up(&g.f, FE_FEATURES))
 		die("good: handshake with %s failed", sock_path);
 	good_follow(&g);
 	printf("good: up, %llu MiB, balloon %u pages\n", (unsigned long long)mib, g.nballoon);
-	fflush(stdout);
-	while (!until || access(until, F_OK)) {
-		struct pollfd p[2] = { { g.f.req[0], POLLIN, 0 }, { g.f.sock, POLLIN, 0 } };
-		struct vu_msg m;
-
-		if (poll(p, 2, 100) <= 0)
-			continue;
-		if (p[1].revents)
-			die("good: the daemon closed the connection");
-		if (recv(g.f.req[0], &m.hdr, sizeof(m.hdr), MSG_WAITALL) != sizeof(m.hdr))
-			die("good: backend request channel closed");
-		if (m.hdr.size > sizeof(m.raw) ||
-		    (m.hdr.size && recv(g.f.req[0], m.raw, m.hdr.size, MSG_WAITALL) != m.hdr.size))
-			die("good: bad backend request");
-		if (m.hdr.flags & VU_FLAG_NEED_REPLY) {
-			struct { struct vu_hdr h; uint64_t v; } __attribute__((packed)) r =
-				{ { m.hdr.request, VU_REPLY_FLAGS, 8 }, 0 };
-
-			if (write(g.f.req[0], &r, sizeof(r)) != sizeof(r))
-				die("good: reply on the request channel failed");
-		}
-		if (m.hdr.request == VU_BACKEND_CONFIG_CHANGE_MSG)
-			good_follow(&g);
-	}
+	good_serve(&g, until);
 	/* give everything back, as a driver unload does, then check */
 	while (g.nballoon)
 		good_batch(&g, Q_DEFLATE, g.nballoon);
