@@ -92,19 +92,10 @@ static void good_batch(struct good *g, unsigned q, uint32_t n)
 static void good_status(struct good *g)
 {
 	struct stat st;
-	FILE *fp;
-	char tmp[4200];
 
-	if (!g->status || fstat(g->f.memfd, &st))
-		return;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", g->status);
-	fp = fopen(tmp, "w");
-	if (!fp)
-		return;
-	fprintf(fp, "actual_pages=%u\nram_blocks=%llu\n", g->nballoon,
-		(unsigned long long)st.st_blocks * 512);
-	fclose(fp);
-	rename(tmp, g->status);
+	if (!fstat(g->f.memfd, &st))
+		status_write(g->status, "actual_pages=%u\nram_blocks=%llu\n", g->nballoon,
+			     (unsigned long long)st.st_blocks * 512);
 }
 
 static void good_follow(struct good *g)

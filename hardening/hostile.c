@@ -34,6 +34,9 @@ int verbose;
 const char *qmp_path, *qmp_guest;
 static unsigned refused_requests;	/* ring requests refused in this case */
 
+/* Guest RAM of the hostile guest: room for rings, buffers and pages. */
+#define HOSTILE_RAM	(16ULL << 20)
+
 const char *const outcome_name[O_NR] = {
 	[O_ERROR_REPLY] = "error-reply", [O_DISCONNECT] = "disconnect",
 	[O_REQ_REFUSED] = "request-refused", [O_BROKEN] = "broken",
@@ -387,7 +390,7 @@ int run_hostile(int argc, char **argv)
 	hostile_args(argc, argv, &only);
 	make_wrong_fd();
 	fe_init(&hf);
-	fe_ram(&hf, 16 << 20);
+	fe_ram(&hf, HOSTILE_RAM);
 	for (i = 0; i < NCASES; i++) {
 		if (only && strcmp(only, cases[i].name))
 			continue;

@@ -64,18 +64,7 @@ static void *nb_uva(uint64_t uva, uint64_t len)
 
 static void nb_status(void)
 {
-	FILE *fp;
-	char tmp[4200];
-
-	if (!nb.status)
-		return;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", nb.status);
-	fp = fopen(tmp, "w");
-	if (!fp)
-		return;
-	fprintf(fp, "used=%lu\nignored=%lu\n", nb.used, nb.ignored);
-	fclose(fp);
-	rename(tmp, nb.status);
+	status_write(nb.status, "used=%lu\nignored=%lu\n", nb.used, nb.ignored);
 }
 
 /* Use one chain (head) on q.  Returns false when the guest is gone. */

@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -51,6 +52,24 @@ uint64_t now_ms(void)
 uint8_t pattern(uint64_t off)
 {
 	return (uint8_t)((off >> 12) * 131 + 7);
+}
+
+void status_write(const char *path, const char *fmt, ...)
+{
+	char tmp[PATH_MAX];
+	va_list ap;
+	FILE *fp;
+
+	if (!path || snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return;
+	fp = fopen(tmp, "w");
+	if (!fp)
+		return;
+	va_start(ap, fmt);
+	vfprintf(fp, fmt, ap);
+	va_end(ap);
+	if (fclose(fp) == 0)
+		rename(tmp, path);
 }
 
 /* ---- messages ---------------------------------------------------------- */

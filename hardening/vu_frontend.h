@@ -63,6 +63,9 @@ uint64_t now_ms(void);
 /* The byte every page at file offset off holds while the guest owns it. */
 uint8_t pattern(uint64_t off);
 void close_fd(int *fd);
+/* Replace the file at path (NULL: none) with the text, atomically: a test
+ * polling it never reads half of it. */
+void status_write(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- messages ---- */
 int connect_sock(void);
