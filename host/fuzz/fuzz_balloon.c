@@ -257,7 +257,7 @@ static void run(struct in *in)
 	vd = balloon_vdev(b);
 	vd->config_changed = config_changed;
 	offered = vd->ops->get_features(vd);
-	features = (get32(in) & offered) | (offered & (1ULL << 32));
+	features = (get32(in) & offered) | (1ULL << 32);	/* + VERSION_1, as the transport */
 	if (sel & 0x10)		/* rarely: bits the device never offered */
 		features = get64(in);
 	if (tg_negotiate(vd, features))

@@ -36,7 +36,7 @@ void balloon_emit(struct balloon *b, enum balloon_event ev)
 static uint64_t balloon_offered(const struct balloon *b)
 {
 	const struct balloon_opts *o = &b->opts;
-	uint64_t f = VB_FEAT(VIRTIO_F_VERSION_1) | VB_FEAT(VB_F_MUST_TELL_HOST);
+	uint64_t f = VB_FEAT(VB_F_MUST_TELL_HOST);
 
 	if (o->stats)
 		f |= VB_FEAT(VB_F_STATS_VQ);
@@ -114,8 +114,8 @@ uint64_t balloon_get_features(struct vdev *vd)
 int balloon_set_features(struct vdev *vd, uint64_t features)
 {
 	struct balloon *b = vd->priv;
-	/* Device-specific bits are 0-23; transport bits (24+) are the
-	 * transport's business and only VERSION_1 matters to us. */
+	/* Device-specific bits are 0-23; transport bits (24+), VERSION_1
+	 * included, are the transport's business. */
 	uint64_t dev = features & (VB_FEAT(24) - 1);
 
 	if (dev & ~balloon_offered(b)) {

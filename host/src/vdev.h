@@ -14,9 +14,6 @@
 #include <stdint.h>
 #include "guest_mem.h"
 
-/* Transport-independent feature bit (virtio 1.x). */
-#define VIRTIO_F_VERSION_1	32
-
 #define VDEV_MAX_QUEUES		8
 /* Longest descriptor chain accepted; longer chains are refused as hostile. */
 #define VQ_ELEM_MAX_SEGS	256
@@ -54,7 +51,8 @@ uint16_t virtq_size(const struct virtq *vq);
 
 struct vdev_ops {
 	uint32_t device_id;
-	/* Device feature bits offered (VIRTIO_F_VERSION_1 included). */
+	/* Device feature bits offered (0-23).  Transport bits, VERSION_1
+	 * included, are the transport's to offer. */
 	uint64_t (*get_features)(struct vdev *vd);
 	/* Driver's accepted features; -EINVAL refuses the combination. */
 	int (*set_features)(struct vdev *vd, uint64_t features);
