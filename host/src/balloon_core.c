@@ -36,22 +36,26 @@ void balloon_emit(struct balloon *b, enum balloon_event ev)
 static uint64_t balloon_offered(const struct balloon *b)
 {
 	const struct balloon_opts *o = &b->opts;
-	uint64_t f = VB_FEAT(VB_F_MUST_TELL_HOST);
+	const struct {
+		bool on;
+		int bit;
+	} offer[] = {
+		{ true, VB_F_MUST_TELL_HOST },
+		{ o->stats, VB_F_STATS_VQ },
+		{ o->deflate_on_oom, VB_F_DEFLATE_ON_OOM },
+		{ o->free_page_hint, VB_F_FREE_PAGE_HINT },
+		{ o->page_poison, VB_F_PAGE_POISON },
+		{ o->page_reporting, VB_F_PAGE_REPORTING },
+		{ o->page_ranges, VB_F_PAGE_RANGES },
+		/* Continuous pages extend the range format. */
+		{ o->page_ranges && o->cont_pages, VB_F_CONT_PAGES },
+	};
+	uint64_t f = 0;
+	size_t i;
 
-	if (o->stats)
-		f |= VB_FEAT(VB_F_STATS_VQ);
-	if (o->deflate_on_oom)
-		f |= VB_FEAT(VB_F_DEFLATE_ON_OOM);
-	if (o->free_page_hint)
-		f |= VB_FEAT(VB_F_FREE_PAGE_HINT);
-	if (o->page_poison)
-		f |= VB_FEAT(VB_F_PAGE_POISON);
-	if (o->page_reporting)
-		f |= VB_FEAT(VB_F_PAGE_REPORTING);
-	if (o->page_ranges)
-		f |= VB_FEAT(VB_F_PAGE_RANGES);
-	if (o->page_ranges && o->cont_pages)
-		f |= VB_FEAT(VB_F_CONT_PAGES);
+	for (i = 0; i < sizeof(offer) / sizeof(offer[0]); i++)
+		if (offer[i].on)
+			f |= VB_FEAT(offer[i].bit);
 	return f;
 }
 
