@@ -31,7 +31,7 @@
 
 #include <json-c/json.h>
 
-#include "../../include/vballoon_abi.h"
+#include "vballoon_abi.h"
 #include "balloon.h"
 #include "control.h"
 #include "log.h"
@@ -410,7 +410,7 @@ static json_object *info_json(struct balloon *b)
 	if (balloon_ram_thp(b, &thp) == 0)
 		ADD_U64(o, "ram-thp-bytes", thp);
 	orders = json_object_new_array();
-	for (k = 0; k < 11; k++)
+	for (k = 0; k < BALLOON_NR_ORDERS; k++)
 		json_object_array_add(orders, json_object_new_uint64(i.blocks_by_order[k]));
 	json_object_object_add(o, "blocks-by-order", orders);
 	json_object_object_add(o, "hint-state",
@@ -699,8 +699,11 @@ static void client_flush(struct client *c)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
 		if (n <= 0) {
-			client_close(c, "write failed");
-			return;
+			/* The client is gone: what it sent before still runs
+			 * (a command must not depend on its reply being read),
+			 * its replies go nowhere, and the read side closes it. */
+			c->out_len = 0;
+			break;
 		}
 		memmove(c->out, c->out + n, c->out_len - n);
 		c->out_len -= n;
