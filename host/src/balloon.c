@@ -36,6 +36,7 @@ void balloon_opts_default(struct balloon_opts *o)
 	o->page_ranges = true;
 	o->cont_pages = true;
 	o->pages_order = -1;
+	o->floor = BALLOON_FLOOR_DEFAULT;
 }
 
 struct balloon *balloon_find(const char *name)
@@ -78,11 +79,11 @@ static int op_queue_ready(struct vdev *vd, unsigned idx)
 	return balloon_queue_kick(vd, idx);
 }
 
-static void op_stop(struct vdev *vd)
+static void op_reset(struct vdev *vd)
 {
 	struct balloon *b = vd->priv;
 
-	/* Pointers into guest memory die with the memory table. */
+	/* The new driver never saw the buffers the old one gave us. */
 	b->stats_elem_held = false;
 	balloon_hint_reset(b);
 	balloon_stop(b);
@@ -98,7 +99,7 @@ static const struct vdev_ops balloon_ops = {
 	.num_queues = balloon_num_queues,
 	.queue_ready = op_queue_ready,
 	.queue_kick = balloon_queue_kick,
-	.stop = op_stop,
+	.reset = op_reset,
 };
 
 struct balloon *balloon_new(const struct balloon_opts *o, struct loop *l)

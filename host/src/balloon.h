@@ -24,6 +24,11 @@
 /* Longest stats polling interval (seconds): one day. */
 #define BALLOON_MAX_STATS_INTERVAL	(24 * 3600)
 
+/* The default floor under every target: half the guest's RAM, at most
+ * 128 MiB + RAM/64.  A Linux guest runs in that; below it the in-tree
+ * driver without DEFLATE_ON_OOM takes the memory the guest needs to live. */
+#define BALLOON_FLOOR_DEFAULT	UINT64_MAX
+
 struct balloon;
 
 /* Per-guest options, from the command line or the config file. */
@@ -38,7 +43,8 @@ struct balloon_opts {
 	bool cont_pages;		/* offer VB_F_CONT_PAGES (default on) */
 	int pages_order;		/* -1: THP order of the RAM file's backing */
 	bool hint_discard;		/* opt-in: discard hinted pages (caller tracks writes) */
-	uint64_t ram_size;		/* guest RAM bytes; 0 = end of highest region */
+	uint64_t ram_size;		/* guest RAM bytes; 0 = from the memory table */
+	uint64_t floor;			/* smallest target; BALLOON_FLOOR_DEFAULT */
 	unsigned stats_interval_s;	/* 0 = polling off */
 };
 
@@ -94,6 +100,9 @@ struct balloon_info {
 	uint64_t reported_bytes;	/* free page reporting */
 	uint64_t refused;		/* bad requests refused */
 	uint64_t ram_allocated;		/* RAM file(s) allocated bytes, fstat st_blocks*512 */
+	uint64_t ram_page_size;		/* the backing's page (2 MiB on hugetlbfs) */
+	uint64_t unfreeable_bytes;	/* ballooned bytes the backing could not take back */
+	uint64_t floor;			/* bytes: smallest target accepted */
 	uint64_t blocks_by_order[BALLOON_NR_ORDERS];	/* inflated blocks per order */
 	/* free page hints */
 	enum balloon_hint_state hint_state;
@@ -106,8 +115,11 @@ struct balloon *balloon_find(const char *name);
 struct balloon *balloon_next(struct balloon *prev);	/* NULL -> first */
 const char *balloon_name(const struct balloon *b);
 
-/* Control. Return 0 or -errno (-EINVAL bad value, -ENODEV not connected). */
+/* Control. Return 0 or -errno (-EINVAL bad value, -ENODEV not connected,
+ * -ERANGE below the guest's floor: refused, logged, target unchanged). */
 int balloon_set_target(struct balloon *b, uint64_t guest_bytes);
+/* The floor in force (bytes; 0 while the guest's RAM size is unknown). */
+uint64_t balloon_floor(const struct balloon *b);
 void balloon_get_info(struct balloon *b, struct balloon_info *info);
 void balloon_get_stats(struct balloon *b, struct balloon_stats *st);
 /* Bytes of the shared guest RAM backed by PMD-size huge pages in the host

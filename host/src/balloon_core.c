@@ -264,18 +264,28 @@ void balloon_set_config(struct vdev *vd, uint32_t off, const void *buf, uint32_t
 
 /*
  * Guest RAM size for QMP's "actual": ram-size= when configured (the size the
- * VM was started with, as QEMU knows it), else the RAM the frontend shares.
- * Not guest_mem_end(): UML shares its RAM file from the end of the kernel
- * image, an offset that moves from boot to boot.
+ * VM was started with, as the VMM knows it), else the RAM the frontend
+ * shares, rounded up to whole MiB (guest_mem_ram_size), which is QEMU's -m
+ * for pc and q35 and follows a DIMM plugged in later.  UML needs ram-size=:
+ * it shares its RAM file from the end of the kernel image.
  */
 static void balloon_update_ram_size(struct balloon *b)
 {
-	uint64_t shared = b->vdev.mem ? guest_mem_size(b->vdev.mem) : 0;
+	uint64_t shared = b->vdev.mem ? guest_mem_ram_size(b->vdev.mem) : 0;
 
 	if (b->opts.ram_size)
 		b->ram_size = b->opts.ram_size;
 	else if (shared)
 		b->ram_size = shared;
+}
+
+uint64_t balloon_floor(const struct balloon *b)
+{
+	uint64_t dflt = (128ULL << 20) + b->ram_size / 64;
+
+	if (b->opts.floor != BALLOON_FLOOR_DEFAULT)
+		return b->opts.floor < b->ram_size ? b->opts.floor : b->ram_size;
+	return dflt < b->ram_size / 2 ? dflt : b->ram_size / 2;
 }
 
 int balloon_config_changed(struct balloon *b)
@@ -287,15 +297,23 @@ int balloon_config_changed(struct balloon *b)
 	return vd->config_changed(vd);
 }
 
-/* Recompute num_pages from the byte target; tell the driver if it moved. */
+/* Recompute num_pages from the byte target; tell the driver if it moved.
+ * A target kept from before the RAM size was known (or grew) never takes
+ * the guest below its floor. */
 static void balloon_apply_target(struct balloon *b)
 {
-	uint64_t pages;
+	uint64_t pages, target = b->target;
 
 	if (!b->target_set || !b->ram_size)
 		return;
-	pages = b->target >= b->ram_size ? 0 :
-		(b->ram_size - b->target) >> VB_PFN_SHIFT;
+	if (target < balloon_floor(b)) {
+		target = balloon_floor(b);
+		vb_guest_info("%s: kept target %llu bytes is below the floor: balloon to %llu",
+			      b->opts.name, (unsigned long long)b->target,
+			      (unsigned long long)target);
+	}
+	pages = target >= b->ram_size ? 0 :
+		(b->ram_size - target) >> VB_PFN_SHIFT;
 	if (pages > UINT32_MAX)
 		pages = UINT32_MAX;
 	if (pages == b->num_pages)
@@ -315,6 +333,12 @@ int balloon_set_target(struct balloon *b, uint64_t guest_bytes)
 		return -ENODEV;	/* no guest RAM size known yet */
 	if (guest_bytes > b->ram_size)
 		guest_bytes = b->ram_size;
+	if (guest_bytes < balloon_floor(b)) {
+		vb_guest_info("%s: target %llu bytes refused: below the floor of %llu bytes (floor=)",
+			      b->opts.name, (unsigned long long)guest_bytes,
+			      (unsigned long long)balloon_floor(b));
+		return -ERANGE;
+	}
 	b->target = guest_bytes;
 	b->target_set = true;
 	balloon_apply_target(b);
@@ -341,18 +365,24 @@ static bool balloon_may_discard(const struct balloon *b)
 /* Discard one merged, validated byte range (or keep it, under poison). */
 int balloon_discard(struct balloon *b, uint64_t gpa, uint64_t len)
 {
-	int ret;
+	int64_t kept;
 
 	if (!balloon_may_discard(b))
 		return 0;
-	ret = guest_mem_discard(b->vdev.mem, gpa, len);
-	if (ret < 0) {
+	kept = guest_mem_discard(b->vdev.mem, gpa, len);
+	if (kept < 0) {
 		vb_guest_warn("%s: discard [%#llx, +%#llx) failed: %s",
 			      b->opts.name, (unsigned long long)gpa,
-			      (unsigned long long)len, strerror(-ret));
-		return ret;
+			      (unsigned long long)len, strerror((int)-kept));
+		return (int)kept;
 	}
-	b->discarded_bytes += len;
+	/* Said once per guest: every request of a 4 KiB driver would say it. */
+	if (kept && !b->unfreeable_bytes)
+		vb_info("%s: RAM backed by %llu KiB pages cannot return 4 KiB pages: the balloon holds them, the host keeps the memory (continuous pages at order %d, as vballoon.ko sends them, return whole pages)",
+			b->opts.name, (unsigned long long)(guest_mem_page_size(b->vdev.mem) >> 10),
+			(int)balloon_pages_order(b));
+	b->unfreeable_bytes += kept;
+	b->discarded_bytes += len - kept;
 	b->discard_ranges++;
 	return 0;
 }
@@ -394,6 +424,9 @@ void balloon_get_info(struct balloon *b, struct balloon_info *info)
 	info->connected = b->live && b->vdev.connected;
 	info->broken = b->vdev.broken;
 	info->ram_size = b->ram_size;
+	info->floor = balloon_floor(b);
+	info->unfreeable_bytes = b->unfreeable_bytes;
+	info->ram_page_size = b->vdev.mem ? guest_mem_page_size(b->vdev.mem) : 0;
 	info->target = b->target_set ? b->target : b->ram_size;
 	info->actual = balloon_actual_bytes(b);
 	info->num_pages = b->num_pages;

@@ -54,6 +54,7 @@ struct balloon {
 	uint64_t inflated_pages;
 	uint64_t deflated_pages;
 	uint64_t discarded_bytes;
+	uint64_t unfreeable_bytes;	/* discarded but kept by the backing */
 	uint64_t discard_ranges;
 	uint64_t reported_bytes;
 	uint64_t refused;
@@ -99,7 +100,8 @@ int balloon_config_changed(struct balloon *b);
 /* Discard a merged, validated range unless the poison policy keeps it. */
 int balloon_discard(struct balloon *b, uint64_t gpa, uint64_t len);
 /* A queue became ready (the first one makes the device live: RAM size,
- * target); the driver instance is gone (empty balloon, target kept). */
+ * target); the driver instance is gone (empty balloon, target kept).  A
+ * pause of the rings (VM stopped, memory table changed) is neither. */
 void balloon_start(struct balloon *b);
 void balloon_stop(struct balloon *b);
 

@@ -273,6 +273,12 @@ static void cmd_balloon(struct reply *r, json_object *args)
 			    "No balloon device has been activated");
 		return;
 	}
+	if (ret == -ERANGE) {
+		reply_error(r, "GenericError",
+			    "Parameter 'value' is below the guest's floor of %llu bytes (floor=)",
+			    (unsigned long long)balloon_floor(b));
+		return;
+	}
 	if (ret < 0) {
 		reply_errno(r, ret, "balloon");
 		return;
@@ -384,6 +390,9 @@ static json_object *info_json(struct balloon *b)
 	json_object_object_add(o, "connected", json_object_new_boolean(i.connected));
 	json_object_object_add(o, "broken", json_object_new_boolean(i.broken));
 	ADD_U64(o, "ram-size", i.ram_size);
+	ADD_U64(o, "floor", i.floor);
+	ADD_U64(o, "ram-page-size", i.ram_page_size);
+	ADD_U64(o, "unfreeable-bytes", i.unfreeable_bytes);
 	ADD_U64(o, "target", i.target);
 	ADD_U64(o, "actual", i.actual);
 	ADD_U64(o, "num-pages", i.num_pages);

@@ -168,6 +168,18 @@ static int region_map(struct guest_region *r)
 	return 0;
 }
 
+/* hugetlbfs punches only whole huge pages (it rounds a hole inwards and
+ * says nothing); every other backing takes base pages. */
+static uint64_t backing_page_size(int fd)
+{
+	struct statfs sfs;
+
+	if (fstatfs(fd, &sfs) == 0 && (unsigned long)sfs.f_type == HUGETLBFS_MAGIC &&
+	    sfs.f_bsize > page_size())
+		return (uint64_t)sfs.f_bsize;
+	return (uint64_t)page_size();
+}
+
 static int region_cmp(const void *a, const void *b)
 {
 	const struct guest_region *ra = a, *rb = b;
@@ -190,6 +202,7 @@ int guest_mem_set_table(struct guest_mem *m, const struct guest_region *in, unsi
 		m->r[i].map_base = NULL;
 		m->r[i].map_len = 0;
 		m->nregions = i + 1;
+		m->r[i].page_size = backing_page_size(in[i].fd);
 		rc = region_map(&m->r[i]);
 		if (!rc)
 			guard_add(m, &m->r[i]);
@@ -357,24 +370,34 @@ static int discard_madvise(uint8_t *h, uint64_t len)
 	return -errno;
 }
 
-static int discard_one(const struct guest_region *r, uint64_t gpa, uint64_t len)
+/* Punch [gpa, gpa+len) of region r, shrunk to whole backing pages; *kept
+ * grows by what stays allocated. */
+static int discard_one(const struct guest_region *r, uint64_t gpa, uint64_t len,
+		       uint64_t *kept)
 {
-	uint64_t off = gpa - r->gpa;
+	uint64_t ps = r->page_size, file = r->mmap_offset + (gpa - r->gpa);
+	uint64_t start = (file + ps - 1) & ~(ps - 1), end = (file + len) & ~(ps - 1);
 
+	if (end <= start) {
+		*kept += len;
+		return 0;
+	}
+	*kept += len - (end - start);
 	if (r->fd >= 0) {
 		if (fallocate(r->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-			      r->mmap_offset + off, len) == 0)
+			      start, end - start) == 0)
 			return 0;
 		if (errno != EOPNOTSUPP)
 			return -errno;
 	}
 	if (!r->host)
 		return -EOPNOTSUPP;
-	return discard_madvise(r->host + off, len);
+	return discard_madvise(r->host + (start - r->mmap_offset), end - start);
 }
 
-int guest_mem_discard(struct guest_mem *m, uint64_t gpa, uint64_t len)
+int64_t guest_mem_discard(struct guest_mem *m, uint64_t gpa, uint64_t len)
 {
+	uint64_t kept = 0;
 	int rc;
 
 	/* All or nothing: a range that leaves RAM anywhere is refused whole. */
@@ -386,13 +409,13 @@ int guest_mem_discard(struct guest_mem *m, uint64_t gpa, uint64_t len)
 
 		if (n > len)
 			n = len;
-		rc = discard_one(r, gpa, n);
+		rc = discard_one(r, gpa, n, &kept);
 		if (rc)
 			return rc;
 		gpa += n;
 		len -= n;
 	}
-	return 0;
+	return (int64_t)kept;
 }
 
 int guest_mem_mapping(const struct guest_mem *m, unsigned i, struct guest_mapping *map)
@@ -428,6 +451,24 @@ uint64_t guest_mem_size(const struct guest_mem *m)
 	for (i = 0; i < m->nregions; i++)
 		total += m->r[i].size;
 	return total;
+}
+
+uint64_t guest_mem_ram_size(const struct guest_mem *m)
+{
+	const uint64_t mib = 1ULL << 20;
+
+	return (guest_mem_size(m) + mib - 1) & ~(mib - 1);
+}
+
+uint64_t guest_mem_page_size(const struct guest_mem *m)
+{
+	uint64_t ps = 0;
+	unsigned i;
+
+	for (i = 0; i < m->nregions; i++)
+		if (m->r[i].page_size > ps)
+			ps = m->r[i].page_size;
+	return ps;
 }
 
 uint64_t guest_mem_allocated(const struct guest_mem *m)

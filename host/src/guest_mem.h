@@ -26,6 +26,9 @@ struct guest_region {
 	uint8_t *host;		/* mapping of [mmap_offset, mmap_offset + size) */
 	void *map_base;		/* what mmap returned, for munmap */
 	size_t map_len;
+	/* Smallest unit the backing can give back: the huge page size on
+	 * hugetlbfs, else the base page.  Set by guest_mem_set_table. */
+	uint64_t page_size;
 };
 
 struct guest_mem {
@@ -59,8 +62,11 @@ int guest_mem_write(const struct guest_mem *m, uint64_t gpa, const void *src, si
 
 /* Return [gpa, gpa+len) to the host: fallocate(PUNCH_HOLE|KEEP_SIZE) on the
  * backing fd (MADV_REMOVE fallback), looping across regions.  Callers pass
- * merged ranges.  0, -EFAULT (outside RAM: nothing is discarded), or -errno. */
-int guest_mem_discard(struct guest_mem *m, uint64_t gpa, uint64_t len);
+ * merged ranges.  Only whole pages of the backing can go back (a hugetlbfs
+ * file keeps any huge page the range covers in part): returns the bytes of
+ * the range that stay allocated for that reason (0 on 4 KiB backings),
+ * -EFAULT (outside RAM: nothing is discarded), or -errno. */
+int64_t guest_mem_discard(struct guest_mem *m, uint64_t gpa, uint64_t len);
 
 /* One region's mapping in the daemon, for code that inspects the RAM
  * file's backing (balloon_thp.c) without reaching into guest_region. */
@@ -79,6 +85,13 @@ uint64_t guest_mem_end(const struct guest_mem *m);
  * first region starts above the kernel image (not shared), so this, not
  * guest_mem_end(), is the guest's RAM size. */
 uint64_t guest_mem_size(const struct guest_mem *m);
+/* Size of guest RAM as the frontend gave it: the sum of the region sizes
+ * rounded up to whole MiB.  QEMU's pc and q35 machines leave the 128 KiB
+ * legacy VGA hole (0xa0000-0xc0000) out of the table, so the sum is 128 KiB
+ * short of -m; -m is given in whole MiB. */
+uint64_t guest_mem_ram_size(const struct guest_mem *m);
+/* Largest backing page size over the regions (see guest_region). */
+uint64_t guest_mem_page_size(const struct guest_mem *m);
 /* Bytes allocated in the backing files (st_blocks * 512, each fd once). */
 uint64_t guest_mem_allocated(const struct guest_mem *m);
 /* Page order of the backing's huge pages (9 for 2 MiB on huge=always tmpfs

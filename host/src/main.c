@@ -57,7 +57,10 @@ static void usage(FILE *f)
 "  deflate-on-oom=on|off  stats=on|off  stats-interval=SECONDS\n"
 "  free-page-hint=on|off  hint-discard=on|off  page-poison=on|off\n"
 "  page-reporting=on|off  ranges=on|off  cont-pages=on|off\n"
-"  pages-order=N (-1 = THP order of the RAM file)  ram-size=BYTES[KMG]\n");
+"  pages-order=N (-1 = THP order of the RAM file)\n"
+"  ram-size=BYTES[KMG] (default: from the memory table; UML needs it)\n"
+"  floor=BYTES[KMG]   smallest target accepted (default: half the RAM, at\n"
+"                     most 128M + RAM/64; 0 = none)\n");
 }
 
 static int parse_bool(const char *v, bool *out)
@@ -148,6 +151,8 @@ static int guest_key(struct guest *g, const char *k, const char *v)
 	}
 	if (!strcmp(k, "ram-size"))
 		return parse_u64(v, &o->ram_size, true);
+	if (!strcmp(k, "floor"))
+		return parse_u64(v, &o->floor, true);
 	return -ENOENT;
 }
 
@@ -354,6 +359,7 @@ static const struct option long_opts[] = {
 	{ "cont-pages", required_argument, NULL, OPT_GUEST_KEY },
 	{ "pages-order", required_argument, NULL, OPT_GUEST_KEY },
 	{ "ram-size", required_argument, NULL, OPT_GUEST_KEY },
+	{ "floor", required_argument, NULL, OPT_GUEST_KEY },
 	{ NULL, 0, NULL, 0 },
 };
 

@@ -4,8 +4,9 @@
  * (balloon.c).  The device sees "a buffer arrived on queue N", never sockets;
  * a unit test drives the same entry points a vhost-user message would.
  *
- * Ownership: the transport owns guest_mem and the virtqueues; they are valid
- * from ops->start() until ops->stop().  The device owns its private state.
+ * Ownership: the transport owns guest_mem and the virtqueues; a queue is valid
+ * while vq[idx] is set (from queue_ready until the rings stop).  The device
+ * owns its private state.
  */
 #ifndef VB_VDEV_H
 #define VB_VDEV_H
@@ -72,10 +73,12 @@ struct vdev_ops {
 	 */
 	int (*queue_ready)(struct vdev *vd, unsigned idx);
 	int (*queue_kick)(struct vdev *vd, unsigned idx);
-	/* Frontend gone or re-initialising (new mem table, module reload):
-	 * drop every reference into guest memory and queues.  Device state
-	 * that must survive a reconnect (target) is kept. */
-	void (*stop)(struct vdev *vd);
+	/* A new driver instance (frontend gone, device reset, driver reload,
+	 * guest reboot): forget what the last one left (balloon contents,
+	 * held buffers, poison value, hint rounds); the target is kept.  A
+	 * pause of the rings is not reported: queue pointers in vq[] are NULL
+	 * until they are ready again, and the device keeps everything. */
+	void (*reset)(struct vdev *vd);
 };
 
 struct vdev {

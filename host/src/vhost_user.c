@@ -123,17 +123,19 @@ static bool dev_running(const struct vu_server *s)
 	return false;
 }
 
-/* Stop the device: it drops every reference into guest memory/queues. */
-static void dev_stop(struct vu_server *s, bool force)
+/*
+ * Stop the rings: nothing is read from or written to them until the
+ * frontend completes them again.  A pause, not a new driver: the device
+ * keeps its state, buffers it holds included (a VM stop, a ring or memory
+ * table change).  docs/host-transport.md tells pause and new driver apart.
+ */
+static void rings_stop(struct vu_server *s)
 {
-	struct vdev *vd = s->vd;
 	unsigned i;
 
-	if (force || dev_running(s))
-		vd->ops->stop(vd);
 	for (i = 0; i < VDEV_MAX_QUEUES; i++) {
 		virtq_unmap(&s->vqs[i]);
-		vd->vq[i] = NULL;
+		s->vd->vq[i] = NULL;
 	}
 }
 
@@ -154,6 +156,42 @@ static void vqs_reset(struct vu_server *s)
 		vq_close_fds(s, &s->vqs[i]);
 		virtq_init(&s->vqs[i], i);
 	}
+}
+
+/* Forget the rings' configuration but keep their call and error fds: the
+ * frontend may still poll them (UML frees its interrupts only after the
+ * driver's GET_FEATURES barrier; a closed write end reads as EOF there, and
+ * UML warns on it).  New SET_VRING_CALL/ERR messages replace them.  The
+ * kick fd is ours to read: a ring restarts only with a new one. */
+static void vqs_forget(struct vu_server *s)
+{
+	unsigned i;
+
+	for (i = 0; i < VDEV_MAX_QUEUES; i++) {
+		struct virtq *vq = &s->vqs[i];
+		int call = vq->call_fd, err = vq->err_fd;
+
+		if (vq->kick_fd >= 0)
+			loop_del_fd(s->loop, vq->kick_fd);
+		close_fd(&vq->kick_fd);
+		virtq_init(vq, i);
+		vq->call_fd = call;
+		vq->err_fd = err;
+	}
+}
+
+/* A new driver instance: the device empties its balloon state (the target
+ * stays) and takes guest input again after a broken one. */
+static void dev_new_driver(struct vu_server *s, const char *why)
+{
+	unsigned i;
+
+	rings_stop(s);
+	for (i = 0; i < VDEV_MAX_QUEUES; i++)
+		s->vqs[i].base_returned = false;
+	vb_dbg("%s: new driver instance (%s)", s->name, why);
+	s->vd->ops->reset(s->vd);
+	s->vd->broken = false;
 }
 
 /* Ignore this guest's input until the frontend re-initialises
@@ -233,7 +271,7 @@ static int vqs_eval(struct vu_server *s)
 static void vq_reconfig(struct vu_server *s, struct virtq *vq)
 {
 	if (vq->ready)
-		dev_stop(s, false);
+		rings_stop(s);
 }
 
 /* The SIGBUS guard replaced a page the frontend truncated away. */
@@ -411,23 +449,17 @@ static uint64_t offered_features(struct vu_server *s)
 	return f | BIT(VIRTIO_F_VERSION_1) | BIT(VU_F_PROTOCOL_FEATURES);
 }
 
-/* Stop the device and forget the rings: the frontend must send them again
- * before anything is read from guest memory. */
-static void dev_reinit(struct vu_server *s, bool force)
-{
-	dev_stop(s, force);
-	vqs_reset(s);
-}
-
 static int h_get_features(struct vu_server *s, struct vu_msg *m, int *fds, unsigned nfds)
 {
 	/* UML's del_vqs (driver remove, module unload) sends GET_FEATURES as
 	 * a barrier right before freeing the rings; without PROTOCOL_FEATURES
 	 * acked it sends no SET_VRING_ENABLE(0) first.  So GET_FEATURES on a
-	 * live device means the rings are going away: stop touching them. */
+	 * live device means the driver is going away: stop touching the rings,
+	 * but leave their fds to the frontend until it replaces them. */
 	if (dev_running(s)) {
 		vb_guest_info("%s: GET_FEATURES on a live device: rings released", s->name);
-		dev_reinit(s, false);
+		dev_new_driver(s, "rings released");
+		vqs_forget(s);
 	}
 	m->u64 = offered_features(s);
 	return sizeof(m->u64);
@@ -443,9 +475,12 @@ static int h_set_features(struct vu_server *s, struct vu_msg *m, int *fds, unsig
 			      (unsigned long long)(f & ~offered_features(s)));
 		return -EINVAL;
 	}
-	/* Features change under live rings only on a re-initialisation. */
+	/* QEMU sends the same features again on every start of the rings
+	 * (a resumed VM); other features mean another driver. */
 	if (dev_running(s))
-		dev_reinit(s, false);
+		rings_stop(s);
+	if (s->vd->features_set && virtio_f != s->vd->features)
+		dev_new_driver(s, "new features");
 	rc = s->vd->ops->set_features(s->vd, virtio_f);
 	if (rc)
 		return rc;
@@ -462,7 +497,8 @@ static int h_set_owner(struct vu_server *s, struct vu_msg *m, int *fds, unsigned
 
 static int h_reset(struct vu_server *s, struct vu_msg *m, int *fds, unsigned nfds)
 {
-	dev_reinit(s, true);
+	dev_new_driver(s, "reset");
+	vqs_reset(s);
 	return 0;
 }
 
@@ -490,11 +526,12 @@ static int h_set_mem_table(struct vu_server *s, struct vu_msg *m, int *fds, unsi
 	unsigned i, n = m->mem.nregions;
 	int rc;
 
-	/* A new table re-initialises the device: UML sends it, then every
-	 * ring, on each find_vqs (driver probe, module reload). */
-	dev_reinit(s, false);
+	/* UML sends a table, then every ring, on each driver probe; QEMU sends
+	 * one to a running device when memory is plugged.  Either way the
+	 * rings pause and are translated afresh through the new table below:
+	 * a new table is not a new driver. */
+	rings_stop(s);
 	s->vd->mem = NULL;
-	s->vd->broken = false;
 	guest_mem_clear(&s->mem);
 	for (i = 0; i < n; i++) {
 		in[i].gpa = m->mem.r[i].gpa;
@@ -514,7 +551,7 @@ static int h_set_mem_table(struct vu_server *s, struct vu_msg *m, int *fds, unsi
 		vb_guest_info("%s: guest RAM region gpa 0x%llx size %llu MiB", s->name,
 			   (unsigned long long)s->mem.r[i].gpa,
 			   (unsigned long long)(s->mem.r[i].size >> 20));
-	return 0;
+	return vqs_eval(s);
 }
 
 static int h_set_vring_num(struct vu_server *s, struct vu_msg *m, int *fds, unsigned nfds)
@@ -560,6 +597,12 @@ static int h_set_vring_base(struct vu_server *s, struct vu_msg *m, int *fds, uns
 		return -EINVAL;
 	}
 	vq_reconfig(s, &s->vqs[idx]);
+	/* QEMU restarts a paused ring at the base we returned; a ring that
+	 * starts anywhere else belongs to a new driver (a guest reboot or a
+	 * driver reload). */
+	if (s->vqs[idx].base_returned && m->state.num != s->vqs[idx].returned_base)
+		dev_new_driver(s, "ring restarted at another base");
+	s->vqs[idx].base_returned = false;
 	s->vqs[idx].last_avail_idx = m->state.num;
 	return vqs_eval(s);
 }
@@ -578,6 +621,8 @@ static int h_get_vring_base(struct vu_server *s, struct vu_msg *m, int *fds, uns
 		loop_del_fd(s->loop, vq->kick_fd);
 	close_fd(&vq->kick_fd);
 	m->state.num = vq->last_avail_idx;
+	vq->returned_base = vq->last_avail_idx;
+	vq->base_returned = true;
 	return sizeof(m->state);
 }
 
@@ -1037,7 +1082,7 @@ void vu_server_disconnect(struct vu_server *s)
 	if (s->conn_fd < 0)
 		return;
 	vd->connected = false;
-	dev_stop(s, true);
+	dev_new_driver(s, "frontend gone");
 	vqs_reset(s);
 	req_close(s);
 	vd->mem = NULL;

@@ -49,6 +49,22 @@ static void *ring_part(const struct guest_mem *m, uint64_t uva, uint64_t size,
 	return p;
 }
 
+/*
+ * Where the device goes on publishing used entries.  SET_VRING_BASE gave
+ * the next avail entry; buffers the device still held when the ring stopped
+ * (a paused VM: the stats buffer) are in flight between the ring's used
+ * index and that.  More in flight than the ring holds is the guest's
+ * scribble on its own ring: start clean.
+ */
+static uint16_t ring_used_idx(const struct virtq *vq)
+{
+	uint16_t used = __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE);
+
+	if ((uint16_t)(vq->last_avail_idx - used) <= vq->num)
+		return used;
+	return vq->last_avail_idx;
+}
+
 int virtq_map(struct virtq *vq, const struct guest_mem *m)
 {
 	uint64_t num = vq->num;
@@ -64,8 +80,7 @@ int virtq_map(struct virtq *vq, const struct guest_mem *m)
 		return -EFAULT;
 	}
 	vq->mem = m;
-	/* SET_VRING_BASE gave the next avail index; nothing is in flight. */
-	vq->used_idx = vq->last_avail_idx;
+	vq->used_idx = ring_used_idx(vq);
 	vq->need_notify = false;
 	vq->ready = true;
 	return 0;

@@ -59,6 +59,10 @@ struct virtq {
 	int err_fd;			/* stored only, never written */
 	int8_t enable;			/* -1 never set, 0 off, 1 on */
 	bool kicked;			/* kicked while not ready */
+	/* GET_VRING_BASE answered returned_base: a SET_VRING_BASE to the same
+	 * value resumes the ring, any other starts a new driver. */
+	bool base_returned;
+	uint16_t returned_base;
 	/* Mapped state, valid while ready. */
 	bool ready;
 	const struct guest_mem *mem;

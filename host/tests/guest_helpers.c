@@ -179,7 +179,7 @@ void tg_dev_down(struct tg *g, struct vdev *vd)
 {
 	unsigned q;
 
-	vd->ops->stop(vd);
+	vd->ops->reset(vd);
 	for (q = 0; q < VDEV_MAX_QUEUES; q++) {
 		virtq_unmap(&g->vq[q]);
 		vd->vq[q] = NULL;

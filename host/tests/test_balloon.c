@@ -571,7 +571,7 @@ static void test_stats_parse_and_request(void **state)
 	/* After stop nothing points into guest memory any more. */
 	post_out(f, q, s, sizeof(s));
 	kick(f, q);
-	f->vd->ops->stop(f->vd);
+	f->vd->ops->reset(f->vd);
 	assert_int_equal(balloon_request_stats(f->b), -ENODEV);
 	fx_free(f);
 }
@@ -822,7 +822,7 @@ static void test_stop_keeps_target(void **state)
 
 	assert_int_equal(balloon_set_target(f->b, RAM_SIZE - 100 * PAGE), 0);
 	f->vd->ops->set_config(f->vd, 4, &v, 4);
-	f->vd->ops->stop(f->vd);
+	f->vd->ops->reset(f->vd);
 	info(f, &i);
 	assert_int_equal(i.num_pages, 100);
 	assert_int_equal(i.actual_pages, 0);	/* a new driver starts empty */
@@ -849,7 +849,7 @@ static void test_features_follow_the_transport(void **state)
 	f->vd->connected = false;
 	f->vd->features = 0;
 	f->vd->features_set = false;
-	f->vd->ops->stop(f->vd);
+	f->vd->ops->reset(f->vd);
 	info(f, &i);
 	assert_int_equal(i.features, 0);
 	assert_false(i.connected);

@@ -34,7 +34,7 @@
 
 struct fake {
 	uint64_t features;
-	int set_features, ready[VDEV_MAX_QUEUES], kicks[VDEV_MAX_QUEUES], stops;
+	int set_features, ready[VDEV_MAX_QUEUES], kicks[VDEV_MAX_QUEUES], resets;
 	uint8_t config[16];
 	bool touch;		/* queue_kick reads the last byte of RAM */
 	bool fail_kick;		/* queue_kick reports a corrupted ring */
@@ -93,9 +93,9 @@ static int f_queue_kick(struct vdev *vd, unsigned idx)
 	return fk.fail_kick ? -EINVAL : 0;
 }
 
-static void f_stop(struct vdev *vd)
+static void f_reset(struct vdev *vd)
 {
-	fk.stops++;
+	fk.resets++;
 }
 
 static const struct vdev_ops fake_ops = {
@@ -108,7 +108,7 @@ static const struct vdev_ops fake_ops = {
 	.num_queues = f_num_queues,
 	.queue_ready = f_queue_ready,
 	.queue_kick = f_queue_kick,
-	.stop = f_stop,
+	.reset = f_reset,
 };
 
 /* ---- fake frontend ------------------------------------------------------ */
@@ -346,7 +346,7 @@ static void test_uml_handshake(void **state)
 
 	/* Module reload: GET_FEATURES as the barrier, then table + rings. */
 	fe_get_u64(c, VU_GET_FEATURES);
-	assert_int_equal(fk.stops, 1);
+	assert_int_equal(fk.resets, 1);
 	assert_null(c->vd.vq[0]);
 	uml_mem_table(c);
 	close(uml_queue(c, 0));
@@ -366,7 +366,7 @@ static void test_oversize_disconnects(void **state)
 	assert_true(fe_closed(c));
 	assert_false(vu_server_connected(c->s));
 	assert_false(c->vd.connected);
-	assert_true(fk.stops >= 1);
+	assert_true(fk.resets >= 1);
 	/* A fresh frontend is served. */
 	close(c->fe);
 	ctx_attach(c);
@@ -630,10 +630,10 @@ static void test_enable_and_early_kick(void **state)
 	assert_int_equal(fe_ack(c, VU_SET_VRING_ENABLE, &en, 8, NULL, 0), 0);
 	assert_int_equal(fk.ready[0], 1);
 	assert_int_equal(fk.kicks[0], 1);
-	/* Disable: the device stops and no longer sees kicks. */
+	/* Disable: the rings pause (no new driver) and kicks stop. */
 	en.num = 0;
 	assert_int_equal(fe_ack(c, VU_SET_VRING_ENABLE, &en, 8, NULL, 0), 0);
-	assert_int_equal(fk.stops, 1);
+	assert_int_equal(fk.resets, 0);
 	assert_null(c->vd.vq[0]);
 	assert_int_equal(write(kick, &one, 8), 8);
 	pump(c);
@@ -652,9 +652,104 @@ static void test_enable_and_early_kick(void **state)
 		assert_int_equal(fe_recv(c, &r), 8);
 		assert_int_equal(r.state.index, 0);
 		assert_int_equal(r.state.num, 0);
-		assert_int_equal(fk.stops, 2);
+		assert_int_equal(fk.resets, 0);
 		assert_null(c->vd.vq[0]);
 	}
+	close(kick);
+}
+
+/* GET_VRING_BASE for queue 0; returns the base the backend answered. */
+static unsigned stop_ring(struct ctx *c, unsigned idx)
+{
+	struct vu_vring_state st = { idx, 0 };
+	struct vu_msg r;
+
+	fe_send(c, VU_GET_VRING_BASE, 1, &st, 8, NULL, 0);
+	assert_int_equal(fe_recv(c, &r), 8);
+	return r.state.num;
+}
+
+/* Restart queue idx at base: NUM, BASE, ADDR, KICK as QEMU sends them. */
+static int restart_ring(struct ctx *c, unsigned idx, unsigned base)
+{
+	struct vu_vring_state num = { idx, 16 }, b = { idx, base };
+	uint64_t gpa = RAM_GPA + idx * 0x2000, v = idx;
+	struct vu_vring_addr a = { idx, 0, gpa, gpa + 0x1000, gpa + 0x100, ~0ULL };
+	int kick = eventfd(0, EFD_CLOEXEC);
+
+	assert_int_equal(fe_ack(c, VU_SET_VRING_NUM, &num, 8, NULL, 0), 0);
+	assert_int_equal(fe_ack(c, VU_SET_VRING_BASE, &b, 8, NULL, 0), 0);
+	assert_int_equal(fe_ack(c, VU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
+	assert_int_equal(fe_ack(c, VU_SET_VRING_KICK, &v, 8, &kick, 1), 0);
+	return kick;
+}
+
+/* A VM pause (GET_VRING_BASE, then the rings again at the bases returned)
+ * and a new memory table on a running device are no new driver; a ring
+ * restarted at another base is (a guest reboot). */
+static void test_pause_resume_new_driver(void **state)
+{
+	struct ctx *c = *state;
+	struct vu_mem_table t = { .nregions = 1 };
+	unsigned base;
+	int kick;
+
+	kick = uml_up(c);
+	assert_int_equal(fk.ready[0], 1);
+	close(kick);
+	base = stop_ring(c, 0);
+	assert_null(c->vd.vq[0]);
+	kick = restart_ring(c, 0, base);
+	assert_int_equal(fk.ready[0], 2);
+	assert_int_equal(fk.resets, 0);
+	/* Memory plugged: a new table to the running device keeps the ring,
+	 * translated afresh. */
+	t.r[0] = (struct vu_mem_region){ RAM_GPA, RAM_SIZE, RAM_GPA, 0 };
+	assert_int_equal(fe_ack(c, VU_SET_MEM_TABLE, &t, 8 + 32, &c->ram, 1), 0);
+	assert_non_null(c->vd.vq[0]);
+	assert_int_equal(fk.ready[0], 3);
+	assert_int_equal(fk.resets, 0);
+	close(kick);
+	/* The same features again (QEMU resends them on every start): still
+	 * the same driver.  Then a restart at another base: a new one. */
+	base = stop_ring(c, 0);
+	{
+		uint64_t f = fk.features;
+
+		assert_int_equal(fe_ack(c, VU_SET_FEATURES, &f, 8, NULL, 0), 0);
+	}
+	assert_int_equal(fk.resets, 0);
+	kick = restart_ring(c, 0, base + 1);
+	assert_int_equal(fk.resets, 1);
+	assert_int_equal(fk.ready[0], 4);
+	close(kick);
+}
+
+/* UML's driver unbind: GET_FEATURES as a barrier.  The driver is gone,
+ * but the frontend still polls the call fd: its write end stays open until
+ * the frontend replaces it (a read sees no EOF). */
+static void test_barrier_keeps_call_fds(void **state)
+{
+	struct ctx *c = *state;
+	struct vu_vring_state num = { 0, 16 };
+	uint64_t v = 0;
+	char buf[8];
+	int p[2], kick;
+
+	uml_init(c);
+	uml_mem_table(c);
+	assert_int_equal(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+	assert_int_equal(fe_ack(c, VU_SET_VRING_CALL, &v, 8, &p[1], 1), 0);
+	close(p[1]);
+	assert_int_equal(fe_ack(c, VU_SET_VRING_NUM, &num, 8, NULL, 0), 0);
+	kick = restart_ring(c, 0, 0);
+	assert_int_equal(fk.ready[0], 1);
+	fe_get_u64(c, VU_GET_FEATURES);
+	assert_int_equal(fk.resets, 1);
+	assert_null(c->vd.vq[0]);
+	assert_int_equal(read(p[0], buf, sizeof(buf)), -1);	/* open, empty */
+	assert_int_equal(errno, EAGAIN);
+	close(p[0]);
 	close(kick);
 }
 
@@ -733,6 +828,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_truncated_ram_breaks_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backend_channel_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enable_and_early_kick, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pause_resume_new_driver, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_barrier_keeps_call_fds, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
