@@ -34,20 +34,24 @@ run() {
 	vb_wait_actual $((256 * M)) 180 || vb_fail "$drv: inflate did not reach 256 MiB"
 	sleep 1
 	free1=$(vb_hugetlb_free)
+	QUERY=$(vb_ctl --json query)
 	FREED=$((free1 - free0))
 	vb_log "$drv: order $(vb_info pages-order), transfer $(vb_info transfer), free huge pages $free0 -> $free1"
 	vb_ctl set 512M >/dev/null
 	vb_wait_actual $((512 * M)) 180 || vb_fail "$drv: deflate did not finish"
 	vb_signal_guest done
 	vb_wait_qemu || vb_fail "$drv: guest script failed"
-	QUERY=$(vb_ctl --json query)
 	vb_term_daemon
 	rm -f "$VB_SOCK" "$VB_QMP"
 }
 
 run ours
 [ "$(jq -r '.[0]["pages-order"]' <<<"$QUERY")" = 9 ] || vb_fail "pages-order is not the huge page's order"
-(( FREED >= 110 )) || vb_fail "vballoon.ko gave back only $FREED of ~128 huge pages"
+# Pages the guest never touched were never allocated: at least half of the
+# 128 the balloon holds come back, and nothing it holds is unfreeable.
+(( FREED >= 64 )) || vb_fail "vballoon.ko gave back only $FREED of 128 huge pages"
+jq -e '.[0]["unfreeable-bytes"] == 0' <<<"$QUERY" >/dev/null ||
+	vb_fail "continuous pages left unfreeable bytes: $QUERY"
 vb_log "vballoon.ko: $((FREED * 2)) MiB of huge pages back in the pool"
 
 run intree
