@@ -103,6 +103,9 @@ struct balloon_info {
 	uint64_t ram_page_size;		/* the backing's page (2 MiB on hugetlbfs) */
 	uint64_t unfreeable_bytes;	/* ballooned bytes the backing could not take back */
 	uint64_t floor;			/* bytes: smallest target accepted */
+	/* From a restarted daemon's saved state: the pages the guest's driver
+	 * held when the daemon stopped, while no driver came back (0 else). */
+	uint32_t orphaned_pages;
 	uint64_t blocks_by_order[BALLOON_NR_ORDERS];	/* inflated blocks per order */
 	/* free page hints */
 	enum balloon_hint_state hint_state;
@@ -137,6 +140,21 @@ int balloon_hint_done(struct balloon *b);	/* DONE: guest may free hint pages */
 /* Iterate the hinted set as merged ranges of guest-physical bytes. */
 typedef void (*balloon_range_cb)(uint64_t gpa, uint64_t len, void *opaque);
 void balloon_hint_ranges(struct balloon *b, balloon_range_cb cb, void *opaque);
+
+/* What must outlive the daemon (state.c writes it to --state-dir). */
+struct balloon_saved {
+	uint64_t ram_size;		/* bytes, 0 = not known */
+	uint64_t target;		/* bytes, valid with target_set */
+	bool target_set;
+	bool connected;			/* a driver was there */
+	uint32_t actual_pages;		/* what its balloon held */
+	uint64_t features;		/* what it negotiated */
+};
+void balloon_save(struct balloon *b, struct balloon_saved *s);
+/* At start, from a saved state: the target and RAM size come back; pages a
+ * driver held then are reported as held by a guest whose driver has not
+ * come back (no frontend can reattach to a restarted daemon's device). */
+void balloon_restore(struct balloon *b, const struct balloon_saved *s);
 
 /* Events to the control plane (QMP BALLOON_CHANGE etc.). */
 enum balloon_event {

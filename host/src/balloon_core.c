@@ -396,6 +396,7 @@ void balloon_start(struct balloon *b)
 		return;
 	b->backing_order = b->vdev.mem ? guest_mem_huge_order(b->vdev.mem) : 0;
 	b->live = true;
+	b->orphaned_pages = 0;	/* a driver is back: the guest is whole again */
 	vb_guest_info("%s: device live, ram %llu bytes", b->opts.name,
 		      (unsigned long long)b->ram_size);
 	balloon_apply_target(b);
@@ -425,6 +426,7 @@ void balloon_get_info(struct balloon *b, struct balloon_info *info)
 	info->broken = b->vdev.broken;
 	info->ram_size = b->ram_size;
 	info->floor = balloon_floor(b);
+	info->orphaned_pages = b->orphaned_pages;
 	info->unfreeable_bytes = b->unfreeable_bytes;
 	info->ram_page_size = b->vdev.mem ? guest_mem_page_size(b->vdev.mem) : 0;
 	info->target = b->target_set ? b->target : b->ram_size;
@@ -447,4 +449,32 @@ void balloon_get_info(struct balloon *b, struct balloon_info *info)
 	info->hint_cmd_id = b->hint.cmd_id;
 	range_set_normalize(&b->hint.set);
 	info->hinted_bytes = b->hint.set.total;
+}
+
+/* ---- state that outlives the daemon --------------------------------------- */
+
+void balloon_save(struct balloon *b, struct balloon_saved *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->ram_size = b->ram_size;
+	s->target = b->target;
+	s->target_set = b->target_set;
+	s->connected = b->live && b->vdev.connected;
+	s->actual_pages = s->connected ? b->actual_pages : b->orphaned_pages;
+	s->features = b->vdev.features;
+}
+
+void balloon_restore(struct balloon *b, const struct balloon_saved *s)
+{
+	if (!b->opts.ram_size && s->ram_size)
+		b->ram_size = s->ram_size;	/* until a memory table says more */
+	if (s->target_set) {
+		b->target = s->target;
+		b->target_set = true;
+	}
+	if (s->actual_pages) {
+		b->orphaned_pages = s->actual_pages;
+		vb_warn("%s: when vballoond stopped the guest's balloon held %u pages; no frontend can reattach to this device, so they stay out of the guest until it reboots",
+			b->opts.name, s->actual_pages);
+	}
 }

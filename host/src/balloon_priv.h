@@ -50,6 +50,7 @@ struct balloon {
 	uint32_t num_pages;		/* config */
 	uint32_t actual_pages;		/* config, from the driver */
 	uint32_t poison_val;		/* config, from the driver */
+	uint32_t orphaned_pages;	/* saved state: held when the daemon died */
 
 	uint64_t inflated_pages;
 	uint64_t deflated_pages;

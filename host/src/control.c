@@ -391,6 +391,7 @@ static json_object *info_json(struct balloon *b)
 	json_object_object_add(o, "broken", json_object_new_boolean(i.broken));
 	ADD_U64(o, "ram-size", i.ram_size);
 	ADD_U64(o, "floor", i.floor);
+	ADD_U64(o, "orphaned-pages", i.orphaned_pages);
 	ADD_U64(o, "ram-page-size", i.ram_page_size);
 	ADD_U64(o, "unfreeable-bytes", i.unfreeable_bytes);
 	ADD_U64(o, "target", i.target);

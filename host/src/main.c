@@ -19,6 +19,7 @@
 #include "balloon.h"
 #include "control.h"
 #include "log.h"
+#include "state.h"
 #include "loop.h"
 #include "vdev.h"
 #include "vhost_user.h"
@@ -50,6 +51,8 @@ static void usage(FILE *f)
 "  -g, --guest SPEC      one more guest: name=NAME,socket=PATH[,KEY=VALUE...]\n"
 "  -c, --config FILE     guests from FILE: one SPEC per line, '#' comments,\n"
 "                        optionally a line qmp=PATH\n"
+"      --state-dir DIR   keep each guest's state (target, RAM size, what its\n"
+"                        balloon holds) in DIR/NAME.state across restarts\n"
 "  -v, --verbose         debug log    -q, --quiet   warnings and errors only\n"
 "  -h, --help\n"
 "\n"
@@ -337,12 +340,14 @@ static void guests_stop(void)
 enum {
 	OPT_QMP = 0x100,
 	OPT_GUEST_KEY,
+	OPT_STATE_DIR,
 };
 
 static const struct option long_opts[] = {
 	{ "socket", required_argument, NULL, 's' },
 	{ "name", required_argument, NULL, 'n' },
 	{ "qmp", required_argument, NULL, OPT_QMP },
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 	{ "guest", required_argument, NULL, 'g' },
 	{ "config", required_argument, NULL, 'c' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -368,6 +373,7 @@ struct cmdline {
 	struct guest single;		/* from --socket and --KEY options */
 	bool have_single, single_opts;
 	const char *config;
+	const char *state_dir;
 };
 
 static int parse_args(int argc, char **argv, struct cmdline *c)
@@ -407,6 +413,9 @@ static int parse_args(int argc, char **argv, struct cmdline *c)
 			break;
 		case 'c':
 			c->config = optarg;
+			break;
+		case OPT_STATE_DIR:
+			c->state_dir = optarg;
 			break;
 		case 'v':
 			vb_log_set_level(VB_LOG_DEBUG);
@@ -471,6 +480,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	rc = guests_start(l);
+	if (!rc && c.state_dir) {
+		rc = state_start(l, c.state_dir);
+		if (rc)
+			vb_err("--state-dir %s: %s", c.state_dir, strerror(-rc));
+	}
 	if (!rc && c.qmp[0]) {
 		rc = control_listen(l, c.qmp);
 		if (rc)

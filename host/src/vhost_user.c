@@ -188,7 +188,7 @@ static void dev_new_driver(struct vu_server *s, const char *why)
 
 	rings_stop(s);
 	for (i = 0; i < VDEV_MAX_QUEUES; i++)
-		s->vqs[i].base_returned = false;
+		s->vqs[i].life = VQ_FRESH;
 	vb_dbg("%s: new driver instance (%s)", s->name, why);
 	s->vd->ops->reset(s->vd);
 	s->vd->broken = false;
@@ -240,6 +240,7 @@ static int vq_eval(struct vu_server *s, struct virtq *vq)
 		return rc;
 	}
 	vd->vq[vq->index] = vq;
+	vq->life = VQ_SERVED;
 	vb_dbg("%s: queue %u ready (size %u)", s->name, vq->index, vq->num);
 	if (vd->broken)
 		return 0;
@@ -589,6 +590,7 @@ static int h_set_vring_addr(struct vu_server *s, struct vu_msg *m, int *fds, uns
 static int h_set_vring_base(struct vu_server *s, struct vu_msg *m, int *fds, unsigned nfds)
 {
 	int idx = queue_index(s, m->state.index, "SET_VRING_BASE");
+	struct virtq *vq;
 
 	if (idx < 0)
 		return idx;
@@ -596,14 +598,15 @@ static int h_set_vring_base(struct vu_server *s, struct vu_msg *m, int *fds, uns
 		vb_guest_warn("%s: queue %d: bad base %u", s->name, idx, m->state.num);
 		return -EINVAL;
 	}
-	vq_reconfig(s, &s->vqs[idx]);
+	vq = &s->vqs[idx];
+	vq_reconfig(s, vq);
 	/* QEMU restarts a paused ring at the base we returned; a ring that
-	 * starts anywhere else belongs to a new driver (a guest reboot or a
-	 * driver reload). */
-	if (s->vqs[idx].base_returned && m->state.num != s->vqs[idx].returned_base)
-		dev_new_driver(s, "ring restarted at another base");
-	s->vqs[idx].base_returned = false;
-	s->vqs[idx].last_avail_idx = m->state.num;
+	 * starts anywhere else, or a served ring set up again without being
+	 * stopped, belongs to a new driver (a guest reboot, a driver reload,
+	 * a frontend re-initialising). */
+	if (vq->life == VQ_STOPPED ? m->state.num != vq->returned_base : vq->life == VQ_SERVED)
+		dev_new_driver(s, "ring set up anew");
+	vq->last_avail_idx = m->state.num;
 	return vqs_eval(s);
 }
 
@@ -622,7 +625,7 @@ static int h_get_vring_base(struct vu_server *s, struct vu_msg *m, int *fds, uns
 	close_fd(&vq->kick_fd);
 	m->state.num = vq->last_avail_idx;
 	vq->returned_base = vq->last_avail_idx;
-	vq->base_returned = true;
+	vq->life = VQ_STOPPED;
 	return sizeof(m->state);
 }
 

@@ -59,9 +59,12 @@ struct virtq {
 	int err_fd;			/* stored only, never written */
 	int8_t enable;			/* -1 never set, 0 off, 1 on */
 	bool kicked;			/* kicked while not ready */
-	/* GET_VRING_BASE answered returned_base: a SET_VRING_BASE to the same
-	 * value resumes the ring, any other starts a new driver. */
-	bool base_returned;
+	/* Since the last new driver the ring was never served (FRESH), served
+	 * (SERVED), or stopped by GET_VRING_BASE, which answered returned_base
+	 * (STOPPED).  A SET_VRING_BASE to a stopped ring at returned_base
+	 * resumes it; to a stopped ring elsewhere, or to a served ring that was
+	 * never stopped, it starts a new driver (vhost_user.c). */
+	enum { VQ_FRESH, VQ_SERVED, VQ_STOPPED } life;
 	uint16_t returned_base;
 	/* Mapped state, valid while ready. */
 	bool ready;

@@ -723,6 +723,11 @@ static void test_pause_resume_new_driver(void **state)
 	assert_int_equal(fk.resets, 1);
 	assert_int_equal(fk.ready[0], 4);
 	close(kick);
+	/* A served ring set up again without GET_VRING_BASE first: a
+	 * frontend re-initialising, a new driver too. */
+	kick = restart_ring(c, 0, 0);
+	assert_int_equal(fk.resets, 2);
+	close(kick);
 }
 
 /* UML's driver unbind: GET_FEATURES as a barrier.  The driver is gone,
