@@ -19,11 +19,6 @@
 
 #include "balloon_priv.h"
 
-static struct balloon *registry;
-static balloon_event_cb event_cb;
-static void *event_opaque;
-static unsigned next_default_name;
-
 void balloon_opts_default(struct balloon_opts *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -37,31 +32,16 @@ void balloon_opts_default(struct balloon_opts *o)
 	o->pages_order = -1;
 }
 
-void balloon_set_event_cb(balloon_event_cb cb, void *opaque)
+void balloon_set_event_cb(struct balloon *b, balloon_event_cb cb, void *opaque)
 {
-	event_cb = cb;
-	event_opaque = opaque;
+	b->event_cb = cb;
+	b->event_opaque = opaque;
 }
 
 void balloon_emit(struct balloon *b, enum balloon_event ev)
 {
-	if (event_cb)
-		event_cb(b, ev, event_opaque);
-}
-
-struct balloon *balloon_find(const char *name)
-{
-	struct balloon *b;
-
-	for (b = registry; b; b = b->next)
-		if (!strcmp(b->opts.name, name))
-			return b;
-	return NULL;
-}
-
-struct balloon *balloon_next(struct balloon *prev)
-{
-	return prev ? prev->next : registry;
+	if (b->event_cb)
+		b->event_cb(b, ev, b->event_opaque);
 }
 
 const char *balloon_name(const struct balloon *b)
@@ -351,9 +331,8 @@ int balloon_set_target(struct balloon *b, uint64_t guest_bytes)
 {
 	if (!guest_bytes)
 		return -EINVAL;
-	if (!b->ram_size)
-		return -ENODEV;	/* no guest RAM size known yet */
-	if (guest_bytes > b->ram_size)
+	/* Without a RAM size yet, the target waits for the driver (as QEMU). */
+	if (b->ram_size && guest_bytes > b->ram_size)
 		guest_bytes = b->ram_size;
 	b->target = guest_bytes;
 	b->target_set = true;
@@ -398,6 +377,7 @@ void balloon_get_info(struct balloon *b, struct balloon_info *info)
 	memset(info, 0, sizeof(*info));
 	info->name = b->opts.name;
 	info->connected = b->live && b->vdev.connected;
+	info->attached = b->vdev.connected;
 	info->broken = b->vdev.broken;
 	info->ram_size = b->ram_size;
 	info->target = b->target_set ? b->target : b->ram_size;
@@ -483,7 +463,7 @@ static const struct vdev_ops balloon_ops = {
 
 struct balloon *balloon_new(const struct balloon_opts *o, struct loop *l)
 {
-	struct balloon *b, **pp;
+	struct balloon *b;
 
 	b = calloc(1, sizeof(*b));
 	if (!b)
@@ -494,14 +474,6 @@ struct balloon *balloon_new(const struct balloon_opts *o, struct loop *l)
 		goto fail;
 	b->opts = *o;
 	b->opts.name[sizeof(b->opts.name) - 1] = '\0';
-	while (!b->opts.name[0] || balloon_find(b->opts.name)) {
-		if (o->name[0]) {
-			vb_err("guest name '%s' used twice", o->name);
-			goto fail;
-		}
-		snprintf(b->opts.name, sizeof(b->opts.name), "guest%u",
-			 next_default_name++);
-	}
 	b->loop = l;
 	b->vdev.ops = &balloon_ops;
 	b->vdev.priv = b;
@@ -510,9 +482,6 @@ struct balloon *balloon_new(const struct balloon_opts *o, struct loop *l)
 	balloon_hint_reset(b);
 	if (balloon_set_stats_interval(b, o->stats_interval_s) < 0)
 		vb_warn("%s: cannot start stats polling", b->opts.name);
-	for (pp = &registry; *pp; pp = &(*pp)->next)
-		;
-	*pp = b;
 	return b;
 fail:
 	free(b->elem);
@@ -528,16 +497,8 @@ struct vdev *balloon_vdev(struct balloon *b)
 
 void balloon_free(struct balloon *b)
 {
-	struct balloon **pp;
-
 	if (!b)
 		return;
-	for (pp = &registry; *pp; pp = &(*pp)->next) {
-		if (*pp == b) {
-			*pp = b->next;
-			break;
-		}
-	}
 	if (b->stats_timer > 0)
 		loop_del_timer(b->loop, b->stats_timer);
 	range_set_free(&b->hint.set);
