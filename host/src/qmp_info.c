@@ -39,6 +39,15 @@ static const char *const hint_state_names[] = {
 	[BALLOON_HINT_STOPPED] = "stopped",
 };
 
+/* The order QEMU 7.2 writes its stats in (then the tags it lacks), so
+ * that the same stats give the same bytes. */
+static const int stat_order[VB_S_NR] = {
+	VB_S_HTLB_PGALLOC, VB_S_SWAP_OUT, VB_S_AVAIL, VB_S_HTLB_PGFAIL,
+	VB_S_MEMFREE, VB_S_MINFLT, VB_S_MAJFLT, VB_S_MEMTOT, VB_S_SWAP_IN,
+	VB_S_CACHES, VB_S_OOM_KILL, VB_S_ALLOC_STALL, VB_S_ASYNC_SCAN,
+	VB_S_DIRECT_SCAN, VB_S_ASYNC_RECLAIM, VB_S_DIRECT_RECLAIM,
+};
+
 /*
  * As QEMU 7.2 answers: a stat the guest has not reported (or every stat,
  * before its first report, with last-update 0) reads 2^64 - 1.
@@ -50,8 +59,11 @@ json_object *qmp_info_stats(struct balloon *b)
 	int i;
 
 	balloon_get_stats(b, &st);
-	for (i = 0; i < VB_S_NR; i++)
-		ADD_U64(s, stat_names[i], st.have[i] ? st.val[i] : UINT64_MAX);
+	for (i = 0; i < VB_S_NR; i++) {
+		int k = stat_order[i];
+
+		ADD_U64(s, stat_names[k], st.have[k] ? st.val[k] : UINT64_MAX);
+	}
 	json_object_object_add(o, "stats", s);
 	ADD_U64(o, "last-update", st.last_update);
 	return o;

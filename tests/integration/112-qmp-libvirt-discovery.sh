@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# libvirt's view of the control socket (tests/lib/libvirt_monitor.py frames
+# as libvirt's monitor does: compact commands ending in CRLF, input split on
+# CRLF only) and its balloon discovery: qom-list /machine/peripheral for
+# balloon0 of type child<virtio-balloon-pci>, qom-set of the polling
+# interval, qom-get guest-stats, query-balloon.  vballoond's bytes are
+# checked literally, and against QEMU 7.2's monitor (virtio-balloon-pci,
+# id balloon0) byte for byte for every reply both must give alike.  No
+# guest drives the balloon: discovery comes before any driver.
+# vb-test: timeout=600
+. "$(dirname "$0")/../lib/common.sh"
+vb_require "$BUILD/vballoond"
+MON=$TOP/tests/lib/libvirt_monitor.py
+
+vb_start_daemon --ram-size 512M || vb_fail "daemon did not start"
+/usr/bin/python3 "$MON" "$VB_QMP" "$T/ours.json" || vb_fail "libvirt's discovery failed on vballoond"
+raw() { jq -j --arg k "$2" '.[$k]' "$1"; }
+expect() {
+	[ "$(raw "$T/ours.json" "$1")" = "$2"$'\r\n' ] ||
+		vb_fail "$1: got $(raw "$T/ours.json" "$1" | od -c | head -n 3)"
+}
+expect greeting '{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": "vballoond"}, "capabilities": []}}'
+expect libvirt-1 '{"return": {}, "id": "libvirt-1"}'
+expect libvirt-2 '{"return": [{"name": "type", "type": "string"}, {"name": "balloon0", "type": "child<virtio-balloon-pci>"}], "id": "libvirt-2"}'
+expect libvirt-3 '{"return": {}, "id": "libvirt-3"}'
+expect libvirt-5 '{"id": "libvirt-5", "error": {"class": "DeviceNotActive", "desc": "Guest '"'balloon0'"' is not connected"}}'
+expect libvirt-6 '{"return": 5, "id": "libvirt-6"}'
+expect libvirt-7 '{"return": {}, "id": "libvirt-7"}'
+vb_log "vballoond: libvirt's framing and discovery, byte for byte"
+
+cat >"$T/guest.sh" <<'GUEST'
+vb_wait done 500 || exit 1
+exit 0
+GUEST
+vb_start_qemu --mem 512M --balloon "" --timeout 550 -- "$T/guest.sh" ||
+	vb_fail "QEMU guest did not start"
+vb_wait_file "$VB_QEMU_QMP" 60 || vb_fail "no QMP socket from QEMU"
+/usr/bin/python3 "$MON" "$VB_QEMU_QMP" "$T/qemu.json" || vb_fail "libvirt's discovery failed on QEMU"
+for k in libvirt-1 libvirt-2 libvirt-3 libvirt-6 libvirt-7; do
+	[ "$(raw "$T/qemu.json" $k)" = "$(raw "$T/ours.json" $k)" ] ||
+		vb_fail "$k differs: QEMU $(raw "$T/qemu.json" $k) / vballoond $(raw "$T/ours.json" $k)"
+done
+# The greeting's shape (its version and capabilities differ, docs/qmp.md).
+[ "$(jq -c '.greeting | fromjson | [keys, (.QMP | keys), (.QMP.version | keys)]' "$T/qemu.json")" = \
+  "$(jq -c '.greeting | fromjson | [keys, (.QMP | keys), (.QMP.version | keys)]' "$T/ours.json")" ] ||
+	vb_fail "greeting shapes differ"
+vb_signal_guest done
+vb_wait_qemu || vb_fail "QEMU guest script failed"
+vb_term_daemon
+vb_log "ok: replies identical to QEMU's for libvirt-1,2,3,6,7"
