@@ -15,10 +15,15 @@ MON=$TOP/tests/lib/libvirt_monitor.py
 
 vb_start_daemon --ram-size 512M || vb_fail "daemon did not start"
 /usr/bin/python3 "$MON" "$VB_QMP" "$T/ours.json" || vb_fail "libvirt's discovery failed on vballoond"
-raw() { jq -j --arg k "$2" '.[$k]' "$1"; }
+# raw FILE KEY: the bytes received for KEY, with their CRLF (kept by the x).
+raw() {
+	local v
+	v=$(jq -j --arg k "$2" '.[$k]' "$1"; printf x)
+	printf '%s' "${v%x}"
+}
 expect() {
-	[ "$(raw "$T/ours.json" "$1")" = "$2"$'\r\n' ] ||
-		vb_fail "$1: got $(raw "$T/ours.json" "$1" | od -c | head -n 3)"
+	[ "$(raw "$T/ours.json" "$1"; printf x)" = "$2"$'\r\nx' ] ||
+		vb_fail "$1: got $(raw "$T/ours.json" "$1" | od -c | tail -n 3)"
 }
 expect greeting '{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": "vballoond"}, "capabilities": []}}'
 expect libvirt-1 '{"return": {}, "id": "libvirt-1"}'
@@ -38,7 +43,7 @@ vb_start_qemu --mem 512M --balloon "" --timeout 550 -- "$T/guest.sh" ||
 vb_wait_file "$VB_QEMU_QMP" 60 || vb_fail "no QMP socket from QEMU"
 /usr/bin/python3 "$MON" "$VB_QEMU_QMP" "$T/qemu.json" || vb_fail "libvirt's discovery failed on QEMU"
 for k in libvirt-1 libvirt-2 libvirt-3 libvirt-6 libvirt-7; do
-	[ "$(raw "$T/qemu.json" $k)" = "$(raw "$T/ours.json" $k)" ] ||
+	[ "$(raw "$T/qemu.json" $k; printf x)" = "$(raw "$T/ours.json" $k; printf x)" ] ||
 		vb_fail "$k differs: QEMU $(raw "$T/qemu.json" $k) / vballoond $(raw "$T/ours.json" $k)"
 done
 # The greeting's shape (its version and capabilities differ, docs/qmp.md).
