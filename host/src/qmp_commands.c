@@ -360,9 +360,9 @@ static void cmd_qom_list(struct request *r)
 		while ((b = guests_next(b)))
 			qom_prop(r->ret, balloon_name(b), "child<" QOM_DEVICE_TYPE ">");
 		break;
-	case QOM_DEVICE:
-		qom_prop(r->ret, "guest-stats", "guest-stats");
+	case QOM_DEVICE:	/* QEMU's order and type names */
 		qom_prop(r->ret, "guest-stats-polling-interval", "int");
+		qom_prop(r->ret, "guest-stats", "guest statistics");
 		break;
 	}
 }

@@ -364,8 +364,8 @@ static void test_qom(void **state)
 		    "\"property\":\"type\"}}", "{\"return\": \"container\"}\r\n");
 	expect_text("{\"execute\":\"qom-list\",\"arguments\":{\"path\":\"/machine/peripheral/vm\"}}",
 		    "{\"return\": [{\"name\": \"type\", \"type\": \"string\"}, "
-		    "{\"name\": \"guest-stats\", \"type\": \"guest-stats\"}, "
-		    "{\"name\": \"guest-stats-polling-interval\", \"type\": \"int\"}]}\r\n");
+		    "{\"name\": \"guest-stats-polling-interval\", \"type\": \"int\"}, "
+		    "{\"name\": \"guest-stats\", \"type\": \"guest statistics\"}]}\r\n");
 	expect_error("{\"execute\":\"qom-list\",\"arguments\":{\"path\":\"/nope\"}}",
 		     "DeviceNotFound", "Device '/nope' not found");
 	json_object_put(expect_return("{\"execute\":\"qom-set\",\"arguments\":{\"path\":\"vm\","
