@@ -121,19 +121,28 @@ static void add_hint(json_object *o, const struct balloon_info *i, const char *p
 	ADD_U64(o, "hinted-bytes", i->hinted_bytes);
 }
 
-json_object *qmp_info_full(struct balloon *b)
+/* What x-vb-list shows of a guest; x-vb-query starts with it too. */
+static json_object *brief_json(const struct balloon_info *i)
 {
 	json_object *o = json_object_new_object();
+
+	ADD_STR(o, "name", i->name);
+	ADD_BOOL(o, "connected", i->connected);
+	ADD_BOOL(o, "broken", i->broken);
+	ADD_U64(o, "ram-size", i->ram_size);
+	ADD_U64(o, "actual", i->actual);
+	return o;
+}
+
+json_object *qmp_info_full(struct balloon *b)
+{
 	struct balloon_info i;
+	json_object *o;
 	uint64_t thp;
 
 	balloon_get_info(b, &i);
-	ADD_STR(o, "name", i.name);
-	ADD_BOOL(o, "connected", i.connected);
-	ADD_BOOL(o, "broken", i.broken);
-	ADD_U64(o, "ram-size", i.ram_size);
+	o = brief_json(&i);
 	ADD_U64(o, "target", i.target);
-	ADD_U64(o, "actual", i.actual);
 	ADD_U64(o, "num-pages", i.num_pages);
 	ADD_U64(o, "actual-pages", i.actual_pages);
 	json_object_object_add(o, "features", features_json(i.features));
@@ -153,16 +162,10 @@ json_object *qmp_info_full(struct balloon *b)
 
 json_object *qmp_info_brief(struct balloon *b)
 {
-	json_object *o = json_object_new_object();
 	struct balloon_info i;
 
 	balloon_get_info(b, &i);
-	ADD_STR(o, "name", i.name);
-	ADD_BOOL(o, "connected", i.connected);
-	ADD_BOOL(o, "broken", i.broken);
-	ADD_U64(o, "ram-size", i.ram_size);
-	ADD_U64(o, "actual", i.actual);
-	return o;
+	return brief_json(&i);
 }
 
 json_object *qmp_info_hint(struct balloon *b)

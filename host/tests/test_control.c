@@ -416,30 +416,34 @@ static void test_query_commands(void **state)
 	json_object_put(r);
 }
 
+/* qmp_capabilities before negotiation: the reply's error text (NULL: it
+ * succeeded), and whether it completed the negotiation. */
+static void expect_caps(const char *cmd, const char *desc, bool negotiates)
+{
+	json_object *req = json_tokener_parse(cmd), *rep;
+	bool neg = false;
+
+	rep = qmp_dispatch(req, false, &neg);
+	if (desc)
+		assert_string_equal(err_member(rep, "desc"), desc);
+	else
+		assert_null(err_member(rep, "class"));
+	assert_int_equal(neg, negotiates);
+	json_object_put(req);
+	json_object_put(rep);
+}
+
 static void test_capabilities_arguments(void **state)
 {
-	bool neg = false;
-	json_object *req, *rep;
-
 	/* Only before negotiation; control_execute runs as negotiated. */
-	req = json_tokener_parse("{\"execute\":\"qmp_capabilities\",\"arguments\":{\"enable\":[\"oob\"]}}");
-	rep = qmp_dispatch(req, false, &neg);
-	assert_string_equal(err_member(rep, "desc"), "Capability 'oob' not available");
-	assert_false(neg);
-	json_object_put(req);
-	json_object_put(rep);
-	req = json_tokener_parse("{\"execute\":\"qmp_capabilities\",\"arguments\":{\"foo\":1}}");
-	rep = qmp_dispatch(req, false, &neg);
-	assert_string_equal(err_member(rep, "desc"), "Parameter 'foo' is unexpected");
-	assert_false(neg);
-	json_object_put(req);
-	json_object_put(rep);
-	req = json_tokener_parse("{\"execute\":\"qmp_capabilities\",\"arguments\":{\"enable\":[]}}");
-	rep = qmp_dispatch(req, false, &neg);
-	assert_null(err_member(rep, "class"));
-	assert_true(neg);
-	json_object_put(req);
-	json_object_put(rep);
+	expect_caps("{\"execute\":\"qmp_capabilities\",\"arguments\":{\"enable\":[\"oob\"]}}",
+		    "Capability 'oob' not available", false);
+	expect_caps("{\"execute\":\"qmp_capabilities\",\"arguments\":{\"foo\":1}}",
+		    "Parameter 'foo' is unexpected", false);
+	expect_caps("{\"execute\":\"query-status\"}",
+		    "Expecting capabilities negotiation with 'qmp_capabilities'", false);
+	expect_caps("{\"execute\":\"qmp_capabilities\",\"arguments\":{\"enable\":[]}}",
+		    NULL, true);
 }
 
 /* ---- the listening socket ----------------------------------------------- */
