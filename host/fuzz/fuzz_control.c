@@ -13,7 +13,7 @@
  *    client that vanishes with replies pending);
  *  - exactly 0x03: the stream is HEAD 0x00 BODY 0x00 TAIL and BODY is sent
  *    again and again until the text is longer than CTL_MAX_INPUT: oversize
- *    texts from small inputs (a rare selector: such a run sends 2 MiB).
+ *    texts from small inputs (a rare selector).
  *
  * Two guests exist: "alpha" is connected (a live device on a memfd with
  * real rings), so balloon and hint commands reach the device; "beta" has
