@@ -2,7 +2,7 @@
 /*
  * balloon.h - the virtio balloon device core, one instance per guest.
  *
- * This is the API the control plane (control.c: QMP socket) and main.c use.
+ * This is the API the control plane (control.c, qmp_*.c, guests.c) and main.c use.
  * The device core is transport-agnostic: the vhost-user backend feeds it
  * through the vdev ops (vdev.h); nothing here knows about sockets.
  *
@@ -50,7 +50,7 @@ void balloon_free(struct balloon *b);
  * negotiated features, or -1 when that queue does not exist. */
 int balloon_queue_index(uint64_t features, int role);
 
-/* Stats as the guest last reported them (QEMU's names, see control.c). */
+/* Stats as the guest last reported them (QEMU's names: qmp_info.c). */
 struct balloon_stats {
 	uint64_t last_update;		/* unix seconds of the last report, 0 = never */
 	unsigned interval_s;		/* polling interval */

@@ -139,8 +139,15 @@ static const struct arg_spec *spec_of(const struct command *c, const char *key)
 	return c->guest && !strcmp(key, guest_arg.name) ? &guest_arg : NULL;
 }
 
+static bool type_fail(struct request *r, const char *key, enum arg_type t)
+{
+	fail(r, "GenericError", "Invalid parameter type for '%s', expected: %s",
+	     key, type_names[t]);
+	return false;
+}
+
 /* In QEMU's order: declared arguments first (missing, then type), then
- * the ones nobody declared. */
+ * the ones nobody declared ("guest", our addition, last). */
 static bool check_args(struct request *r)
 {
 	const struct arg_spec *a;
@@ -153,11 +160,8 @@ static bool check_args(struct request *r)
 			fail(r, "GenericError", "Parameter '%s' is missing", a->name);
 			return false;
 		}
-		if (have && !type_ok(v, a->type)) {
-			fail(r, "GenericError", "Invalid parameter type for '%s', expected: %s",
-			     a->name, type_names[a->type]);
-			return false;
-		}
+		if (have && !type_ok(v, a->type))
+			return type_fail(r, a->name, a->type);
 	}
 	if (!r->args)
 		return true;
@@ -167,11 +171,8 @@ static bool check_args(struct request *r)
 			fail(r, "GenericError", "Parameter '%s' is unexpected", key);
 			return false;
 		}
-		if (!type_ok(val, a->type)) {
-			fail(r, "GenericError", "Invalid parameter type for '%s', expected: %s",
-			     key, type_names[a->type]);
-			return false;
-		}
+		if (a == &guest_arg && !type_ok(val, a->type))
+			return type_fail(r, key, a->type);
 	}
 	return true;
 }
@@ -203,21 +204,20 @@ static bool resolve_guest(struct request *r)
 
 /* ---- QEMU's commands ------------------------------------------------------ */
 
+/* No capability is offered (no out-of-band execution): enabling any fails,
+ * on the first one named, with QEMU's text. */
 static void cmd_capabilities(struct request *r)
 {
 	json_object *en = arg(r, "enable");
-	size_t i, n = en ? json_object_array_length(en) : 0;
+	const char *cap;
 
-	/* We offer no capability (no out-of-band execution). */
-	for (i = 0; i < n; i++) {
-		const char *cap = json_object_get_string(json_object_array_get_idx(en, i));
-
-		if (!strcmp(cap, "oob"))
-			fail(r, "GenericError", "Capability 'oob' not available");
-		else
-			fail(r, "GenericError", "Parameter 'null' does not accept value '%s'", cap);
+	if (!en || !json_object_array_length(en))
 		return;
-	}
+	cap = json_object_get_string(json_object_array_get_idx(en, 0));
+	if (!strcmp(cap, "oob"))
+		fail(r, "GenericError", "Capability 'oob' not available");
+	else
+		fail(r, "GenericError", "Parameter 'null' does not accept value '%s'", cap);
 }
 
 static json_object *version_json(void)
