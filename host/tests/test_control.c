@@ -700,12 +700,21 @@ static void test_socket_raw_bytes(void **state)
 {
 	struct parent p = { 0 };
 	struct loop *l = loop_new();
+	int burst[CTL_MAX_CLIENTS], i;
 
 	assert_non_null(l);
 	signal(SIGPIPE, SIG_IGN);
 	snprintf(sock_path, sizeof(sock_path), "/tmp/vb-test-control.%d", getpid());
 	p.b = mk("sock-vm", 512 * MIB, true);
 	assert_int_equal(control_listen(l, sock_path), 0);
+	/* A burst of CTL_MAX_CLIENTS connects while the daemon is busy (the
+	 * loop is not running) queues in the listen backlog. */
+	for (i = 0; i < CTL_MAX_CLIENTS; i++) {
+		burst[i] = connect_nb(sock_path);
+		assert_true(burst[i] >= 0);
+	}
+	for (i = 0; i < CTL_MAX_CLIENTS; i++)
+		close(burst[i]);
 	qmp_events_start(l);
 	/* A second daemon on the same path fails; the socket stays ours. */
 	assert_int_equal(unix_listen(sock_path, 4), -EADDRINUSE);
