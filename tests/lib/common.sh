@@ -436,6 +436,23 @@ vb_qmp() {
 	)
 }
 
+# vb_start_qemu_monitor: QEMU's monitor alone, with a virtio-balloon-pci
+# (id balloon0) and no guest (-S: the VM never runs, and QMP discovery needs
+# none).  Sets VB_QEMU_QMP; fails when no socket appears.
+vb_start_qemu_monitor() {
+	local qemu=${VB_QEMU:-}
+	# shellcheck source=/dev/null
+	[ -n "$qemu" ] || { [ -f "$VB_CACHE/env.sh" ] && . "$VB_CACHE/env.sh"; qemu=${VB_QEMU:-}; }
+	qemu=${qemu:-qemu-system-x86_64}
+	command -v "$qemu" >/dev/null || vb_skip "$qemu not installed"
+	VB_QEMU_QMP=$T/qemu-monitor.sock
+	vb_bg "$qemu" -S -nodefaults -display none -machine pc -m 512M \
+		-device virtio-balloon-pci,id=balloon0 \
+		-qmp "unix:$VB_QEMU_QMP,server=on,wait=off" >"$T/qemu-monitor.log" 2>&1
+	vb_wait_file "$VB_QEMU_QMP" 30 "$VB_BG_PID" ||
+		{ cat "$T/qemu-monitor.log" >&2; return 1; }
+}
+
 # ---- QEMU/TCG guests ----
 
 # vb_start_qemu [qemu-run options] -- SCRIPT [ARGS]: like vb_start_uml.
