@@ -16,24 +16,33 @@ BUILD    ?= $(TOP)/build
 VB_CACHE ?= $(HOME)/.cache/vballoon
 export VB_CACHE BUILD TOP
 
-CC      ?= gcc
+# make's built-in default for CC is cc, so `CC ?= gcc` would never apply:
+# replace only that default, keep CC from the command line or environment.
+ifeq ($(origin CC),default)
+CC      := gcc
+endif
 # SAN=1: ASan + UBSan build of the host code (used by the integration tests).
 SAN     ?= 0
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wpointer-arith -Wformat=2
+# WERROR=1: warnings are errors (CI builds this way; the tree is warning-clean).
+ifeq ($(WERROR),1)
+WARN    += -Werror
+endif
 ifeq ($(SAN),1)
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 endif
 
 ALL_TARGETS :=
 
--include host/host.mk
--include tools/tools.mk
--include guest/guest.mk
--include tests/tests.mk
--include bench/bench.mk
--include hardening/hardening.mk
+# Plain include: a missing fragment is an error, not a silently smaller build.
+include host/host.mk
+include tools/tools.mk
+include guest/guest.mk
+include tests/tests.mk
+include bench/bench.mk
+include hardening/hardening.mk
 
 .PHONY: all setup check demo bench clean
 all: $(ALL_TARGETS)

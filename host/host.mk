@@ -6,7 +6,8 @@
 #   make                   -> $(BUILD)/vballoond, $(BUILD)/vballoonctl,
 #                             $(BUILD)/tests/unit/test_*
 #   make SAN=1             -> the same under $(BUILD)/san/
-#   make host-unit         -> build and run the unit tests
+#   make host-unit         -> build and run the unit tests, check host-deps
+#   make host-deps         -> the objects' call graph; fails on a cycle
 #   make fuzz              -> $(BUILD)/fuzz/fuzz_* (clang libFuzzer)
 
 HOST_OUT   := $(if $(filter 1,$(SAN)),$(BUILD)/san,$(BUILD))
@@ -23,6 +24,9 @@ HOST_LDFLAGS := $(SANFLAGS)
 HOST_SRCS    := $(filter-out host/src/vballoonctl.c,$(wildcard host/src/*.c))
 HOST_OBJS    := $(patsubst host/src/%.c,$(HOST_OBJ)/%.o,$(HOST_SRCS))
 HOST_LIBOBJS := $(filter-out $(HOST_OBJ)/main.o,$(HOST_OBJS))
+# Tests and fuzzers link an archive: each pulls in only the objects it
+# uses, so a device test that came to need the transport would show.
+HOST_LIB     := $(HOST_OBJ)/libvballoond.a
 HOST_HELPERS := $(wildcard host/tests/*helpers.c)
 HOST_HELPER_OBJS := $(patsubst host/tests/%.c,$(HOST_OBJ)/tests/%.o,$(HOST_HELPERS))
 HOST_TESTS   := $(patsubst host/tests/%.c,$(HOST_OUT)/tests/unit/%,\
@@ -39,7 +43,7 @@ $(HOST_OBJ)/%.o: host/src/%.c
 
 $(HOST_OBJ)/tests/%.o: host/tests/%.c
 	@mkdir -p $(@D)
-	$(CC) $(HOST_CFLAGS) -c -o $@ $<
+	$(CC) $(HOST_CFLAGS) -Ihost/tests -c -o $@ $<
 
 $(VBALLOOND): $(HOST_OBJS)
 	$(CC) $(HOST_LDFLAGS) -o $@ $^ $(JSONC_LIBS)
@@ -47,15 +51,24 @@ $(VBALLOOND): $(HOST_OBJS)
 $(VBALLOONCTL): $(HOST_OBJ)/vballoonctl.o
 	$(CC) $(HOST_LDFLAGS) -o $@ $^ $(JSONC_LIBS)
 
-$(HOST_OUT)/tests/unit/test_%: $(HOST_OBJ)/tests/test_%.o $(HOST_LIBOBJS) $(HOST_HELPER_OBJS)
+$(HOST_LIB): $(HOST_LIBOBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(HOST_OUT)/tests/unit/test_%: $(HOST_OBJ)/tests/test_%.o $(HOST_HELPER_OBJS) $(HOST_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(HOST_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(JSONC_LIBS)
 
-.PHONY: host host-unit fuzz fuzz-smoke
+.PHONY: host host-unit host-deps fuzz fuzz-smoke
 host: $(VBALLOOND) $(VBALLOONCTL) $(HOST_TESTS)
 
+# Who calls whom among the daemon's objects; fails on a dependency cycle
+# (docs/host-transport.md draws the graph).
+host-deps: $(HOST_OBJS)
+	@python3 host/depgraph.py $(HOST_OBJ)
+
 # Run every host unit test; non-zero if any fails.
-host-unit: $(HOST_TESTS)
+host-unit: $(HOST_TESTS) host-deps
 	@fail=0; for t in $(HOST_TESTS); do \
 		echo "== $$t"; $$t || fail=1; done; exit $$fail
 
@@ -64,7 +77,7 @@ host-unit: $(HOST_TESTS)
 FUZZ_CC      ?= clang
 FUZZ_OUT     := $(BUILD)/fuzz
 FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
-		-fno-sanitize-recover=undefined -std=gnu11 \
+		-fno-sanitize-recover=undefined -std=gnu11 $(WARN) \
 		-Ihost/src -Iinclude $(JSONC_CFLAGS) -MMD -MP \
 		-DCTL_MAX_INPUT=65536
 FUZZ_LIBOBJS := $(patsubst host/src/%.c,$(FUZZ_OUT)/obj/%.o,\
@@ -77,9 +90,20 @@ $(FUZZ_OUT)/obj/%.o: host/src/%.c
 
 $(FUZZ_OUT)/obj/fuzz/%.o: host/fuzz/%.c
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -c -o $@ $<
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Ihost/tests -c -o $@ $<
 
-$(FUZZ_OUT)/fuzz_%: $(FUZZ_OUT)/obj/fuzz/fuzz_%.o $(FUZZ_LIBOBJS)
+# The fake guest (RAM file, rings, device bring-up) the unit tests use too.
+FUZZ_HELPER_OBJS := $(patsubst host/tests/%.c,$(FUZZ_OUT)/obj/tests/%.o,$(HOST_HELPERS))
+
+$(FUZZ_OUT)/obj/tests/%.o: host/tests/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Ihost/tests -c -o $@ $<
+
+$(FUZZ_OUT)/libvballoond.a: $(FUZZ_LIBOBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(FUZZ_OUT)/fuzz_%: $(FUZZ_OUT)/obj/fuzz/fuzz_%.o $(FUZZ_HELPER_OBJS) $(FUZZ_OUT)/libvballoond.a
 	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(JSONC_LIBS)
 
 fuzz: $(FUZZERS)
@@ -95,4 +119,4 @@ fuzz-smoke: $(FUZZERS)
 	done
 
 -include $(wildcard $(HOST_OBJ)/*.d $(HOST_OBJ)/tests/*.d $(FUZZ_OUT)/obj/*.d \
-		    $(FUZZ_OUT)/obj/fuzz/*.d)
+		    $(FUZZ_OUT)/obj/fuzz/*.d $(FUZZ_OUT)/obj/tests/*.d)

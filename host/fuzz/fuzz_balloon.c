@@ -25,15 +25,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
-#include "../../include/vballoon_abi.h"
+#include "vballoon_abi.h"
 #include "balloon.h"
-#include "guest_mem.h"
+#include "guest_helpers.h"
 #include "log.h"
-#include "vdev.h"
-#include "virtq.h"
 
 #define PAGE		4096ULL
 #define RAM_BASE	0x10000ULL	/* canary below: "kernel image" */
@@ -42,15 +38,13 @@
 #define GUARD		0x10000ULL	/* canary above RAM */
 #define FILE_SIZE	(RAM_END + GUARD)
 #define QSIZE		16
-#define RING(q)		(RAM_BASE + (q) * 0x1000ULL)	/* desc, avail +0x400, used +0x800 */
+#define RING_STRIDE	0x1000ULL	/* queue q's ring at RAM_BASE + q * stride */
 #define DATA		(RAM_BASE + 0x8000ULL)		/* request buffers */
 #define DATA_END	(RAM_BASE + 0x10000ULL)
 #define CANARY		0xc5
 
-static int memfd = -1;
-static uint8_t *file;		/* whole memfd, harness view */
-static struct guest_mem mem;
-static struct virtq vqs[VDEV_MAX_QUEUES];
+static struct tg g;		/* g.file: the whole RAM file, offset == gpa */
+static uint8_t *file;
 
 struct in {
 	const uint8_t *p;
@@ -90,21 +84,9 @@ static int config_changed(struct vdev *vd)
 
 static void init_once(void)
 {
-	struct guest_region r = {
-		.gpa = RAM_BASE, .size = RAM_SIZE, .uaddr = RAM_BASE,
-		.mmap_offset = RAM_BASE,
-	};
-
 	vb_log_set_level(VB_LOG_ERR);
-	memfd = memfd_create("fuzz-balloon-ram", MFD_CLOEXEC);
-	if (memfd < 0 || ftruncate(memfd, FILE_SIZE))
-		abort();
-	file = mmap(NULL, FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
-	if (file == MAP_FAILED)
-		abort();
-	r.fd = dup(memfd);
-	if (r.fd < 0 || guest_mem_set_table(&mem, &r, 1))
-		abort();
+	tg_init(&g, RAM_BASE, RAM_SIZE, RAM_BASE, FILE_SIZE);
+	file = g.file;
 }
 
 static void canaries_set(void)
@@ -122,43 +104,6 @@ static void canaries_check(void)
 	if (memcmp(file, want, RAM_BASE) || memcmp(file + RAM_END, want, GUARD)) {
 		fprintf(stderr, "fuzz_balloon: bytes outside guest RAM changed\n");
 		abort();
-	}
-}
-
-/* Rebuild every queue the negotiated features give, rings zeroed. */
-static void queues_up(struct vdev *vd, uint16_t *avail, uint16_t *next)
-{
-	unsigned q, nq = vd->ops->num_queues(vd);
-
-	for (q = 0; q < nq && q < VDEV_MAX_QUEUES; q++) {
-		struct virtq *vq = &vqs[q];
-
-		memset(file + RING(q), 0, 0x1000);
-		virtq_init(vq, q);
-		vq->num = QSIZE;
-		vq->desc_uva = RING(q);
-		vq->avail_uva = RING(q) + 0x400;
-		vq->used_uva = RING(q) + 0x800;
-		vq->addr_set = true;
-		if (virtq_map(vq, &mem))
-			abort();
-		vd->vq[q] = vq;
-		avail[q] = 0;
-		next[q] = 0;
-	}
-	for (q = 0; q < nq && q < VDEV_MAX_QUEUES; q++)
-		vd->ops->queue_ready(vd, q);
-}
-
-static void queues_down(struct vdev *vd)
-{
-	unsigned q;
-
-	vd->ops->stop(vd);
-	for (q = 0; q < VDEV_MAX_QUEUES; q++) {
-		if (vd->vq[q])
-			virtq_unmap(vd->vq[q]);
-		vd->vq[q] = NULL;
 	}
 }
 
@@ -228,21 +173,21 @@ static void fill_payload(struct in *in, uint64_t gpa, uint32_t len, uint8_t kind
  * published in the avail ring.  Breakage knobs: a next pointer that loops
  * or leaves the table, a segment address outside RAM, a zero length.
  */
-static void op_chain(struct vdev *vd, struct in *in, uint16_t *avail, uint16_t *next,
-		     uint64_t *bump)
+static void op_chain(struct vdev *vd, struct in *in, uint64_t *bump)
 {
 	unsigned nq = vd->ops->num_queues(vd);
 	unsigned q = get8(in) % (nq ? nq : 1);
 	unsigned nseg = get8(in) % 5 + 1, s;
 	uint8_t flags = get8(in);
 	struct virtq_desc *desc;
-	uint16_t *av, head;
+	struct virtq_avail *av;
+	uint16_t head;
 
 	if (!vd->vq[q])
 		return;
-	desc = (struct virtq_desc *)(file + RING(q));
-	av = (uint16_t *)(file + RING(q) + 0x400);
-	head = next[q] % QSIZE;
+	desc = tg_ptr(&g, g.vq[q].desc_uva);
+	av = tg_avail(&g, q);
+	head = g.next_desc[q];
 	for (s = 0; s < nseg; s++) {
 		uint16_t d = (head + s) % QSIZE;
 		uint8_t kind = get8(in);
@@ -271,13 +216,13 @@ static void op_chain(struct vdev *vd, struct in *in, uint16_t *avail, uint16_t *
 	if (flags & 0x02)	/* next outside the table */
 		desc[head].flags |= htole16(VIRTQ_DESC_F_NEXT),
 		desc[head].next = htole16(QSIZE + (flags >> 4));
-	next[q] = head + nseg;
-	av[2 + avail[q] % QSIZE] = htole16(flags & 0x04 ? get16(in) : head);
-	avail[q]++;
+	g.next_desc[q] = (head + nseg) % QSIZE;
+	av->ring[g.avail[q] % QSIZE] = htole16(flags & 0x04 ? get16(in) : head);
+	g.avail[q]++;
 	/* avail idx: normally one more; sometimes absurd */
-	av[1] = htole16(flags & 0x08 ? get16(in) : avail[q]);
+	av->idx = htole16(flags & 0x08 ? get16(in) : g.avail[q]);
 	if (!(flags & 0x80))
-		vd->ops->queue_kick(vd, q);
+		tg_kick(vd, q);
 }
 
 /* Hinted ranges handed to a migration tool must lie inside guest RAM. */
@@ -296,7 +241,6 @@ static void run(struct in *in)
 	struct balloon_info info;
 	struct balloon *b;
 	struct vdev *vd;
-	uint16_t avail[VDEV_MAX_QUEUES] = { 0 }, next[VDEV_MAX_QUEUES] = { 0 };
 	uint64_t bump = DATA, offered, features;
 	uint8_t sel = get8(in), buf[64];
 	unsigned steps = 0;
@@ -313,20 +257,17 @@ static void run(struct in *in)
 	vd = balloon_vdev(b);
 	vd->config_changed = config_changed;
 	offered = vd->ops->get_features(vd);
-	features = (get32(in) & offered) | (offered & (1ULL << 32));
+	features = (get32(in) & offered) | (1ULL << 32);	/* + VERSION_1, as the transport */
 	if (sel & 0x10)		/* rarely: bits the device never offered */
 		features = get64(in);
-	if (vd->ops->set_features(vd, features))
+	if (tg_negotiate(vd, features))
 		goto out;
-	vd->features = features;
-	vd->mem = &mem;
-	vd->connected = true;
 	if (sel & 0x20) {	/* poison value before the queues, as Linux does */
 		uint32_t pv = get32(in);
 
 		vd->ops->set_config(vd, 12, &pv, 4);
 	}
-	queues_up(vd, avail, next);
+	tg_dev_up(&g, vd, QSIZE, RAM_BASE, RING_STRIDE);
 
 	while (in->n && steps++ < 64) {
 		uint8_t op = get8(in);
@@ -334,10 +275,10 @@ static void run(struct in *in)
 
 		switch (op % 12) {
 		case 0: case 1: case 2: case 3:
-			op_chain(vd, in, avail, next, &bump);
+			op_chain(vd, in, &bump);
 			break;
 		case 4:
-			vd->ops->queue_kick(vd, get8(in) % VDEV_MAX_QUEUES);
+			tg_kick(vd, get8(in) % VDEV_MAX_QUEUES);
 			break;
 		case 5:		/* config write: actual, poison, anything */
 			off = get8(in) % 40;
@@ -377,15 +318,14 @@ static void run(struct in *in)
 			break;
 		}
 		case 11:	/* module reload: rings re-sent */
-			queues_down(vd);
-			vd->connected = true;
-			queues_up(vd, avail, next);
+			tg_dev_down(&g, vd);
+			vd->broken = false;	/* the new rings clear it */
+			tg_dev_up(&g, vd, QSIZE, RAM_BASE, RING_STRIDE);
 			break;
 		}
 	}
 out:
-	queues_down(vd);
-	vd->mem = NULL;
+	tg_dev_down(&g, vd);
 	balloon_free(b);
 }
 
@@ -395,7 +335,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct in in = { data, size };
 
-	if (memfd < 0)
+	if (!file)
 		init_once();
 	canaries_set();
 	memset(file + RAM_BASE, 0, DATA_END - RAM_BASE);

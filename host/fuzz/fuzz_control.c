@@ -31,7 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -39,23 +38,20 @@
 
 #include "balloon.h"
 #include "control.h"
-#include "guest_mem.h"
+#include "guest_helpers.h"
 #include "guests.h"
 #include "log.h"
 #include "loop.h"
 #include "qmp_events.h"
-#include "vdev.h"
-#include "virtq.h"
 
 #define RAM_BASE	0x100000ULL
 #define RAM_SIZE	(4ULL << 20)
 #define QSIZE		16
 
 static struct loop *loop;
-static char sock_path[108];
+static char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static struct balloon *alpha, *beta;
-static struct guest_mem mem;
-static struct virtq vqs[VDEV_MAX_QUEUES];
+static struct tg guest;		/* alpha's RAM and rings */
 
 static int config_changed(struct vdev *vd)
 {
@@ -71,36 +67,17 @@ static void cleanup(void)
 /* alpha: a live device as after a UML guest loaded the in-tree driver. */
 static void alpha_up(void)
 {
-	struct guest_region r = { .gpa = RAM_BASE, .size = RAM_SIZE, .uaddr = RAM_BASE };
 	struct vdev *vd = balloon_vdev(alpha);
 	uint64_t f;
-	unsigned q, nq;
 
-	r.fd = memfd_create("fuzz-control-ram", MFD_CLOEXEC);
-	if (r.fd < 0 || ftruncate(r.fd, RAM_SIZE) || guest_mem_set_table(&mem, &r, 1))
-		abort();
+	tg_init(&guest, RAM_BASE, RAM_SIZE, 0, RAM_SIZE);
 	f = vd->ops->get_features(vd);
-	if (vd->ops->set_features(vd, f))
+	if (tg_negotiate(vd, f))
 		f &= ~((1ULL << 20) | (1ULL << 21));	/* extensions need our driver */
-	if (vd->ops->set_features(vd, f))
+	if (tg_negotiate(vd, f))
 		abort();
-	vd->features = f;
-	vd->mem = &mem;
-	vd->connected = true;
 	vd->config_changed = config_changed;
-	nq = vd->ops->num_queues(vd);
-	for (q = 0; q < nq && q < VDEV_MAX_QUEUES; q++) {
-		virtq_init(&vqs[q], q);
-		vqs[q].num = QSIZE;
-		vqs[q].desc_uva = RAM_BASE + q * 0x1000;
-		vqs[q].avail_uva = RAM_BASE + q * 0x1000 + 0x400;
-		vqs[q].used_uva = RAM_BASE + q * 0x1000 + 0x800;
-		vqs[q].addr_set = true;
-		if (virtq_map(&vqs[q], &mem))
-			abort();
-		vd->vq[q] = &vqs[q];
-		vd->ops->queue_ready(vd, q);
-	}
+	tg_dev_up(&guest, vd, QSIZE, RAM_BASE, 0x1000);
 }
 
 static void init_once(void)

@@ -14,36 +14,28 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "balloon.h"
-#include "guest_mem.h"
+#include "guest_helpers.h"
 #include "log.h"
-#include "vdev.h"
-#include "virtq.h"
 
 #define GPA_BASE	0x100000ULL
 #define RAM_SIZE	(2 << 20)
 #define QSIZE		16
-#define RING_GPA	GPA_BASE			/* desc, avail, used */
+#define RING_GPA	GPA_BASE			/* desc, avail, used: one ring */
 #define DATA_GPA	(GPA_BASE + 0x1000)		/* buffers */
 #define DATA_SIZE	0x4000
 
-static struct guest_mem mem;
-static struct virtq vqs[VDEV_MAX_QUEUES];
+static struct tg g;
 static struct balloon *b;
 static struct vdev *vd;
 
 static void init(void)
 {
-	struct guest_region r = { .gpa = GPA_BASE, .size = RAM_SIZE, .uaddr = GPA_BASE };
 	struct balloon_opts o;
 
 	vb_log_set_level(VB_LOG_ERR);
-	r.fd = memfd_create("fuzz-ram", MFD_CLOEXEC);
-	if (r.fd < 0 || ftruncate(r.fd, RAM_SIZE) || guest_mem_set_table(&mem, &r, 1))
-		abort();
+	tg_init(&g, GPA_BASE, RAM_SIZE, 0, RAM_SIZE);
 	balloon_opts_default(&o);
 	strcpy(o.name, "fuzz");
 	b = balloon_new(&o, NULL);
@@ -72,7 +64,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	uint64_t len = RAM_SIZE;
 	uint8_t *ram;
 	unsigned q, nq, i;
 	size_t ring_bytes = 16 * QSIZE + 6 + 2 * QSIZE, n;
@@ -81,14 +72,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		init();
 	if (size < 2)
 		return 0;
-	ram = guest_mem_gpa_to_hva(&mem, GPA_BASE, &len);
+	ram = tg_ptr(&g, GPA_BASE);
 	memset(ram, 0, 0x1000 + DATA_SIZE);
-	if (vd->ops->set_features(vd, pick_features(data[1])))
+	if (tg_negotiate(vd, pick_features(data[1])))
 		return 0;
-	vd->features = pick_features(data[1]);
-	vd->mem = &mem;
+	vd->mem = &g.mem;
 	nq = vd->ops->num_queues(vd);
 	q = data[0] % (nq ? nq : 1);
+	/* Every queue shares the one ring; only q is kicked.  The ring is
+	 * laid out (zeroed) first, then the input fills its descriptor table
+	 * and avail ring, and the data area behind it. */
+	for (i = 0; i < nq && i < VDEV_MAX_QUEUES; i++)
+		vd->vq[i] = tg_ring(&g, i, QSIZE, RING_GPA);
 	data += 2;
 	size -= 2;
 	n = size < ring_bytes ? size : ring_bytes;
@@ -96,27 +91,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	data += n;
 	size -= n;
 	memcpy(ram + 0x1000, data, size < DATA_SIZE ? size : DATA_SIZE);
-
-	for (i = 0; i < nq && i < VDEV_MAX_QUEUES; i++) {
-		virtq_init(&vqs[i], i);
-		vqs[i].num = QSIZE;
-		/* every queue shares the fuzzed ring; only q is kicked */
-		vqs[i].desc_uva = RING_GPA;
-		vqs[i].avail_uva = RING_GPA + 16 * QSIZE;
-		vqs[i].used_uva = RING_GPA + 0x800;
-		vqs[i].addr_set = true;
-		if (virtq_map(&vqs[i], &mem))
-			abort();
-		vd->vq[i] = &vqs[i];
-	}
 	for (i = 0; i < nq && i < VDEV_MAX_QUEUES; i++)
-		vd->ops->queue_ready(vd, i);
-	vd->ops->queue_kick(vd, q);
-	vd->ops->stop(vd);
-	for (i = 0; i < VDEV_MAX_QUEUES; i++) {
-		virtq_unmap(&vqs[i]);
-		vd->vq[i] = NULL;
-	}
+		tg_ready(vd, i);
+	tg_kick(vd, q);
+	tg_dev_down(&g, vd);
 	vd->broken = false;
 	vd->mem = NULL;
 	return 0;

@@ -1,28 +1,31 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * balloon.c - the virtio balloon device model (device id 5), one instance per
- * guest, behind struct vdev_ops.  The transport (vhost_user.c) feeds buffers
- * in; this file never sees a socket.
+ * guest: its lifecycle and the struct vdev_ops the transport (vhost_user.c)
+ * calls.  The device never sees a socket.
  *
  * Everything a guest puts in a buffer is hostile: PFNs are checked against
  * guest RAM before anything is discarded, a bad request is refused as a whole
  * (nothing of it is discarded) and still returned to the guest so the driver
- * does not wait forever, and a broken ring marks the device broken.
+ * does not wait forever, and a corrupted ring is reported to the transport,
+ * which marks the device broken.
  *
- * Queue handlers live in balloon_queues.c; free page hints in balloon_hint.c.
+ * Top of the device's files: queue handlers are in balloon_queues.c, free
+ * page hints in balloon_hint.c, what they all share in balloon_core.c; none
+ * of those calls back up here (docs/host-transport.md draws the graph).
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <endian.h>
 
 #include "balloon_priv.h"
 
 void balloon_opts_default(struct balloon_opts *o)
 {
 	memset(o, 0, sizeof(*o));
-	o->deflate_on_oom = true;
+	/* DEFLATE_ON_OOM off, as QEMU, cloud-hypervisor and Firecracker
+	 * default it: without it the in-tree driver takes ballooned pages out
+	 * of MemTotal, so the guest's size follows the target. */
 	o->stats = true;
 	o->free_page_hint = true;
 	o->page_poison = true;
@@ -32,379 +35,14 @@ void balloon_opts_default(struct balloon_opts *o)
 	o->pages_order = -1;
 }
 
-void balloon_set_event_cb(struct balloon *b, balloon_event_cb cb, void *opaque)
-{
-	b->event_cb = cb;
-	b->event_opaque = opaque;
-}
-
-void balloon_emit(struct balloon *b, enum balloon_event ev)
-{
-	if (b->event_cb)
-		b->event_cb(b, ev, b->event_opaque);
-}
-
 const char *balloon_name(const struct balloon *b)
 {
 	return b->opts.name;
 }
 
-/* ---- features and queues ---------------------------------------------- */
+/* ---- vdev entry points and lifecycle ------------------------------------ */
 
-uint64_t balloon_offered(const struct balloon *b)
-{
-	const struct balloon_opts *o = &b->opts;
-	uint64_t f = VB_FEAT(VIRTIO_F_VERSION_1) | VB_FEAT(VB_F_MUST_TELL_HOST);
-
-	if (o->stats)
-		f |= VB_FEAT(VB_F_STATS_VQ);
-	if (o->deflate_on_oom)
-		f |= VB_FEAT(VB_F_DEFLATE_ON_OOM);
-	if (o->free_page_hint)
-		f |= VB_FEAT(VB_F_FREE_PAGE_HINT);
-	if (o->page_poison)
-		f |= VB_FEAT(VB_F_PAGE_POISON);
-	if (o->page_reporting)
-		f |= VB_FEAT(VB_F_PAGE_REPORTING);
-	if (o->page_ranges)
-		f |= VB_FEAT(VB_F_PAGE_RANGES);
-	if (o->page_ranges && o->cont_pages)
-		f |= VB_FEAT(VB_F_CONT_PAGES);
-	return f;
-}
-
-/* Feature bit that makes each queue role exist (inflate/deflate always do). */
-static int role_feature(int role)
-{
-	switch (role) {
-	case VB_Q_STATS:
-		return VB_F_STATS_VQ;
-	case VB_Q_FREE_PAGE:
-		return VB_F_FREE_PAGE_HINT;
-	case VB_Q_REPORTING:
-		return VB_F_PAGE_REPORTING;
-	default:
-		return -1;
-	}
-}
-
-static bool role_present(uint64_t features, int role)
-{
-	int bit = role_feature(role);
-
-	return bit < 0 || (features & VB_FEAT(bit));
-}
-
-int balloon_queue_index(uint64_t features, int role)
-{
-	int r, idx = 0;
-
-	if (role < 0 || role >= VB_Q_NR_ROLES || !role_present(features, role))
-		return -1;
-	for (r = 0; r < role; r++)
-		if (role_present(features, r))
-			idx++;
-	return idx;
-}
-
-/* Inverse of balloon_queue_index(): role of wire queue idx, or -1. */
-int balloon_queue_role(uint64_t features, unsigned idx)
-{
-	int r;
-
-	for (r = 0; r < VB_Q_NR_ROLES; r++)
-		if (balloon_queue_index(features, r) == (int)idx)
-			return r;
-	return -1;
-}
-
-/* Features the queues are numbered by: negotiated, else what we offer. */
-uint64_t balloon_features(const struct balloon *b)
-{
-	return b->features_set ? b->features : balloon_offered(b);
-}
-
-static uint64_t op_get_features(struct vdev *vd)
-{
-	return balloon_offered(vd->priv);
-}
-
-static int op_set_features(struct vdev *vd, uint64_t features)
-{
-	struct balloon *b = vd->priv;
-	/* Device-specific bits are 0-23; transport bits (24+) are the
-	 * transport's business and only VERSION_1 matters to us. */
-	uint64_t dev = features & (VB_FEAT(24) - 1);
-
-	if (dev & ~balloon_offered(b)) {
-		vb_guest_warn("%s: driver accepted features not offered: %#llx",
-			      b->opts.name, (unsigned long long)dev);
-		b->refused++;
-		return -EINVAL;
-	}
-	if ((features & VB_FEAT(VB_F_CONT_PAGES)) &&
-	    !(features & VB_FEAT(VB_F_PAGE_RANGES))) {
-		vb_guest_warn("%s: CONT_PAGES without PAGE_RANGES refused",
-			      b->opts.name);
-		b->refused++;
-		return -EINVAL;
-	}
-	b->features = features & (balloon_offered(b) | VB_FEAT(VIRTIO_F_VERSION_1));
-	b->features_set = true;
-	vb_guest_info("%s: features %#llx", b->opts.name,
-		(unsigned long long)b->features);
-	return 0;
-}
-
-static unsigned op_num_queues(struct vdev *vd)
-{
-	uint64_t f = balloon_features(vd->priv);
-	unsigned n = 0;
-	int r;
-
-	for (r = 0; r < VB_Q_NR_ROLES; r++)
-		n += role_present(f, r);
-	return n;
-}
-
-/* ---- config space ------------------------------------------------------ */
-
-static bool balloon_ext_offered(const struct balloon *b)
-{
-	return balloon_offered(b) &
-	       (VB_FEAT(VB_F_PAGE_RANGES) | VB_FEAT(VB_F_CONT_PAGES));
-}
-
-/*
- * The size is fixed by what we offer, not by what was negotiated: the
- * frontend may read config before features are final.  A driver that knows
- * only the 16-byte layout reads a prefix, which the transport allows.
- */
-static uint32_t op_config_size(struct vdev *vd)
-{
-	return balloon_ext_offered(vd->priv) ? sizeof(struct vb_config_ext)
-					    : sizeof(struct vb_config);
-}
-
-/*
- * pages_order in config: the guest's option, else the huge page order of
- * the RAM file's backing.  That lookup reads /proc (mountinfo, fdinfo) and
- * every config read of the driver lands here, so it is cached while the
- * device is live (stop() ends it: a new memory table may have another
- * backing); before that, the few reads of probe look it up each time.
- */
-uint32_t balloon_pages_order(const struct balloon *b)
-{
-	int order = b->opts.pages_order;
-
-	if (order < 0 && b->live)
-		order = b->backing_order;
-	else if (order < 0)
-		order = b->vdev.mem ? guest_mem_huge_order(b->vdev.mem) : 0;
-	if (order < 0)
-		order = 0;
-	if (order > VB_MAX_ORDER)
-		order = VB_MAX_ORDER;
-	return order;
-}
-
-static void config_image(struct balloon *b, struct vb_config_ext *c)
-{
-	memset(c, 0, sizeof(*c));
-	c->std.num_pages = htole32(b->num_pages);
-	c->std.actual = htole32(b->actual_pages);
-	c->std.free_page_hint_cmd_id = htole32(b->hint.cmd_id);
-	c->std.poison_val = htole32(b->poison_val);
-	c->pages_order = htole32(balloon_pages_order(b));
-	c->max_range_pages = htole32(0);
-}
-
-static void op_get_config(struct vdev *vd, uint32_t off, void *buf, uint32_t len)
-{
-	struct vb_config_ext c;
-
-	config_image(vd->priv, &c);
-	if (off > sizeof(c) || len > sizeof(c) - off) {	/* transport checked */
-		memset(buf, 0, len);
-		return;
-	}
-	memcpy(buf, (uint8_t *)&c + off, len);
-}
-
-uint64_t balloon_actual_bytes(const struct balloon *b)
-{
-	uint64_t ball = (uint64_t)b->actual_pages << VB_PFN_SHIFT;
-
-	return ball > b->ram_size ? 0 : b->ram_size - ball;
-}
-
-static void set_actual(struct balloon *b, uint32_t pages)
-{
-	if (pages == b->actual_pages)
-		return;
-	b->actual_pages = pages;
-	vb_dbg("%s: actual %u pages", b->opts.name, pages);
-	if (pages == b->num_pages)
-		vb_guest_info("%s: balloon at target: %u pages, %llu bytes discarded so far",
-			      b->opts.name, pages,
-			      (unsigned long long)b->discarded_bytes);
-	balloon_emit(b, BALLOON_EV_CHANGE);
-}
-
-/*
- * The driver writes `actual` and `poison_val`; num_pages and the hint
- * command id are device-owned and writes to them are ignored.
- */
-static void op_set_config(struct vdev *vd, uint32_t off, const void *buf, uint32_t len)
-{
-	struct balloon *b = vd->priv;
-	struct vb_config_ext c;
-
-	config_image(b, &c);
-	if (off > sizeof(c) || len > sizeof(c) - off) {
-		vb_guest_warn("%s: config write out of range", b->opts.name);
-		b->refused++;
-		return;
-	}
-	memcpy((uint8_t *)&c + off, buf, len);
-	set_actual(b, le32toh(c.std.actual));
-	if (le32toh(c.std.poison_val) != b->poison_val) {
-		b->poison_val = le32toh(c.std.poison_val);
-		vb_guest_info("%s: poison value %#x%s", b->opts.name, b->poison_val,
-			b->poison_val ? ": inflated/reported pages kept, not discarded" : "");
-	}
-}
-
-/* ---- target and stats ---------------------------------------------------- */
-
-/*
- * Guest RAM size for QMP's "actual": ram-size= when configured (the size the
- * VM was started with, as QEMU knows it), else the RAM the frontend shares.
- * Not guest_mem_end(): UML shares its RAM file from the end of the kernel
- * image, an offset that moves from boot to boot.
- */
-static void balloon_update_ram_size(struct balloon *b)
-{
-	const struct guest_mem *m = b->vdev.mem;
-	uint64_t sum = 0;
-	unsigned i;
-
-	if (b->opts.ram_size) {
-		b->ram_size = b->opts.ram_size;
-		return;
-	}
-	for (i = 0; m && i < m->nregions; i++)
-		sum += m->r[i].size;
-	if (sum)
-		b->ram_size = sum;
-}
-
-static void balloon_notify_config(struct balloon *b)
-{
-	struct vdev *vd = &b->vdev;
-
-	if (vd->connected && vd->config_changed && !vd->broken &&
-	    vd->config_changed(vd) < 0)
-		vb_warn("%s: config change notification failed", b->opts.name);
-}
-
-/* Recompute num_pages from the byte target; tell the driver if it moved. */
-static void balloon_apply_target(struct balloon *b)
-{
-	uint64_t pages;
-
-	if (!b->target_set || !b->ram_size)
-		return;
-	pages = b->target >= b->ram_size ? 0 :
-		(b->ram_size - b->target) >> VB_PFN_SHIFT;
-	if (pages > UINT32_MAX)
-		pages = UINT32_MAX;
-	if (pages == b->num_pages)
-		return;
-	b->num_pages = pages;
-	vb_info("%s: target %llu bytes -> num_pages %u", b->opts.name,
-		(unsigned long long)b->target, b->num_pages);
-	balloon_notify_config(b);
-}
-
-int balloon_set_target(struct balloon *b, uint64_t guest_bytes)
-{
-	if (!guest_bytes)
-		return -EINVAL;
-	/* Without a RAM size yet, the target waits for the driver (as QEMU). */
-	if (b->ram_size && guest_bytes > b->ram_size)
-		guest_bytes = b->ram_size;
-	b->target = guest_bytes;
-	b->target_set = true;
-	balloon_apply_target(b);
-	return 0;
-}
-
-void balloon_get_stats(struct balloon *b, struct balloon_stats *st)
-{
-	*st = b->stats;
-	st->interval_s = b->opts.stats_interval_s;
-}
-
-static void stats_timer_cb(struct loop *l, void *opaque)
-{
-	balloon_request_stats(opaque);
-}
-
-int balloon_set_stats_interval(struct balloon *b, unsigned secs)
-{
-	int id;
-
-	if (secs > 24 * 3600)
-		return -EINVAL;
-	if (b->stats_timer > 0)
-		loop_del_timer(b->loop, b->stats_timer);
-	b->stats_timer = 0;
-	b->opts.stats_interval_s = secs;
-	if (!secs || !b->loop)
-		return 0;
-	id = loop_add_timer(b->loop, (uint64_t)secs * 1000, true, stats_timer_cb, b);
-	if (id < 0)
-		return id;
-	b->stats_timer = id;
-	return 0;
-}
-
-/* ---- info ---------------------------------------------------------------- */
-
-void balloon_get_info(struct balloon *b, struct balloon_info *info)
-{
-	memset(info, 0, sizeof(*info));
-	info->name = b->opts.name;
-	info->connected = b->live && b->vdev.connected;
-	info->attached = b->vdev.connected;
-	info->broken = b->vdev.broken;
-	info->ram_size = b->ram_size;
-	info->target = b->target_set ? b->target : b->ram_size;
-	info->actual = balloon_actual_bytes(b);
-	info->num_pages = b->num_pages;
-	info->actual_pages = b->actual_pages;
-	info->features = b->features_set ? b->features : 0;
-	info->poison_val = b->poison_val;
-	info->pages_order = balloon_pages_order(b);
-	info->inflated_pages = b->inflated_pages;
-	info->deflated_pages = b->deflated_pages;
-	info->discarded_bytes = b->discarded_bytes;
-	info->discard_ranges = b->discard_ranges;
-	info->reported_bytes = b->reported_bytes;
-	info->refused = b->refused;
-	info->ram_allocated = b->vdev.mem ? guest_mem_allocated(b->vdev.mem) : 0;
-	memcpy(info->blocks_by_order, b->blocks_by_order,
-	       sizeof(info->blocks_by_order));
-	info->hint_state = b->hint.state;
-	info->hint_cmd_id = b->hint.cmd_id;
-	range_set_normalize(&b->hint.set);
-	info->hinted_bytes = b->hint.set.total;
-}
-
-/* ---- lifecycle ----------------------------------------------------------- */
-
-static void op_queue_ready(struct vdev *vd, unsigned idx)
+static int op_queue_ready(struct vdev *vd, unsigned idx)
 {
 	struct balloon *b = vd->priv;
 	int role = balloon_queue_role(balloon_features(b), idx);
@@ -412,22 +50,14 @@ static void op_queue_ready(struct vdev *vd, unsigned idx)
 	if (idx >= VDEV_MAX_QUEUES || role < 0) {
 		vb_guest_warn("%s: queue %u does not exist", b->opts.name, idx);
 		b->refused++;
-		return;
+		return 0;
 	}
-	balloon_update_ram_size(b);
-	if (!b->live) {
-		b->backing_order = vd->mem ? guest_mem_huge_order(vd->mem) : 0;
-		b->live = true;
-		vb_guest_info("%s: device live, ram %llu bytes", b->opts.name,
-			(unsigned long long)b->ram_size);
-		balloon_apply_target(b);
-		balloon_emit(b, BALLOON_EV_CONNECTED);
-	}
+	balloon_start(b);
 	if (role == VB_Q_REPORTING && vd->vq[idx] && virtq_size(vd->vq[idx]) < 32)
 		vb_guest_warn("%s: reporting queue has %u entries (< 32)",
 			      b->opts.name, virtq_size(vd->vq[idx]));
 	/* Buffers may have been queued before the kick fd was set up. */
-	balloon_queue_kick(vd, idx);
+	return balloon_queue_kick(vd, idx);
 }
 
 static void op_stop(struct vdev *vd)
@@ -437,25 +67,17 @@ static void op_stop(struct vdev *vd)
 	/* Pointers into guest memory die with the memory table. */
 	b->stats_elem_held = false;
 	balloon_hint_reset(b);
-	if (b->live) {
-		b->live = false;
-		vb_guest_info("%s: device stopped (target kept: %u pages)",
-			b->opts.name, b->num_pages);
-		/* A new driver instance starts with an empty balloon. */
-		set_actual(b, 0);
-		b->poison_val = 0;
-		balloon_emit(b, BALLOON_EV_DISCONNECTED);
-	}
+	balloon_stop(b);
 }
 
 static const struct vdev_ops balloon_ops = {
 	.device_id = VIRTIO_ID_BALLOON,
-	.get_features = op_get_features,
-	.set_features = op_set_features,
-	.config_size = op_config_size,
-	.get_config = op_get_config,
-	.set_config = op_set_config,
-	.num_queues = op_num_queues,
+	.get_features = balloon_get_features,
+	.set_features = balloon_set_features,
+	.config_size = balloon_config_size,
+	.get_config = balloon_get_config,
+	.set_config = balloon_set_config,
+	.num_queues = balloon_num_queues,
 	.queue_ready = op_queue_ready,
 	.queue_kick = balloon_queue_kick,
 	.stop = op_stop,
@@ -499,8 +121,7 @@ void balloon_free(struct balloon *b)
 {
 	if (!b)
 		return;
-	if (b->stats_timer > 0)
-		loop_del_timer(b->loop, b->stats_timer);
+	balloon_set_stats_interval(b, 0);	/* deletes the polling timer */
 	range_set_free(&b->hint.set);
 	free(b->elem);
 	free(b->stats_elem);

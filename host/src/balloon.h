@@ -16,12 +16,20 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vballoon_abi.h"
+
+/* Orders counted in blocks_by_order and published as pages_order: 0..10. */
+#define BALLOON_MAX_ORDER	10
+#define BALLOON_NR_ORDERS	(BALLOON_MAX_ORDER + 1)
+/* Longest stats polling interval (seconds): one day. */
+#define BALLOON_MAX_STATS_INTERVAL	(24 * 3600)
+
 struct balloon;
 
 /* Per-guest options, from the command line or the config file. */
 struct balloon_opts {
 	char name[64];			/* guest name, unique in the daemon */
-	bool deflate_on_oom;		/* offer DEFLATE_ON_OOM (default on) */
+	bool deflate_on_oom;		/* offer DEFLATE_ON_OOM (default off, as QEMU) */
 	bool stats;			/* offer STATS_VQ (default on) */
 	bool free_page_hint;		/* offer FREE_PAGE_HINT (default on) */
 	bool page_poison;		/* offer PAGE_POISON (default on) */
@@ -54,8 +62,8 @@ int balloon_queue_index(uint64_t features, int role);
 struct balloon_stats {
 	uint64_t last_update;		/* unix seconds of the last report, 0 = never */
 	unsigned interval_s;		/* polling interval */
-	bool have[16];			/* per VB_S_* tag: reported by the guest */
-	uint64_t val[16];
+	bool have[VB_S_NR];		/* per VB_S_* tag: reported by the guest */
+	uint64_t val[VB_S_NR];
 };
 
 enum balloon_hint_state {
@@ -86,7 +94,7 @@ struct balloon_info {
 	uint64_t reported_bytes;	/* free page reporting */
 	uint64_t refused;		/* bad requests refused */
 	uint64_t ram_allocated;		/* RAM file(s) allocated bytes, fstat st_blocks*512 */
-	uint64_t blocks_by_order[11];	/* inflated blocks received per order (ranges) */
+	uint64_t blocks_by_order[BALLOON_NR_ORDERS];	/* inflated blocks per order */
 	/* free page hints */
 	enum balloon_hint_state hint_state;
 	uint32_t hint_cmd_id;
@@ -108,7 +116,7 @@ int balloon_ram_thp(struct balloon *b, uint64_t *bytes);
 int balloon_set_stats_interval(struct balloon *b, unsigned secs);
 int balloon_request_stats(struct balloon *b);	/* ask the guest now */
 
-/* Free page hints (issue 4). */
+/* Free page hints (balloon_hint.c: the command-id protocol). */
 int balloon_hint_start(struct balloon *b);	/* new round; returns cmd id or -errno */
 int balloon_hint_stop(struct balloon *b);	/* host STOP */
 int balloon_hint_done(struct balloon *b);	/* DONE: guest may free hint pages */

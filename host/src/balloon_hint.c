@@ -34,17 +34,13 @@ void balloon_hint_reset(struct balloon *b)
 
 static int hint_publish(struct balloon *b, uint32_t id)
 {
-	struct vdev *vd = &b->vdev;
-
 	b->hint.cmd_id = id;
-	if (vd->connected && vd->config_changed && !vd->broken)
-		return vd->config_changed(vd);
-	return 0;
+	return balloon_config_changed(b);
 }
 
 static int hint_check(struct balloon *b)
 {
-	if (!(b->features & VB_FEAT(VB_F_FREE_PAGE_HINT)))
+	if (!balloon_has(b, VB_F_FREE_PAGE_HINT))
 		return -EOPNOTSUPP;
 	if (!b->live || b->vdev.broken)
 		return -ENODEV;

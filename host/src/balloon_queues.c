@@ -16,36 +16,6 @@
 
 #include "balloon_priv.h"
 
-/* Poison: with a non-zero poison value the guest expects pages it gets back
- * to hold that pattern, and a punched hole reads back as zeroes.  Policy: do
- * not discard those pages at all (refilling them with the pattern would
- * allocate the memory we meant to free).  See docs/device.md. */
-bool balloon_may_discard(const struct balloon *b)
-{
-	return !(b->features & VB_FEAT(VB_F_PAGE_POISON)) || !b->poison_val;
-}
-
-/* Discard one merged, validated byte range (or keep it, under poison). */
-int balloon_discard(struct balloon *b, uint64_t gpa, uint64_t len)
-{
-	int ret;
-
-	if (!balloon_may_discard(b)) {
-		b->poison_kept_bytes += len;
-		return 0;
-	}
-	ret = guest_mem_discard(b->vdev.mem, gpa, len);
-	if (ret < 0) {
-		vb_guest_warn("%s: discard [%#llx, +%#llx) failed: %s",
-			      b->opts.name, (unsigned long long)gpa,
-			      (unsigned long long)len, strerror(-ret));
-		return ret;
-	}
-	b->discarded_bytes += len;
-	b->discard_ranges++;
-	return 0;
-}
-
 /* Copy all out segments of e into a fresh buffer (caller frees). */
 static void *read_out(struct balloon *b, const struct vq_elem *e, uint32_t max)
 {
@@ -75,7 +45,7 @@ static unsigned order_of(uint64_t npages)
 {
 	unsigned order = 0;
 
-	while (order < VB_MAX_ORDER && (2ULL << order) <= npages)
+	while (order < BALLOON_MAX_ORDER && (2ULL << order) <= npages)
 		order++;
 	return order;
 }
@@ -98,9 +68,9 @@ static bool pages_valid(struct balloon *b, uint64_t pfn, uint64_t n)
  */
 static int parse_ranges(struct balloon *b, const struct vb_range *v, size_t n,
 			struct range *r, uint64_t *pages,
-			uint64_t blocks[VB_MAX_ORDER + 1])
+			uint64_t blocks[BALLOON_NR_ORDERS])
 {
-	uint64_t per_order[VB_MAX_ORDER + 1] = { 0 };
+	uint64_t per_order[BALLOON_NR_ORDERS] = { 0 };
 	size_t i;
 
 	for (i = 0; i < n; i++) {
@@ -117,7 +87,7 @@ static int parse_ranges(struct balloon *b, const struct vb_range *v, size_t n,
 		per_order[order_of(np)]++;
 	}
 	/* Counted only for a request that is accepted as a whole. */
-	for (i = 0; blocks && i <= VB_MAX_ORDER; i++)
+	for (i = 0; blocks && i <= BALLOON_MAX_ORDER; i++)
 		blocks[i] += per_order[i];
 	return r ? (int)ranges_merge(r, n) : (int)n;
 }
@@ -126,7 +96,7 @@ static int parse_ranges(struct balloon *b, const struct vb_range *v, size_t n,
  * it.  Returns the number of ranges (PFNs without r), or -errno. */
 static int parse_pfns(struct balloon *b, const uint32_t *v, size_t n,
 		      struct range *r, uint64_t *pages,
-		      uint64_t blocks[VB_MAX_ORDER + 1])
+		      uint64_t blocks[BALLOON_NR_ORDERS])
 {
 	uint64_t *pfns = NULL;
 	int ret = -EINVAL;
@@ -159,9 +129,9 @@ out:
  */
 static int parse_pfn_request(struct balloon *b, const struct vq_elem *e,
 			     struct range **rp, uint64_t *pages,
-			     uint64_t blocks[VB_MAX_ORDER + 1])
+			     uint64_t blocks[BALLOON_NR_ORDERS])
 {
-	bool ranges = b->features & VB_FEAT(VB_F_PAGE_RANGES);
+	bool ranges = balloon_has(b, VB_F_PAGE_RANGES);
 	size_t esz = ranges ? sizeof(struct vb_range) : sizeof(uint32_t);
 	struct range *r = NULL;
 	void *buf;
@@ -282,7 +252,7 @@ int balloon_request_stats(struct balloon *b)
 {
 	struct virtq *vq;
 
-	if (!(b->features & VB_FEAT(VB_F_STATS_VQ)))
+	if (!balloon_has(b, VB_F_STATS_VQ))
 		return -EOPNOTSUPP;
 	if (!b->live || b->vdev.broken)
 		return -ENODEV;
@@ -296,6 +266,30 @@ int balloon_request_stats(struct balloon *b)
 	if (virtq_push(vq, b->stats_elem, 0) < 0)
 		return -EIO;
 	virtq_notify(vq);
+	return 0;
+}
+
+static void stats_timer_cb(struct loop *l, void *opaque)
+{
+	balloon_request_stats(opaque);
+}
+
+int balloon_set_stats_interval(struct balloon *b, unsigned secs)
+{
+	int id;
+
+	if (secs > BALLOON_MAX_STATS_INTERVAL)
+		return -EINVAL;
+	if (b->stats_timer > 0)
+		loop_del_timer(b->loop, b->stats_timer);
+	b->stats_timer = 0;
+	b->opts.stats_interval_s = secs;
+	if (!secs || !b->loop)
+		return 0;
+	id = loop_add_timer(b->loop, (uint64_t)secs * 1000, true, stats_timer_cb, b);
+	if (id < 0)
+		return id;
+	b->stats_timer = id;
 	return 0;
 }
 
@@ -355,20 +349,22 @@ static bool handle_elem(struct balloon *b, int role, unsigned idx,
 	return false;
 }
 
-void balloon_queue_kick(struct vdev *vd, unsigned idx)
+/* Every buffer the guest made available on idx; -errno if the ring is
+ * corrupted (the transport marks the device broken). */
+int balloon_queue_kick(struct vdev *vd, unsigned idx)
 {
 	struct balloon *b = vd->priv;
 	struct virtq *vq;
 	int role, ret;
 	bool pushed = false;
 
-	if (vd->broken || !vd->mem || idx >= VDEV_MAX_QUEUES || !vd->vq[idx])
-		return;
+	if (!vd->mem || idx >= VDEV_MAX_QUEUES || !vd->vq[idx])
+		return 0;
 	role = balloon_queue_role(balloon_features(b), idx);
 	if (role < 0) {
 		vb_guest_warn("%s: kick on unknown queue %u", b->opts.name, idx);
 		b->refused++;
-		return;
+		return 0;
 	}
 	vq = vd->vq[idx];
 	while ((ret = virtq_pop(vq, b->elem)) > 0) {
@@ -386,7 +382,8 @@ void balloon_queue_kick(struct vdev *vd, unsigned idx)
 		virtq_notify(vq);
 	if (ret < 0) {
 		b->refused++;
-		vdev_mark_broken(vd, "virtqueue corrupted by the guest");
 		balloon_emit(b, BALLOON_EV_BROKEN);
+		return ret;
 	}
+	return 0;
 }

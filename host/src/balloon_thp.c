@@ -2,7 +2,7 @@
 /*
  * balloon_thp.c - how much of the guest's RAM file is backed by PMD-size
  * huge pages right now: the host THP state that continuous-page inflation
- * (issue 6) exists to keep.
+ * (VB_F_CONT_PAGES) exists to keep.
  *
  * Linux has no per-file "huge pages" counter: ShmemHugePages in
  * /proc/meminfo is host-wide, and a process's smaps only shows what that
@@ -154,11 +154,10 @@ static int touch_data_chunks(int fd, uint8_t *p, uint64_t fd_off, uint64_t len)
 
 /* Huge-backed bytes of one region's mapping; -EOPNOTSUPP when the mapping
  * is not PMD-aligned against the file (no PMD could map a huge page). */
-static int region_thp(const struct guest_region *r, uint64_t *bytes)
+static int region_thp(const struct guest_mapping *mp, uint64_t *bytes)
 {
-	uint64_t skew = (uint64_t)(r->host - (uint8_t *)r->map_base);
-	uint64_t file_off = r->mmap_offset - skew;	/* of map_base */
-	uintptr_t base = (uintptr_t)r->map_base;
+	uint64_t file_off = mp->file_off;		/* of mp->base */
+	uintptr_t base = (uintptr_t)mp->base;
 	uint64_t head = (THP_CHUNK - file_off % THP_CHUNK) % THP_CHUNK;
 	uint64_t len;
 	uint8_t *p;
@@ -167,13 +166,13 @@ static int region_thp(const struct guest_region *r, uint64_t *bytes)
 	*bytes = 0;
 	if ((base - file_off) % THP_CHUNK)
 		return -EOPNOTSUPP;
-	if (r->map_len < head + THP_CHUNK)
+	if (mp->len < head + THP_CHUNK)
 		return 0;
-	p = (uint8_t *)base + head;
-	len = (r->map_len - head) & ~(THP_CHUNK - 1);
-	if (touch_data_chunks(r->fd, p, file_off + head, len) < 0)
+	p = mp->base + head;
+	len = (mp->len - head) & ~(THP_CHUNK - 1);
+	if (touch_data_chunks(mp->fd, p, file_off + head, len) < 0)
 		touch_resident_chunks(p, len);
-	ret = smaps_pmd_bytes(base, base + r->map_len, bytes);
+	ret = smaps_pmd_bytes(base, base + mp->len, bytes);
 	/* Shared file mapping: this only zaps our page tables. */
 	madvise(p, len, MADV_DONTNEED);
 	return ret;
@@ -195,24 +194,23 @@ static bool fd_hugetlb(int fd)
 int balloon_ram_thp(struct balloon *b, uint64_t *bytes)
 {
 	const struct guest_mem *m = b->vdev.mem;
+	struct guest_mapping mp;
 	uint64_t total = 0, n;
 	unsigned i;
 	int ret;
 
 	*bytes = 0;
-	if (!m || !m->nregions)
+	if (!m || !guest_mem_size(m))
 		return -ENODEV;
-	for (i = 0; i < m->nregions; i++) {
-		const struct guest_region *r = &m->r[i];
-
-		if (r->fd < 0 || !r->map_base)
+	for (i = 0; guest_mem_mapping(m, i, &mp) == 0; i++) {
+		if (mp.fd < 0 || !mp.base)
 			continue;
-		if (fd_hugetlb(r->fd)) {
+		if (fd_hugetlb(mp.fd)) {
 			/* Every allocated byte is a huge page. */
 			total = guest_mem_allocated(m);
 			break;
 		}
-		ret = region_thp(r, &n);
+		ret = region_thp(&mp, &n);
 		/* shmem aligns a mapping to PMDs whenever its mount may give
 		 * huge pages; a misaligned one is on a backing without THP. */
 		if (ret == -EOPNOTSUPP && !guest_mem_huge_order(m))

@@ -395,6 +395,20 @@ int guest_mem_discard(struct guest_mem *m, uint64_t gpa, uint64_t len)
 	return 0;
 }
 
+int guest_mem_mapping(const struct guest_mem *m, unsigned i, struct guest_mapping *map)
+{
+	const struct guest_region *r = &m->r[i];
+
+	if (i >= m->nregions)
+		return -ENOENT;
+	map->fd = r->fd;
+	map->base = r->map_base;
+	map->len = r->map_len;
+	/* region_map() mapped from the page below mmap_offset. */
+	map->file_off = r->mmap_offset - (uint64_t)(r->host - (uint8_t *)r->map_base);
+	return 0;
+}
+
 uint64_t guest_mem_end(const struct guest_mem *m)
 {
 	uint64_t end = 0;

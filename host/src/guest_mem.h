@@ -62,6 +62,17 @@ int guest_mem_write(const struct guest_mem *m, uint64_t gpa, const void *src, si
  * merged ranges.  0, -EFAULT (outside RAM: nothing is discarded), or -errno. */
 int guest_mem_discard(struct guest_mem *m, uint64_t gpa, uint64_t len);
 
+/* One region's mapping in the daemon, for code that inspects the RAM
+ * file's backing (balloon_thp.c) without reaching into guest_region. */
+struct guest_mapping {
+	int fd;			/* the RAM file */
+	uint8_t *base;		/* our mapping, page aligned ... */
+	size_t len;
+	uint64_t file_off;	/* ... of the file from this offset */
+};
+/* Region i (gpa order) as mapped: 0, or -ENOENT past the last region. */
+int guest_mem_mapping(const struct guest_mem *m, unsigned i, struct guest_mapping *map);
+
 /* Highest gpa + size over all regions (guest RAM size when it starts at 0). */
 uint64_t guest_mem_end(const struct guest_mem *m);
 /* Sum of the region sizes: the guest RAM the frontend shares.  In UML the

@@ -40,7 +40,9 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void log_line(enum vb_log_level level, const char *fmt, va_list ap)
+/* format(printf, 2, 0): fmt is checked at vb_log()'s callers. */
+static __attribute__((format(printf, 2, 0)))
+void log_line(enum vb_log_level level, const char *fmt, va_list ap)
 {
 	char msg[1024], stamp[32];
 	struct timeval tv;

@@ -31,5 +31,11 @@ void vb_log_rl(struct vb_ratelimit *rl, enum vb_log_level level, const char *fmt
 		static struct vb_ratelimit _rl;				\
 		vb_log_rl(&_rl, VB_LOG_WARN, __VA_ARGS__);		\
 	} while (0)
+/* State changes a guest or frontend can cause at will (features, connects,
+ * reloads): informational, with the same per-call-site budget. */
+#define vb_guest_info(...) do {					\
+		static struct vb_ratelimit _rl;				\
+		vb_log_rl(&_rl, VB_LOG_INFO, __VA_ARGS__);		\
+	} while (0)
 
 #endif /* VB_LOG_H */

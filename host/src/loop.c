@@ -28,7 +28,6 @@ struct watch {
 
 struct timer {
 	int id;
-	bool dead;
 	bool periodic;
 	uint64_t period_ms;
 	uint64_t deadline;
@@ -217,7 +216,6 @@ void loop_del_timer(struct loop *l, int id)
 
 	if (!t)
 		return;
-	t->dead = true;
 	t->next = l->dead_timers;
 	l->dead_timers = t;
 }
@@ -252,7 +250,6 @@ static void run_timers(struct loop *l)
 			t->deadline = now + t->period_ms;
 			timer_insert(l, t);
 		} else {
-			t->dead = true;
 			t->next = l->dead_timers;
 			l->dead_timers = t;
 		}

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "balloon.h"
@@ -28,7 +29,7 @@
 
 struct guest {
 	struct balloon_opts o;
-	char socket[108];
+	char socket[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct balloon *b;
 	struct vu_server *vu;
 };
@@ -133,7 +134,7 @@ static int guest_key(struct guest *g, const char *k, const char *v)
 	if (!strcmp(k, "cont-pages"))
 		return parse_bool(v, &o->cont_pages);
 	if (!strcmp(k, "stats-interval")) {
-		if (parse_u64(v, &x, false) || x > 86400)
+		if (parse_u64(v, &x, false) || x > BALLOON_MAX_STATS_INTERVAL)
 			return -EINVAL;
 		o->stats_interval_s = x;
 		return 0;
@@ -143,7 +144,7 @@ static int guest_key(struct guest *g, const char *k, const char *v)
 			o->pages_order = -1;
 			return 0;
 		}
-		if (parse_u64(v, &x, false) || x > 10)
+		if (parse_u64(v, &x, false) || x > BALLOON_MAX_ORDER)
 			return -EINVAL;
 		o->pages_order = x;
 		return 0;
@@ -388,7 +389,7 @@ static const struct option long_opts[] = {
 };
 
 struct cmdline {
-	char qmp[108];
+	char qmp[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct guest single;		/* from --socket and --KEY options */
 	bool have_single, single_opts;
 	const char *config;

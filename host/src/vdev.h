@@ -51,7 +51,8 @@ uint16_t virtq_size(const struct virtq *vq);
 
 struct vdev_ops {
 	uint32_t device_id;
-	/* Device feature bits offered (VIRTIO_F_VERSION_1 included). */
+	/* Device feature bits offered (0-23).  Transport bits, VERSION_1
+	 * included, are the transport's to offer. */
 	uint64_t (*get_features)(struct vdev *vd);
 	/* Driver's accepted features; -EINVAL refuses the combination. */
 	int (*set_features)(struct vdev *vd, uint64_t features);
@@ -61,10 +62,16 @@ struct vdev_ops {
 	void (*set_config)(struct vdev *vd, uint32_t off, const void *buf, uint32_t len);
 	/* Queues the driver uses for the negotiated features (dense numbering). */
 	unsigned (*num_queues)(struct vdev *vd);
-	/* Memory table and queue idx are usable (kick fd + addresses set). */
-	void (*queue_ready)(struct vdev *vd, unsigned idx);
-	/* The guest kicked queue idx. */
-	void (*queue_kick)(struct vdev *vd, unsigned idx);
+	/*
+	 * Memory table and queue idx are usable (kick fd + addresses set);
+	 * the guest kicked queue idx.  0, or -errno when the guest broke the
+	 * queue beyond recovery (a corrupted ring): the transport then marks
+	 * the device broken and delivers none of this guest's input until the
+	 * frontend re-initialises.  A bad request is not such an error: the
+	 * device refuses it and goes on.
+	 */
+	int (*queue_ready)(struct vdev *vd, unsigned idx);
+	int (*queue_kick)(struct vdev *vd, unsigned idx);
 	/* Frontend gone or re-initialising (new mem table, module reload):
 	 * drop every reference into guest memory and queues.  Device state
 	 * that must survive a reconnect (target) is kept. */
@@ -77,17 +84,16 @@ struct vdev {
 	/* set by the transport */
 	struct guest_mem *mem;		/* NULL when no table */
 	struct virtq *vq[VDEV_MAX_QUEUES];	/* NULL until set up */
-	uint64_t features;		/* negotiated */
+	/* The negotiated features, kept only here: stored once the device's
+	 * set_features accepted them, cleared when the frontend goes away. */
+	uint64_t features;
+	bool features_set;
 	bool connected;
-	bool broken;
+	bool broken;			/* guest input ignored (see queue_kick) */
 	/* Transport hook: tell the driver the config changed (backend request
 	 * channel CONFIG_CHANGE_MSG).  Never blocks.  0 or -errno. */
 	int (*config_changed)(struct vdev *vd);
 	void *transport;
 };
-
-/* Refuse further guest input on this device, log why (once), keep the daemon
- * and other guests running.  Implemented in vhost_user.c. */
-void vdev_mark_broken(struct vdev *vd, const char *why);
 
 #endif /* VB_VDEV_H */

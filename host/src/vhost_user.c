@@ -40,13 +40,6 @@ _Static_assert(VU_MAX_REGIONS == GUEST_MEM_MAX_REGIONS, "region limits");
 #define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
 #define VU_MSGS_PER_WAKEUP	64
 
-/* Info lines a frontend can trigger at will (connect loops, reloads):
- * rate-limited per call site like the warnings. */
-#define vu_info_rl(...) do {					\
-		static struct vb_ratelimit _rl;				\
-		vb_log_rl(&_rl, VB_LOG_INFO, __VA_ARGS__);		\
-	} while (0)
-
 /* Ring features we do not implement are never offered, whatever the
  * device says: the walker has no indirect/event-idx/packed support. */
 #define VU_UNSUPPORTED_F	(BIT(VIRTIO_F_RING_INDIRECT_DESC) | \
@@ -70,9 +63,10 @@ struct vu_server {
 	int listen_fd;
 	int conn_fd;
 	struct vu_rx rx;
-	uint64_t features;		/* acked, transport bit included */
-	uint64_t protocol_features;
-	bool features_set;
+	/* VHOST_USER_F_PROTOCOL_FEATURES acked: rings start disabled.  The
+	 * virtio features live in vd (vdev.h); the protocol features acked
+	 * are checked and not kept (nothing depends on them). */
+	bool protocol_f_acked;
 	struct guest_mem mem;
 	struct virtq vqs[VDEV_MAX_QUEUES];
 	/* backend request channel (UML: a pipe's write end) */
@@ -117,7 +111,7 @@ static bool vq_enabled(const struct vu_server *s, const struct virtq *vq)
 	if (vq->enable >= 0)
 		return vq->enable == 1;
 	/* Without PROTOCOL_FEATURES rings start enabled (spec). */
-	return !(s->features & BIT(VU_F_PROTOCOL_FEATURES));
+	return !s->protocol_f_acked;
 }
 
 static bool dev_running(const struct vu_server *s)
@@ -163,6 +157,30 @@ static void vqs_reset(struct vu_server *s)
 	}
 }
 
+/* Ignore this guest's input until the frontend re-initialises
+ * (SET_MEM_TABLE) or reconnects; log once.  The daemon and its other
+ * guests carry on. */
+static void mark_broken(struct vu_server *s, const char *why)
+{
+	if (s->vd->broken)
+		return;
+	s->vd->broken = true;
+	vb_guest_warn("%s: device marked broken (%s); guest input ignored until the frontend re-initialises",
+		      s->name, why);
+}
+
+/* What the device's queue_ready/queue_kick returned (vdev.h). */
+static void dev_result(struct vu_server *s, unsigned idx, int rc)
+{
+	char why[64];
+
+	if (rc >= 0)
+		return;
+	snprintf(why, sizeof(why), "the device gave up on queue %u: %s", idx,
+		 strerror(-rc));
+	mark_broken(s, why);
+}
+
 /* A queue is live once memory, size, addresses, kick fd and enable are in. */
 static int vq_eval(struct vu_server *s, struct virtq *vq)
 {
@@ -190,10 +208,11 @@ static int vq_eval(struct vu_server *s, struct virtq *vq)
 		return 0;
 	kicked = vq->kicked;
 	vq->kicked = false;
-	vd->ops->queue_ready(vd, vq->index);
+	rc = vd->ops->queue_ready(vd, vq->index);
 	/* A kick that came before the queue was live is not lost. */
-	if (kicked && vq->ready && !vd->broken)
-		vd->ops->queue_kick(vd, vq->index);
+	if (!rc && kicked && vq->ready)
+		rc = vd->ops->queue_kick(vd, vq->index);
+	dev_result(s, vq->index, rc);
 	return 0;
 }
 
@@ -221,8 +240,8 @@ static void vq_reconfig(struct vu_server *s, struct virtq *vq)
 /* The SIGBUS guard replaced a page the frontend truncated away. */
 static void fault_check(struct vu_server *s)
 {
-	if (s->mem.faulted && !s->vd->broken)
-		vdev_mark_broken(s->vd, "guest RAM file truncated under the mapping");
+	if (s->mem.faulted)
+		mark_broken(s, "guest RAM file truncated under the mapping");
 }
 
 static void kick_cb(struct loop *l, int fd, uint32_t events, void *opaque)
@@ -241,14 +260,13 @@ static void kick_cb(struct loop *l, int fd, uint32_t events, void *opaque)
 		loop_del_fd(l, fd);
 		return;
 	}
-	vq->kicks++;
 	if (s->vd->broken)
 		return;
 	if (!vq->ready) {
 		vq->kicked = true;
 		return;
 	}
-	s->vd->ops->queue_kick(s->vd, vq->index);
+	dev_result(s, vq->index, s->vd->ops->queue_kick(s->vd, vq->index));
 	fault_check(s);
 }
 
@@ -339,17 +357,6 @@ static int vu_config_changed(struct vdev *vd)
 	return req_flush(s);
 }
 
-void vdev_mark_broken(struct vdev *vd, const char *why)
-{
-	struct vu_server *s = vd->transport;
-
-	if (vd->broken)
-		return;
-	vd->broken = true;
-	vb_guest_warn("%s: device marked broken (%s); guest input ignored until the frontend re-initialises",
-		      s ? s->name : "?", why);
-}
-
 /* ---- replies ---------------------------------------------------------- */
 
 static int send_all(struct vu_server *s, const void *buf, size_t len)
@@ -420,7 +427,7 @@ static int h_get_features(struct vu_server *s, struct vu_msg *m, int *fds, unsig
 	 * acked it sends no SET_VRING_ENABLE(0) first.  So GET_FEATURES on a
 	 * live device means the rings are going away: stop touching them. */
 	if (dev_running(s)) {
-		vu_info_rl("%s: GET_FEATURES on a live device: rings released", s->name);
+		vb_guest_info("%s: GET_FEATURES on a live device: rings released", s->name);
 		dev_reinit(s, false);
 	}
 	m->u64 = offered_features(s);
@@ -443,9 +450,9 @@ static int h_set_features(struct vu_server *s, struct vu_msg *m, int *fds, unsig
 	rc = s->vd->ops->set_features(s->vd, virtio_f);
 	if (rc)
 		return rc;
-	s->features = f;
-	s->features_set = true;
+	s->protocol_f_acked = f & BIT(VU_F_PROTOCOL_FEATURES);
 	s->vd->features = virtio_f;
+	s->vd->features_set = true;
 	return 0;
 }
 
@@ -475,7 +482,6 @@ static int h_set_protocol_features(struct vu_server *s, struct vu_msg *m, int *f
 			      (unsigned long long)m->u64);
 		return -EINVAL;
 	}
-	s->protocol_features = m->u64;
 	return 0;
 }
 
@@ -506,7 +512,7 @@ static int h_set_mem_table(struct vu_server *s, struct vu_msg *m, int *fds, unsi
 	}
 	s->vd->mem = &s->mem;
 	for (i = 0; i < s->mem.nregions; i++)
-		vu_info_rl("%s: guest RAM region gpa 0x%llx size %llu MiB", s->name,
+		vb_guest_info("%s: guest RAM region gpa 0x%llx size %llu MiB", s->name,
 			   (unsigned long long)s->mem.r[i].gpa,
 			   (unsigned long long)(s->mem.r[i].size >> 20));
 	return 0;
@@ -983,7 +989,7 @@ static void conn_cb(struct loop *l, int fd, uint32_t events, void *opaque)
 			return;
 		if (rc < 0) {
 			if (rc == -ECONNRESET)
-				vu_info_rl("%s: frontend closed the connection", s->name);
+				vb_guest_info("%s: frontend closed the connection", s->name);
 			else
 				vb_guest_warn("%s: protocol error (%s), dropping the frontend",
 					      s->name, strerror(-rc));
@@ -1016,7 +1022,7 @@ int vu_server_attach(struct vu_server *s, int fd)
 	rx_reset(&s->rx);
 	s->vd->connected = true;
 	s->vd->broken = false;
-	vu_info_rl("%s: frontend connected", s->name);
+	vb_guest_info("%s: frontend connected", s->name);
 	return 0;
 }
 
@@ -1037,14 +1043,14 @@ void vu_server_disconnect(struct vu_server *s)
 	req_close(s);
 	vd->mem = NULL;
 	guest_mem_clear(&s->mem);
-	s->features = s->protocol_features = 0;
-	s->features_set = false;
+	s->protocol_f_acked = false;
 	vd->features = 0;
+	vd->features_set = false;
 	vd->broken = false;
 	rx_reset(&s->rx);
 	loop_del_fd(s->loop, s->conn_fd);
 	close_fd(&s->conn_fd);
-	vu_info_rl("%s: frontend disconnected, listening again", s->name);
+	vb_guest_info("%s: frontend disconnected, listening again", s->name);
 }
 
 static void listen_cb(struct loop *l, int fd, uint32_t events, void *opaque)

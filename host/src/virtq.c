@@ -200,7 +200,6 @@ int virtq_pop(struct virtq *vq, struct vq_elem *elem)
 	if (rc)
 		return rc;
 	vq->last_avail_idx++;
-	vq->pops++;
 	return 1;
 }
 
@@ -221,7 +220,6 @@ int virtq_push(struct virtq *vq, const struct vq_elem *elem, uint32_t written)
 	/* Release: the guest sees the entry before the index covering it. */
 	__atomic_store_n(&vq->used->idx, vq->used_idx, __ATOMIC_RELEASE);
 	vq->need_notify = true;
-	vq->pushes++;
 	return 0;
 }
 
@@ -242,9 +240,7 @@ void virtq_notify(struct virtq *vq)
 	/* Exactly 8 bytes: UML's call fd is a pipe read 8 bytes at a time.
 	 * Non-blocking; a full pipe already means "interrupt pending". */
 	n = write(vq->call_fd, &one, sizeof(one));
-	if (n == (ssize_t)sizeof(one))
-		vq->notifies++;
-	else if (n < 0 && errno != EAGAIN && errno != EINTR)
+	if (n < 0 && errno != EAGAIN && errno != EINTR)
 		vb_guest_warn("%s: vq %u: call fd write failed: %s", VQ_OWNER(vq), vq->index,
 			      strerror(errno));
 }

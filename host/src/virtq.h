@@ -67,7 +67,6 @@ struct virtq {
 	struct virtq_used *used;
 	uint16_t used_idx;		/* next used index we publish */
 	bool need_notify;		/* pushed since the last notify */
-	uint64_t kicks, pops, pushes, notifies;
 };
 
 /* Reset everything but the fds (set to -1). */

@@ -24,11 +24,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "../../include/vballoon_abi.h"
-#include "../src/balloon.h"
-#include "../src/guest_mem.h"
-#include "../src/vdev.h"
-#include "../src/virtq.h"
+#include "vballoon_abi.h"
+#include "balloon.h"
+#include "guest_helpers.h"
 
 #define F(bit)		(1ULL << (bit))
 #define F_V1		F(32)
@@ -37,19 +35,14 @@
 #define RAM_SIZE	(8ULL << 20)
 #define RAM_END		(RAM_BASE + RAM_SIZE)
 #define QSIZE		16
-#define RING(q)		(RAM_BASE + (q) * 0x4000ULL)
+#define RING_STRIDE	0x4000ULL	/* queue q's ring at RAM_BASE + q * stride */
 #define SCRATCH		(RAM_BASE + 0x20000ULL)
 #define SCRATCH_END	(RAM_BASE + 0x40000ULL)
 #define DATA		(RAM_BASE + 0x40000ULL)	/* pages the tests balloon */
 #define PFN(gpa)	((uint32_t)((gpa) >> 12))
 
 struct fx {
-	int memfd;
-	uint8_t *ram;			/* the whole file, test's view */
-	struct guest_mem mem;
-	struct virtq vq[VDEV_MAX_QUEUES];
-	uint16_t avail[VDEV_MAX_QUEUES];
-	uint16_t next_desc[VDEV_MAX_QUEUES];
+	struct tg g;			/* guest RAM file offset == gpa, as in UML */
 	uint64_t bump;
 	struct balloon *b;
 	struct vdev *vd;
@@ -74,13 +67,13 @@ static uint64_t allocated(struct fx *f)
 {
 	struct stat st;
 
-	assert_int_equal(fstat(f->memfd, &st), 0);
+	assert_int_equal(fstat(f->g.memfd, &st), 0);
 	return (uint64_t)st.st_blocks * 512;
 }
 
 static void *gpa(struct fx *f, uint64_t a)
 {
-	return f->ram + a;
+	return tg_ptr(&f->g, a);
 }
 
 /* Bring the device up with features, all queues mapped and ready. */
@@ -88,66 +81,36 @@ static struct fx *fx_new(uint64_t features, struct balloon_opts *o)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	struct balloon_opts def;
-	struct guest_region r = { 0 };
-	unsigned q, nq;
 
 	assert_non_null(f);
 	if (!o) {
 		balloon_opts_default(&def);
 		o = &def;
 	}
-	f->memfd = memfd_create("guest-ram", 0);
-	assert_true(f->memfd >= 0);
-	assert_int_equal(ftruncate(f->memfd, RAM_END), 0);
-	f->ram = mmap(NULL, RAM_END, PROT_READ | PROT_WRITE, MAP_SHARED, f->memfd, 0);
-	assert_true(f->ram != MAP_FAILED);
+	tg_init(&f->g, RAM_BASE, RAM_SIZE, RAM_BASE, RAM_END);
 	/* The guest has used its memory: every data page is allocated. */
 	memset(gpa(f, DATA), 0x5a, RAM_END - DATA);
 	/* Rings and scratch too, so posting buffers allocates nothing. */
 	memset(gpa(f, RAM_BASE), 0, DATA - RAM_BASE);
-	r.gpa = RAM_BASE;
-	r.size = RAM_SIZE;
-	r.uaddr = RAM_BASE;
-	r.mmap_offset = RAM_BASE;
-	r.fd = dup(f->memfd);
-	assert_int_equal(guest_mem_set_table(&f->mem, &r, 1), 0);
 
 	f->b = balloon_new(o, NULL);
 	assert_non_null(f->b);
 	balloon_set_event_cb(f->b, ev_cb, NULL);
 	f->vd = balloon_vdev(f->b);
 	assert_int_equal(f->vd->ops->device_id, 5);
-	assert_int_equal(f->vd->ops->set_features(f->vd, features), 0);
+	assert_int_equal(tg_negotiate(f->vd, features), 0);
 	f->features = features;
-	f->vd->features = features;
-	f->vd->mem = &f->mem;
-	f->vd->connected = true;
 	f->vd->config_changed = cfg_changed;
 	f->bump = SCRATCH;
-	nq = f->vd->ops->num_queues(f->vd);
-	for (q = 0; q < nq; q++) {
-		struct virtq *vq = &f->vq[q];
-
-		virtq_init(vq, q);
-		vq->num = QSIZE;
-		vq->desc_uva = RING(q);
-		vq->avail_uva = RING(q) + 0x1000;
-		vq->used_uva = RING(q) + 0x2000;
-		vq->addr_set = true;
-		assert_int_equal(virtq_map(vq, &f->mem), 0);
-		f->vd->vq[q] = vq;
-		f->vd->ops->queue_ready(f->vd, q);
-	}
+	tg_dev_up(&f->g, f->vd, QSIZE, RAM_BASE, RING_STRIDE);
 	return f;
 }
 
 static void fx_free(struct fx *f)
 {
-	f->vd->ops->stop(f->vd);
+	tg_dev_down(&f->g, f->vd);
 	balloon_free(f->b);
-	guest_mem_clear(&f->mem);
-	munmap(f->ram, RAM_END);
-	close(f->memfd);
+	tg_free(&f->g);
 	free(f);
 }
 
@@ -170,54 +133,29 @@ static uint64_t scratch(struct fx *f, const void *data, size_t len)
 	return a;
 }
 
-/* Post a chain of descriptors (out ones first) on queue q. */
-static void post_chain(struct fx *f, unsigned q, const uint64_t *addr,
-		       const uint32_t *len, const uint16_t *flags, unsigned n)
-{
-	struct virtq_desc *d = gpa(f, RING(q));
-	struct virtq_avail *av = gpa(f, RING(q) + 0x1000);
-	uint16_t head = f->next_desc[q];
-	unsigned i;
-
-	for (i = 0; i < n; i++) {
-		uint16_t slot = (head + i) % QSIZE;
-
-		d[slot].addr = addr[i];
-		d[slot].len = len[i];
-		d[slot].flags = flags[i] | (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0);
-		d[slot].next = (head + i + 1) % QSIZE;
-	}
-	f->next_desc[q] = (head + n) % QSIZE;
-	av->ring[f->avail[q] % QSIZE] = head;
-	f->avail[q]++;
-	__atomic_store_n(&av->idx, f->avail[q], __ATOMIC_RELEASE);
-}
-
 static void post_out(struct fx *f, unsigned q, const void *data, uint32_t len)
 {
 	uint64_t a = scratch(f, data, len);
 	uint16_t fl = 0;
 
-	post_chain(f, q, &a, &len, &fl, 1);
+	tg_post(&f->g, q, &a, &len, &fl, 1);
 }
 
 static void post_in(struct fx *f, unsigned q, uint64_t addr, uint32_t len)
 {
 	uint16_t fl = VIRTQ_DESC_F_WRITE;
 
-	post_chain(f, q, &addr, &len, &fl, 1);
+	tg_post(&f->g, q, &addr, &len, &fl, 1);
 }
 
 static uint16_t used_idx(struct fx *f, unsigned q)
 {
-	struct virtq_used *u = gpa(f, RING(q) + 0x2000);
-
-	return __atomic_load_n(&u->idx, __ATOMIC_ACQUIRE);
+	return tg_used_idx(&f->g, q);
 }
 
-static void kick(struct fx *f, unsigned q)
+static int kick(struct fx *f, unsigned q)
 {
-	f->vd->ops->queue_kick(f->vd, q);
+	return tg_kick(f->vd, q);
 }
 
 static void info(struct fx *f, struct balloon_info *i)
@@ -272,12 +210,20 @@ static void test_features_offered_and_refused(void **state)
 	struct vdev *vd;
 	uint64_t off;
 
+	/* DEFLATE_ON_OOM is opt-in, as in QEMU. */
 	balloon_opts_default(&o);
-	o.deflate_on_oom = false;
+	assert_false(o.deflate_on_oom);
+	o.deflate_on_oom = true;
+	b = balloon_new(&o, NULL);
+	off = balloon_vdev(b)->ops->get_features(balloon_vdev(b));
+	assert_true(off & F(VB_F_DEFLATE_ON_OOM));
+	balloon_free(b);
+
+	balloon_opts_default(&o);
 	b = balloon_new(&o, NULL);
 	vd = balloon_vdev(b);
 	off = vd->ops->get_features(vd);
-	assert_true(off & F_V1);
+	assert_int_equal(off >> 24, 0);		/* VERSION_1 is the transport's */
 	assert_true(off & F(VB_F_MUST_TELL_HOST));
 	assert_false(off & F(VB_F_DEFLATE_ON_OOM));
 	assert_true(off & F(VB_F_PAGE_RANGES));
@@ -443,7 +389,7 @@ static void test_deflate_ranges_checked_not_counted_by_order(void **state)
 	kick(f, q);
 	info(f, &i);
 	assert_int_equal(i.deflated_pages, 515);
-	for (k = 0; k <= 10; k++)		/* blocks-by-order is inflate only */
+	for (k = 0; k <= BALLOON_MAX_ORDER; k++)	/* inflate only */
 		assert_int_equal(i.blocks_by_order[k], 0);
 	v[1].reserved = htole32(1);
 	post_out(f, q, v, sizeof(v));
@@ -498,23 +444,25 @@ static void test_range_entries_validation(void **state)
 	fx_free(f);
 }
 
-static void test_ring_corruption_marks_broken(void **state)
+static void test_ring_corruption_reported(void **state)
 {
 	struct fx *f = fx_new(F_V1, NULL);
 	unsigned q = qidx(f, VB_Q_INFLATE);
-	struct virtq_avail *av = gpa(f, RING(q) + 0x1000);
+	struct virtq_avail *av = tg_avail(&f->g, q);
 	int before = events[BALLOON_EV_BROKEN];
 	uint32_t pfn = PFN(DATA);
 
 	av->idx = 100;		/* avail moved by more than the ring size */
-	kick(f, q);
+	/* The device says so; marking it broken is the transport's job. */
+	assert_int_equal(f->vd->ops->queue_kick(f->vd, q), -EINVAL);
 	assert_int_equal(events[BALLOON_EV_BROKEN], before + 1);
-	assert_true(f->vd->broken);
-	/* A broken device ignores further input. */
-	av->idx = 0;
-	post_out(f, q, &pfn, 4);
-	kick(f, q);
+	/* Nothing was consumed or answered. */
 	assert_int_equal(used_idx(f, q), 0);
+	/* A bad request is refused, not fatal. */
+	av->idx = 0;
+	post_out(f, q, &pfn, 2);
+	assert_int_equal(f->vd->ops->queue_kick(f->vd, q), 0);
+	assert_int_equal(used_idx(f, q), 1);
 	fx_free(f);
 }
 
@@ -579,11 +527,11 @@ static void test_reporting_discards_and_validates(void **state)
 	len[1] = 1 << 20;
 	a[2] = DATA + (3 << 20);
 	len[2] = 256 * 1024;
-	post_chain(f, q, a, len, fl, 3);
+	tg_post(&f->g, q, a, len, fl, 3);
 	/* Unaligned block: the whole buffer refused. */
 	a[0] = DATA + (4 << 20) + 100;
 	len[0] = 8192;
-	post_chain(f, q, a, len, fl, 1);
+	tg_post(&f->g, q, a, len, fl, 1);
 	kick(f, q);
 	assert_int_equal(used_idx(f, q), 2);
 	info(f, &i);
@@ -833,7 +781,7 @@ static void test_random_requests_stay_inside_ram(void **state)
 		unsigned posted[VDEV_MAX_QUEUES] = { 0 };
 		struct balloon_info i;
 
-		memset(f->ram, 0xc3, RAM_BASE);		/* not guest RAM */
+		memset(f->g.file, 0xc3, RAM_BASE);	/* not guest RAM */
 		nq = f->vd->ops->num_queues(f->vd);
 		balloon_hint_start(f->b);
 		for (round = 0; round < 400; round++) {
@@ -847,11 +795,10 @@ static void test_random_requests_stay_inside_ram(void **state)
 				post_random(f, q);
 			}
 			posted[q]++;
-			kick(f, q);
-			assert_false(f->vd->broken);
+			assert_int_equal(kick(f, q), 0);
 		}
 		for (k = 0; k < RAM_BASE; k++)
-			if (f->ram[k] != 0xc3)
+			if (f->g.file[k] != 0xc3)
 				fail_msg("byte %u below guest RAM changed", k);
 		info(f, &i);
 		assert_true(i.refused > 0);
@@ -881,10 +828,34 @@ static void test_stop_keeps_target(void **state)
 	assert_int_equal(i.num_pages, 100);
 	assert_int_equal(i.actual_pages, 0);	/* a new driver starts empty */
 	assert_false(i.connected);
-	f->vd->ops->queue_ready(f->vd, 0);
+	assert_int_equal(f->vd->ops->queue_ready(f->vd, 0), 0);
 	info(f, &i);
 	assert_true(i.connected);
 	assert_int_equal(i.num_pages, 100);
+	fx_free(f);
+}
+
+/* The device keeps no copy of the features: what the transport holds
+ * (vdev.h) is what it reports and numbers its queues by. */
+static void test_features_follow_the_transport(void **state)
+{
+	uint64_t feat = F_V1 | F(VB_F_PAGE_RANGES) | F(VB_F_STATS_VQ);
+	struct fx *f = fx_new(feat, NULL);
+	struct balloon_info i;
+
+	info(f, &i);
+	assert_int_equal(i.features, feat);
+	assert_int_equal(f->vd->ops->num_queues(f->vd), 3);
+	/* The frontend went away (vu_server_disconnect). */
+	f->vd->connected = false;
+	f->vd->features = 0;
+	f->vd->features_set = false;
+	f->vd->ops->stop(f->vd);
+	info(f, &i);
+	assert_int_equal(i.features, 0);
+	assert_false(i.connected);
+	/* Before the next negotiation, queues are numbered by the offer. */
+	assert_int_equal(f->vd->ops->num_queues(f->vd), 5);
 	fx_free(f);
 }
 
@@ -919,7 +890,7 @@ static void test_ram_thp_memfd_allocates_nothing(void **state)
 	uint64_t before, thp;
 
 	/* Punch a hole: measuring must not refill it. */
-	assert_int_equal(guest_mem_discard(&f->mem, DATA, 16 * PAGE), 0);
+	assert_int_equal(guest_mem_discard(&f->g.mem, DATA, 16 * PAGE), 0);
 	before = allocated(f);
 	assert_int_equal(balloon_ram_thp(f->b, &thp), 0);
 	assert_true(thp <= before);
@@ -1055,7 +1026,7 @@ int main(void)
 		cmocka_unit_test(test_deflate_counts_only),
 		cmocka_unit_test(test_deflate_ranges_checked_not_counted_by_order),
 		cmocka_unit_test(test_range_entries_validation),
-		cmocka_unit_test(test_ring_corruption_marks_broken),
+		cmocka_unit_test(test_ring_corruption_reported),
 		cmocka_unit_test(test_poison_nonzero_keeps_pages),
 		cmocka_unit_test(test_reporting_discards_and_validates),
 		cmocka_unit_test(test_stats_parse_and_request),
@@ -1064,6 +1035,7 @@ int main(void)
 		cmocka_unit_test(test_hint_needs_feature),
 		cmocka_unit_test(test_random_requests_stay_inside_ram),
 		cmocka_unit_test(test_stop_keeps_target),
+		cmocka_unit_test(test_features_follow_the_transport),
 		cmocka_unit_test(test_ram_thp_memfd_allocates_nothing),
 		cmocka_unit_test_teardown(test_ram_thp_huge_tmpfs, thp_teardown),
 	};

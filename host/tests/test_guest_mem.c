@@ -105,6 +105,31 @@ static void test_translate_across_regions(void **state)
 	assert_false(fd_open(fb));
 }
 
+/* The mapping of a region at file offset 100 starts at file offset 0 and
+ * covers the region: what the THP measurement walks. */
+static void test_mapping_of_each_region(void **state)
+{
+	struct guest_mapping mp;
+	struct guest_mem m;
+	uint64_t len = 1;
+	int fa, fb;
+
+	two_regions(&m, &fa, &fb);
+	assert_int_equal(guest_mem_mapping(&m, 0, &mp), 0);
+	assert_int_equal(mp.fd, fb);
+	assert_int_equal(mp.file_off, 0);
+	assert_int_equal(mp.len, MiB);
+	assert_int_equal(guest_mem_mapping(&m, 1, &mp), 0);
+	assert_int_equal(mp.fd, fa);
+	assert_int_equal(mp.file_off, 0);
+	assert_int_equal(mp.len, MiB + 100);
+	assert_ptr_equal(mp.base + 100, guest_mem_gpa_to_hva(&m, 0x200000, &len));
+	assert_int_equal(guest_mem_mapping(&m, 2, &mp), -ENOENT);
+	guest_mem_clear(&m);
+	assert_false(fd_open(fa));
+	assert_false(fd_open(fb));
+}
+
 static void test_out_of_range(void **state)
 {
 	struct guest_mem m;
@@ -293,6 +318,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_translate_across_regions),
+		cmocka_unit_test(test_mapping_of_each_region),
 		cmocka_unit_test(test_out_of_range),
 		cmocka_unit_test(test_table_refusals),
 		cmocka_unit_test(test_discard_punches_holes),

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../src/ranges.h"
+#include "ranges.h"
 
 static void test_pfns_merge_adjacent_and_duplicates(void **state)
 {

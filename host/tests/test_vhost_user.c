@@ -16,12 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "guest_helpers.h"
 #include "log.h"
 #include "loop.h"
 #include "vdev.h"
@@ -37,6 +37,7 @@ struct fake {
 	int set_features, ready[VDEV_MAX_QUEUES], kicks[VDEV_MAX_QUEUES], stops;
 	uint8_t config[16];
 	bool touch;		/* queue_kick reads the last byte of RAM */
+	bool fail_kick;		/* queue_kick reports a corrupted ring */
 };
 
 static struct fake fk;
@@ -74,20 +75,22 @@ static unsigned f_num_queues(struct vdev *vd)
 	return 3;
 }
 
-static void f_queue_ready(struct vdev *vd, unsigned idx)
+static int f_queue_ready(struct vdev *vd, unsigned idx)
 {
 	assert_non_null(vd->vq[idx]);
 	assert_non_null(vd->mem);
 	fk.ready[idx]++;
+	return 0;
 }
 
-static void f_queue_kick(struct vdev *vd, unsigned idx)
+static int f_queue_kick(struct vdev *vd, unsigned idx)
 {
 	uint8_t b;
 
 	fk.kicks[idx]++;
 	if (fk.touch)
 		assert_int_equal(guest_mem_read(vd->mem, RAM_GPA + RAM_SIZE - 1, &b, 1), 0);
+	return fk.fail_kick ? -EINVAL : 0;
 }
 
 static void f_stop(struct vdev *vd)
@@ -219,9 +222,7 @@ static int setup(void **state)
 	c->vd.ops = &fake_ops;
 	c->s = vu_server_new(c->l, NULL, "test", &c->vd);
 	assert_non_null(c->s);
-	c->ram = memfd_create("ram", MFD_CLOEXEC);
-	assert_true(c->ram >= 0);
-	assert_int_equal(ftruncate(c->ram, RAM_SIZE), 0);
+	c->ram = tg_memfd(RAM_SIZE);
 	assert_int_equal(pipe2(c->req, O_CLOEXEC), 0);
 	ctx_attach(c);
 	*state = c;
@@ -293,6 +294,15 @@ static int uml_queue(struct ctx *c, unsigned idx)
 	kick = eventfd(0, EFD_CLOEXEC);
 	assert_int_equal(fe_ack(c, VU_SET_VRING_KICK, &v, 8, &kick, 1), 0);
 	return kick;
+}
+
+/* A guest as after probe: negotiated, memory shared, queue 0 live.
+ * Returns queue 0's kick fd. */
+static int uml_up(struct ctx *c)
+{
+	uml_init(c);
+	uml_mem_table(c);
+	return uml_queue(c, 0);
 }
 
 static void test_uml_handshake(void **state)
@@ -566,27 +576,35 @@ static void test_reconnect_and_broken(void **state)
 	uint64_t one = 1;
 	int kick;
 
-	uml_init(c);
-	uml_mem_table(c);
-	kick = uml_queue(c, 0);
-	vdev_mark_broken(&c->vd, "test");
+	kick = uml_up(c);
+	assert_true(c->vd.features_set);
+	assert_int_equal(c->vd.features, fk.features);
+	/* The device reports a corrupted ring: the transport marks it
+	 * broken and delivers no more of this guest's kicks. */
+	fk.fail_kick = true;
 	assert_int_equal(write(kick, &one, 8), 8);
 	pump(c);
-	assert_int_equal(fk.kicks[0], 0);	/* ignored while broken */
+	assert_int_equal(fk.kicks[0], 1);
+	assert_true(c->vd.broken);
+	fk.fail_kick = false;
+	assert_int_equal(write(kick, &one, 8), 8);
+	pump(c);
+	assert_int_equal(fk.kicks[0], 1);	/* ignored while broken */
 	/* EOF: device stopped, everything closed, listening again. */
 	close(c->fe);
 	pump(c);
 	assert_false(vu_server_connected(c->s));
 	assert_null(c->vd.mem);
 	assert_false(c->vd.broken);
+	/* No driver any more: no negotiated features either. */
+	assert_false(c->vd.features_set);
+	assert_int_equal(c->vd.features, 0);
 	close(kick);
 	ctx_attach(c);
-	uml_init(c);
-	uml_mem_table(c);
-	kick = uml_queue(c, 0);
+	kick = uml_up(c);
 	assert_int_equal(write(kick, &one, 8), 8);
 	pump(c);
-	assert_int_equal(fk.kicks[0], 1);
+	assert_int_equal(fk.kicks[0], 2);
 	close(kick);
 }
 
@@ -685,9 +703,7 @@ static void test_truncated_ram_breaks_device(void **state)
 	uint64_t one = 1;
 	int kick;
 
-	uml_init(c);
-	uml_mem_table(c);
-	kick = uml_queue(c, 0);
+	kick = uml_up(c);
 	fk.touch = true;
 	/* The frontend shrinks its RAM file: the device's next access would
 	 * SIGBUS the daemon; instead this device is marked broken. */

@@ -13,13 +13,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "guest_mem.h"
+#include "guest_helpers.h"
 #include "log.h"
-#include "virtq.h"
 
 #define GPA	0x40000ULL		/* guest RAM starts here */
 #define SIZE	(4 << 20)
@@ -27,30 +25,20 @@
 #define BUF	(GPA + 0x100000)	/* data buffers */
 
 struct ctx {
-	struct guest_mem mem;
-	struct virtq vq;
+	struct tg g;
+	struct virtq *vq;	/* &g.vq[0] */
 	int call[2];
 };
 
 static struct ctx *ctx_new(unsigned num)
 {
 	struct ctx *c = calloc(1, sizeof(*c));
-	struct guest_region r = { .gpa = GPA, .size = SIZE, .uaddr = GPA };
 
 	vb_log_set_level(VB_LOG_ERR);
-	r.fd = memfd_create("ram", MFD_CLOEXEC);
-	assert_true(r.fd >= 0);
-	assert_int_equal(ftruncate(r.fd, SIZE), 0);
-	assert_int_equal(guest_mem_set_table(&c->mem, &r, 1), 0);
+	tg_init(&c->g, GPA, SIZE, 0, SIZE);
+	c->vq = tg_ring(&c->g, 0, num, RING);
 	assert_int_equal(pipe2(c->call, O_CLOEXEC | O_NONBLOCK), 0);
-	virtq_init(&c->vq, 0);
-	c->vq.num = num;
-	c->vq.desc_uva = RING;
-	c->vq.avail_uva = RING + 16 * num;
-	c->vq.used_uva = (RING + 16 * num + 6 + 2 * num + 3) & ~3ULL;
-	c->vq.addr_set = true;
-	c->vq.call_fd = c->call[1];
-	assert_int_equal(virtq_map(&c->vq, &c->mem), 0);
+	c->vq->call_fd = c->call[1];
 	return c;
 }
 
@@ -70,7 +58,7 @@ static int teardown(void **state)
 {
 	struct ctx *c = *state;
 
-	guest_mem_clear(&c->mem);
+	tg_free(&c->g);
 	close(c->call[0]);
 	close(c->call[1]);
 	free(c);
@@ -80,15 +68,15 @@ static int teardown(void **state)
 static void set_desc(struct ctx *c, uint16_t i, uint64_t addr, uint32_t len,
 		     uint16_t flags, uint16_t next)
 {
-	c->vq.desc[i] = (struct virtq_desc){ addr, len, flags, next };
+	c->vq->desc[i] = (struct virtq_desc){ addr, len, flags, next };
 }
 
 /* Make head available as the next entry. */
 static void offer(struct ctx *c, uint16_t head)
 {
-	struct virtq_avail *a = c->vq.avail;
+	struct virtq_avail *a = c->vq->avail;
 
-	a->ring[a->idx % c->vq.num] = head;
+	a->ring[a->idx % c->vq->num] = head;
 	a->idx++;
 }
 
@@ -98,12 +86,12 @@ static void test_good_chain(void **state)
 	struct vq_elem e;
 	char b;
 
-	assert_int_equal(virtq_pop(&c->vq, &e), 0);	/* empty */
+	assert_int_equal(virtq_pop(c->vq, &e), 0);	/* empty */
 	set_desc(c, 3, BUF, 100, VIRTQ_DESC_F_NEXT, 5);
 	set_desc(c, 5, BUF + 4096, 200, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 1);
 	set_desc(c, 1, BUF + 8192, 300, VIRTQ_DESC_F_WRITE, 0);
 	offer(c, 3);
-	assert_int_equal(virtq_pop(&c->vq, &e), 1);
+	assert_int_equal(virtq_pop(c->vq, &e), 1);
 	assert_int_equal(e.head, 3);
 	assert_int_equal(e.n_out, 1);
 	assert_int_equal(e.n_in, 2);
@@ -111,13 +99,13 @@ static void test_good_chain(void **state)
 	assert_int_equal(e.in_len, 500);
 	assert_int_equal(e.seg[0].gpa, BUF);
 	assert_int_equal(e.seg[2].gpa, BUF + 8192);
-	assert_int_equal(virtq_pop(&c->vq, &e), 0);
+	assert_int_equal(virtq_pop(c->vq, &e), 0);
 	/* Written length is clamped to the chain's writable bytes. */
-	assert_int_equal(virtq_push(&c->vq, &e, 100000), 0);
-	assert_int_equal(c->vq.used->idx, 1);
-	assert_int_equal(c->vq.used->ring[0].id, 3);
-	assert_int_equal(c->vq.used->ring[0].len, 500);
-	virtq_notify(&c->vq);
+	assert_int_equal(virtq_push(c->vq, &e, 100000), 0);
+	assert_int_equal(c->vq->used->idx, 1);
+	assert_int_equal(c->vq->used->ring[0].id, 3);
+	assert_int_equal(c->vq->used->ring[0].len, 500);
+	virtq_notify(c->vq);
 	{
 		uint64_t v;
 
@@ -125,14 +113,14 @@ static void test_good_chain(void **state)
 		assert_int_equal(v, 1);
 	}
 	/* Nothing pushed since: no second notification. */
-	virtq_notify(&c->vq);
+	virtq_notify(c->vq);
 	assert_int_equal(read(c->call[0], &b, 1), -1);
 	/* The guest asked for no interrupts. */
 	offer(c, 1);
-	assert_int_equal(virtq_pop(&c->vq, &e), 1);
-	c->vq.avail->flags = VIRTQ_AVAIL_F_NO_INTERRUPT;
-	assert_int_equal(virtq_push(&c->vq, &e, 0), 0);
-	virtq_notify(&c->vq);
+	assert_int_equal(virtq_pop(c->vq, &e), 1);
+	c->vq->avail->flags = VIRTQ_AVAIL_F_NO_INTERRUPT;
+	assert_int_equal(virtq_push(c->vq, &e, 0), 0);
+	virtq_notify(c->vq);
 	assert_int_equal(read(c->call[0], &b, 1), -1);
 }
 
@@ -143,15 +131,15 @@ static void test_desc_outside_ram(void **state)
 
 	set_desc(c, 0, GPA + SIZE - 10, 20, 0, 0);	/* crosses the end */
 	offer(c, 0);
-	assert_int_equal(virtq_pop(&c->vq, &e), -EFAULT);
+	assert_int_equal(virtq_pop(c->vq, &e), -EFAULT);
 
 	set_desc(c, 0, GPA - 4096, 16, 0, 0);		/* below RAM */
-	assert_int_equal(virtq_pop(&c->vq, &e), -EFAULT);
+	assert_int_equal(virtq_pop(c->vq, &e), -EFAULT);
 
 	set_desc(c, 0, ~0ULL - 4, 16, 0, 0);		/* wraps */
-	assert_int_equal(virtq_pop(&c->vq, &e), -EFAULT);
+	assert_int_equal(virtq_pop(c->vq, &e), -EFAULT);
 	/* Nothing consumed: the failed chain is still pending. */
-	assert_int_equal(c->vq.last_avail_idx, 0);
+	assert_int_equal(c->vq->last_avail_idx, 0);
 }
 
 static void test_loop(void **state)
@@ -162,10 +150,10 @@ static void test_loop(void **state)
 	set_desc(c, 0, BUF, 8, VIRTQ_DESC_F_NEXT, 1);
 	set_desc(c, 1, BUF, 8, VIRTQ_DESC_F_NEXT, 0);
 	offer(c, 0);
-	assert_int_equal(virtq_pop(&c->vq, &e), -ELOOP);
+	assert_int_equal(virtq_pop(c->vq, &e), -ELOOP);
 	/* self loop */
 	set_desc(c, 0, BUF, 8, VIRTQ_DESC_F_NEXT, 0);
-	assert_int_equal(virtq_pop(&c->vq, &e), -ELOOP);
+	assert_int_equal(virtq_pop(c->vq, &e), -ELOOP);
 }
 
 static void test_zero_len(void **state)
@@ -176,7 +164,7 @@ static void test_zero_len(void **state)
 	set_desc(c, 0, BUF, 8, VIRTQ_DESC_F_NEXT, 1);
 	set_desc(c, 1, BUF, 0, 0, 0);
 	offer(c, 0);
-	assert_int_equal(virtq_pop(&c->vq, &e), -EINVAL);
+	assert_int_equal(virtq_pop(c->vq, &e), -EINVAL);
 }
 
 static void test_head_and_next_out_of_range(void **state)
@@ -185,12 +173,12 @@ static void test_head_and_next_out_of_range(void **state)
 	struct vq_elem e;
 
 	offer(c, 8);			/* head == size */
-	assert_int_equal(virtq_pop(&c->vq, &e), -EINVAL);
-	c->vq.avail->ring[0] = 0xffff;
-	assert_int_equal(virtq_pop(&c->vq, &e), -EINVAL);
-	c->vq.avail->ring[0] = 2;
+	assert_int_equal(virtq_pop(c->vq, &e), -EINVAL);
+	c->vq->avail->ring[0] = 0xffff;
+	assert_int_equal(virtq_pop(c->vq, &e), -EINVAL);
+	c->vq->avail->ring[0] = 2;
 	set_desc(c, 2, BUF, 8, VIRTQ_DESC_F_NEXT, 8);	/* next == size */
-	assert_int_equal(virtq_pop(&c->vq, &e), -EINVAL);
+	assert_int_equal(virtq_pop(c->vq, &e), -EINVAL);
 }
 
 static void test_avail_idx_jump(void **state)
@@ -199,16 +187,16 @@ static void test_avail_idx_jump(void **state)
 	struct vq_elem e;
 
 	set_desc(c, 0, BUF, 8, 0, 0);
-	c->vq.avail->idx = 9;		/* 9 new entries in a ring of 8 */
-	assert_int_equal(virtq_pop(&c->vq, &e), -EINVAL);
-	c->vq.avail->idx = 0x8000;
-	assert_int_equal(virtq_pop(&c->vq, &e), -EINVAL);
+	c->vq->avail->idx = 9;		/* 9 new entries in a ring of 8 */
+	assert_int_equal(virtq_pop(c->vq, &e), -EINVAL);
+	c->vq->avail->idx = 0x8000;
+	assert_int_equal(virtq_pop(c->vq, &e), -EINVAL);
 	/* Exactly size entries is legal, and wraps around u16 too. */
-	c->vq.last_avail_idx = 0xfffc;
-	c->vq.avail->idx = 4;		/* 8 pending across the wrap */
-	memset(c->vq.avail->ring, 0, 8 * 2);
-	assert_int_equal(virtq_pop(&c->vq, &e), 1);
-	assert_int_equal(c->vq.last_avail_idx, 0xfffd);
+	c->vq->last_avail_idx = 0xfffc;
+	c->vq->avail->idx = 4;		/* 8 pending across the wrap */
+	memset(c->vq->avail->ring, 0, 8 * 2);
+	assert_int_equal(virtq_pop(c->vq, &e), 1);
+	assert_int_equal(c->vq->last_avail_idx, 0xfffd);
 }
 
 static void test_chain_too_long(void **state)
@@ -220,10 +208,10 @@ static void test_chain_too_long(void **state)
 	for (i = 0; i < 300; i++)
 		set_desc(c, i, BUF + i * 16, 16, i < 299 ? VIRTQ_DESC_F_NEXT : 0, i + 1);
 	offer(c, 0);
-	assert_int_equal(virtq_pop(&c->vq, e), -ELOOP);
+	assert_int_equal(virtq_pop(c->vq, e), -ELOOP);
 	/* VQ_ELEM_MAX_SEGS segments exactly is accepted. */
 	set_desc(c, VQ_ELEM_MAX_SEGS - 1, BUF, 16, 0, 0);
-	assert_int_equal(virtq_pop(&c->vq, e), 1);
+	assert_int_equal(virtq_pop(c->vq, e), 1);
 	assert_int_equal(e->n_out, VQ_ELEM_MAX_SEGS);
 	free(e);
 }
@@ -236,7 +224,7 @@ static void test_read_after_write(void **state)
 	set_desc(c, 0, BUF, 8, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 1);
 	set_desc(c, 1, BUF + 8, 8, 0, 0);
 	offer(c, 0);
-	assert_int_equal(virtq_pop(&c->vq, &e), -EINVAL);
+	assert_int_equal(virtq_pop(c->vq, &e), -EINVAL);
 }
 
 static void test_indirect_refused(void **state)
@@ -246,7 +234,7 @@ static void test_indirect_refused(void **state)
 
 	set_desc(c, 0, BUF, 32, VIRTQ_DESC_F_INDIRECT, 0);
 	offer(c, 0);
-	assert_int_equal(virtq_pop(&c->vq, &e), -EINVAL);
+	assert_int_equal(virtq_pop(c->vq, &e), -EINVAL);
 }
 
 static void test_map_refuses_bad_rings(void **state)
@@ -260,14 +248,14 @@ static void test_map_refuses_bad_rings(void **state)
 	vq.desc_uva = GPA + SIZE - 1024;	/* 4 KiB table past the end */
 	vq.avail_uva = GPA;
 	vq.used_uva = GPA + 0x800;
-	assert_int_equal(virtq_map(&vq, &c->mem), -EFAULT);
+	assert_int_equal(virtq_map(&vq, &c->g.mem), -EFAULT);
 	assert_false(vq.ready);
 	vq.desc_uva = GPA + 8;			/* misaligned (needs 16) */
-	assert_int_equal(virtq_map(&vq, &c->mem), -EFAULT);
+	assert_int_equal(virtq_map(&vq, &c->g.mem), -EFAULT);
 	vq.desc_uva = 0;			/* not guest RAM at all */
-	assert_int_equal(virtq_map(&vq, &c->mem), -EFAULT);
+	assert_int_equal(virtq_map(&vq, &c->g.mem), -EFAULT);
 	vq.desc_uva = GPA + 0x10000;
-	assert_int_equal(virtq_map(&vq, &c->mem), 0);
+	assert_int_equal(virtq_map(&vq, &c->g.mem), 0);
 	/* A queue that is not mapped pops nothing and refuses pushes. */
 	virtq_unmap(&vq);
 	{
