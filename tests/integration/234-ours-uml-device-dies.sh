@@ -5,8 +5,9 @@
 # frontend then marks the device broken and removes it.  The driver must
 # stay calm:
 #  - the removal (and then rmmod and poweroff) finishes;
-#  - dmesg has no WARNING or BUG of ours (UML's transport itself warns once
-#    for the dead backend, "read returned 0" in virtio_uml.c: test 304), at
+#  - dmesg has no WARNING or BUG of ours (UML's transport warns on its own
+#    for the dead backend: "read returned 0" at each interrupt until the
+#    queues are deleted, ~30 times, and once when they are; test 304), at
 #    most one line saying the device stopped working and one saying what
 #    it leaks - never a storm;
 #  - vmstat's balloon_inflate - balloon_deflate is never negative while it
