@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Freeze and restore (vballoon.ko in a QEMU/TCG guest, QEMU's device): the
+# guest suspends to idle with the balloon inflated to half its memory
+# (pm_test "devices": every device's suspend and resume callbacks run, then
+# the guest resumes by itself after 5 s).  As in-tree, freeze deflates the
+# whole balloon (vmstat's balloon_deflate rises by all of it) and restore
+# brings the reset device back: the balloon returns to the target, and a
+# new target after the resume is followed (the queues work again).  A held
+# pattern verifies and dmesg stays clean.  VB_FREEZE_KO=PATH runs another
+# build (a driver without freeze/restore fails: its queues are gone).
+. "$(dirname "$0")/../lib/common.sh"
+KO=${VB_FREEZE_KO:-$BUILD/x86_64/vballoon.ko}
+vb_require "$KO" "$BUILD/vb-workload"
+MIB=$((1 << 20))
+
+cat >"$T/guest.sh" <<'GUEST'
+balloon() {
+	awk '$1 == "balloon_inflate" { i = $2 } $1 == "balloon_deflate" { d = $2 }
+	     END { print i - d }' /proc/vmstat
+}
+vb_load_balloon ours || vb_fail "insmod vballoon failed"
+vb-workload fill --mib 64 --hold-file /tmp/hold --seed 7 || exit 1
+before=$(vb_meminfo MemTotal)
+vb_signal ready
+vb_wait inflated 300 || exit 1
+vb_wait_meminfo MemTotal -le $((before - 255 * 1024)) 60 >/dev/null ||
+	vb_fail "MemTotal did not drop by 256 MiB"
+vb_put balloon_before "$(balloon)"
+d0=$(vb_vmstat balloon_deflate)
+echo devices >/sys/power/pm_test || vb_fail "no pm_test (CONFIG_PM_DEBUG)"
+echo freeze >/sys/power/state || vb_fail "suspend to idle failed"
+echo none >/sys/power/pm_test
+vb_put deflated_in_freeze $(( $(vb_vmstat balloon_deflate) - d0 ))
+vb_signal resumed
+# Restore re-reads the target: the balloon comes back.
+vb_wait_meminfo MemTotal -le $((before - 255 * 1024)) 120 >/dev/null ||
+	vb_fail "the balloon did not come back after the resume"
+vb_put balloon_restored "$(balloon)"
+vb_signal restored
+vb_wait moved 300 || exit 1
+vb_wait_meminfo MemTotal -ge $((before - 193 * 1024)) 120 >/dev/null ||
+	vb_fail "MemTotal did not follow the new target after the resume"
+vb-workload verify --mib 64 --hold-file /tmp/hold --seed 7 || exit 1
+dmesg | grep -E "PM: |vballoon" | tail -n 12
+vb_check_dmesg
+exit 0
+GUEST
+
+vb_start_qemu --mem 512M --no-balloon-module --balloon "" --timeout 500 \
+	--module "$KO" -- "$T/guest.sh" || vb_fail "QEMU guest did not start"
+vb_wait_guest ready 300 || { vb_wait_qemu; vb_fail "guest not ready"; }
+vb_qemu_balloon $((256 * MIB))
+vb_qemu_wait_actual $((256 * MIB)) 180 || vb_fail "query-balloon actual did not reach 256 MiB"
+vb_signal_guest inflated
+vb_wait_guest resumed 300 || { vb_wait_qemu; vb_fail "guest did not resume"; }
+vb_wait_guest restored 300 || { vb_wait_qemu; vb_fail "balloon not restored"; }
+vb_qemu_wait_actual $((256 * MIB)) 60 || vb_fail "query-balloon actual not 256 MiB after the resume"
+vb_qemu_balloon $((320 * MIB))
+vb_qemu_wait_actual $((320 * MIB)) 180 || vb_fail "the device did not follow a new target after the resume"
+vb_signal_guest moved
+vb_wait_qemu || vb_fail "guest script failed"
+vb_log "balloon $(vb_get balloon_before) pages; freeze deflated $(vb_get deflated_in_freeze); restored to $(vb_get balloon_restored)"
+(( $(vb_get deflated_in_freeze) == $(vb_get balloon_before) )) ||
+	vb_fail "freeze deflated $(vb_get deflated_in_freeze) of $(vb_get balloon_before) pages"
+(( $(vb_get balloon_restored) == 65536 )) || vb_fail "restored balloon $(vb_get balloon_restored) pages"
+vb_log "ok"
