@@ -1572,20 +1572,6 @@ static int vb_view_print(const struct vb_view_file *f, char *buf, size_t size)
 	return n;
 }
 
-static int vb_view_alloc(struct vballoon *vb)
-{
-	unsigned int i;
-
-	vb->view.files = kcalloc(VB_VIEW_N, sizeof(*vb->view.files),
-				 GFP_KERNEL);
-	if (!vb->view.files)
-		return -ENOMEM;
-	for (i = 0; i < VB_VIEW_N; i++) {
-		vb->view.files[i].vb = vb;
-		vb->view.files[i].e = &vb_view_entries[i];
-	}
-	return 0;
-}
 
 #ifdef CONFIG_DEBUG_FS
 /* /sys/kernel/debug/vballoon/: the knobs, and a directory per device. */
@@ -1601,14 +1587,11 @@ static int vb_view_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(vb_view);
 
-static int vb_view_publish(struct vballoon *vb)
+static int vb_view_attach(struct vballoon *vb)
 {
 	struct vb_view *v = &vb->view;
 	unsigned int i;
-	int err = vb_view_alloc(vb);
 
-	if (err)
-		return err;
 	v->dir = debugfs_create_dir(dev_name(&vb->vdev->dev), vb_debugfs);
 	for (i = 0; i < VB_VIEW_N; i++)
 		debugfs_create_file(vb_view_entries[i].name, 0444, v->dir,
@@ -1616,10 +1599,9 @@ static int vb_view_publish(struct vballoon *vb)
 	return 0;
 }
 
-static void vb_view_unpublish(struct vballoon *vb)
+static void vb_view_detach(struct vballoon *vb)
 {
 	debugfs_remove_recursive(vb->view.dir);
-	kfree(vb->view.files);
 }
 
 static void vb_knobs_publish(void)
@@ -1661,19 +1643,15 @@ static ssize_t vb_view_attr_show(struct device *dev,
 }
 
 /* /sys/bus/virtio/devices/virtioN/vballoon/, the same files. */
-static int vb_view_publish(struct vballoon *vb)
+static int vb_view_attach(struct vballoon *vb)
 {
 	struct vb_view *v = &vb->view;
 	unsigned int i;
-	int err = vb_view_alloc(vb);
+	int err;
 
-	if (err)
-		return err;
 	v->attrs = kcalloc(VB_VIEW_N + 1, sizeof(*v->attrs), GFP_KERNEL);
-	if (!v->attrs) {
-		kfree(v->files);
+	if (!v->attrs)
 		return -ENOMEM;
-	}
 	for (i = 0; i < VB_VIEW_N; i++) {
 		struct device_attribute *a = &v->files[i].attr;
 
@@ -1686,20 +1664,42 @@ static int vb_view_publish(struct vballoon *vb)
 	v->group.name = KBUILD_MODNAME;
 	v->group.attrs = v->attrs;
 	err = sysfs_create_group(&vb->vdev->dev.kobj, &v->group);
-	if (err) {
+	if (err)
 		kfree(v->attrs);
-		kfree(v->files);
+	return err;
+}
+
+static void vb_view_detach(struct vballoon *vb)
+{
+	sysfs_remove_group(&vb->vdev->dev.kobj, &vb->view.group);
+	kfree(vb->view.attrs);
+}
+#endif
+
+static int vb_view_publish(struct vballoon *vb)
+{
+	struct vb_view *v = &vb->view;
+	unsigned int i;
+	int err;
+
+	v->files = kcalloc(VB_VIEW_N, sizeof(*v->files), GFP_KERNEL);
+	if (!v->files)
+		return -ENOMEM;
+	for (i = 0; i < VB_VIEW_N; i++) {
+		v->files[i].vb = vb;
+		v->files[i].e = &vb_view_entries[i];
 	}
+	err = vb_view_attach(vb);
+	if (err)
+		kfree(v->files);
 	return err;
 }
 
 static void vb_view_unpublish(struct vballoon *vb)
 {
-	sysfs_remove_group(&vb->vdev->dev.kobj, &vb->view.group);
-	kfree(vb->view.attrs);
+	vb_view_detach(vb);
 	kfree(vb->view.files);
 }
-#endif
 
 /* ---- probe, remove, freeze, restore ---- */
 

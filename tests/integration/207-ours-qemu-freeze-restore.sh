@@ -15,10 +15,6 @@ vb_require "$KO" "$BUILD/vb-workload"
 MIB=$((1 << 20))
 
 cat >"$T/guest.sh" <<'GUEST'
-balloon() {
-	awk '$1 == "balloon_inflate" { i = $2 } $1 == "balloon_deflate" { d = $2 }
-	     END { print i - d }' /proc/vmstat
-}
 vb_load_balloon ours || vb_fail "insmod vballoon failed"
 vb-workload fill --mib 64 --hold-file /tmp/hold --seed 7 || exit 1
 before=$(vb_meminfo MemTotal)
@@ -26,7 +22,7 @@ vb_signal ready
 vb_wait inflated 300 || exit 1
 vb_wait_meminfo MemTotal -le $((before - 255 * 1024)) 60 >/dev/null ||
 	vb_fail "MemTotal did not drop by 256 MiB"
-vb_put balloon_before "$(balloon)"
+vb_put balloon_before "$(vb_balloon_pages)"
 d0=$(vb_vmstat balloon_deflate)
 echo devices >/sys/power/pm_test || vb_fail "no pm_test (CONFIG_PM_DEBUG)"
 echo freeze >/sys/power/state || vb_fail "suspend to idle failed"
@@ -36,7 +32,7 @@ vb_signal resumed
 # Restore re-reads the target: the balloon comes back.
 vb_wait_meminfo MemTotal -le $((before - 255 * 1024)) 120 >/dev/null ||
 	vb_fail "the balloon did not come back after the resume"
-vb_put balloon_restored "$(balloon)"
+vb_put balloon_restored "$(vb_balloon_pages)"
 vb_signal restored
 vb_wait moved 300 || exit 1
 vb_wait_meminfo MemTotal -ge $((before - 193 * 1024)) 120 >/dev/null ||

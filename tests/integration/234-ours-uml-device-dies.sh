@@ -21,10 +21,6 @@ vb_require "$BUILD/vballoond" "$BUILD/vballoonctl" "$BUILD/um/vballoon.ko"
 MIB=$((1 << 20))
 
 cat >"$T/guest.sh" <<'GUEST'
-balloon() {
-	awk '$1 == "balloon_inflate" { i = $2 } $1 == "balloon_deflate" { d = $2 }
-	     END { print i - d }' /proc/vmstat
-}
 vb_load_balloon ours || vb_fail "insmod vballoon failed"
 vb_tmpfs /mnt/t
 vb_touch_free /mnt/t 32
@@ -32,10 +28,10 @@ total0=$(vb_meminfo MemTotal)
 vb_signal loaded
 vb_wait inflated 120 || exit 1
 total1=$(vb_meminfo MemTotal)
-vb_put inflated_pages "$(balloon)"
+vb_put inflated_pages "$(vb_balloon_pages)"
 # Sample the balloon's vmstat size from before the kill until rmmod
 # (which waits for the device's removal to finish).
-(while :; do balloon; sleep 0.05; done) >/tmp/balloon.log 2>&1 &
+(while :; do vb_balloon_pages; sleep 0.05; done) >/tmp/balloon.log 2>&1 &
 sampler=$!
 echo "vb-test: the daemon is killed now" >/dev/kmsg
 vb_signal marked
@@ -52,7 +48,7 @@ rmmod vballoon || vb_fail "rmmod failed"
 vb_put rmmod_secs $(( $(date +%s) - t0 ))
 kill "$sampler"
 vb_put balloon_min "$(sort -n /tmp/balloon.log | head -n 1)"
-vb_put balloon_end "$(balloon)"
+vb_put balloon_end "$(vb_balloon_pages)"
 vb_put total "$total0 $total1 $(vb_meminfo MemTotal)"
 dmesg | sed -n '/vb-test: the daemon is killed now/,$p' >/vb/share/dmesg.after
 exit 0

@@ -158,6 +158,13 @@ vb_vmstat() {
 	awk -v k="$1" '$1 == k { print $2 }' /proc/vmstat
 }
 
+# vb_balloon_pages: the balloon's size as vmstat counts it, any driver
+# (balloon_inflate - balloon_deflate; a page compaction moved counts once).
+vb_balloon_pages() {
+	awk '$1 == "balloon_inflate" { i = $2 } $1 == "balloon_deflate" { d = $2 }
+	     END { print i - d }' /proc/vmstat
+}
+
 # vb_ours_dir: the directory of vballoon.ko's debug view of its device
 # (pages, counters: one value per file), in debugfs or, on a kernel
 # without it (UML), in sysfs; fails when the driver is bound to no device.
