@@ -1849,6 +1849,10 @@ static void vb_session_init(struct vballoon *vb)
 {
 	struct vb_reqs *r = &vb->reqs;
 
+	/* vb_init_vqs() sets those whose feature was negotiated. */
+	vb->stats_vq = NULL;
+	vb->free_page_vq = NULL;
+	vb->reporting_vq = NULL;
 	vb->ranges = vb_has(vb, VB_F_PAGE_RANGES);
 	vb->cont = vb->ranges && vb_has(vb, VB_F_CONT_PAGES);
 	vb->deflate_on_oom = vb_has(vb, VB_F_DEFLATE_ON_OOM);
