@@ -2,9 +2,9 @@
 # bench/qemu.sh - the QEMU/TCG sections of bench/run (sourced).  One x86-64
 # guest per driver serves three sections in turn, each only if selected:
 #   qemu-inflate  balloon 2048 -> 512 MiB and back, RUNS times (QMP polling)
-#   compaction    seed 001: fragment, inflate, free, compact_memory;
+#   compaction    fragment, inflate, free, compact_memory;
 #                 balloon pages migrated and order-9 blocks afterwards
-#   migration     seeds 002/004: dirty then free 1.5 GiB, migrate to
+#   migration     dirty then free 1.5 GiB, migrate to
 #                 exec:cat > /dev/null at unlimited bandwidth and at 1 GiB/s
 # A third guest (in-tree driver, device without free-page-hint) gives the
 # migration baseline.
@@ -65,7 +65,7 @@ qemu_guest() {
 		-- "$T/qemu-guest.sh" "$drv" $frag $dirty "$do_comp" "$do_mig" "$@" ||
 		vb_fail "$label: QEMU guest did not start"
 	q=$VB_QEMU_QMP
-	gwait ready 600 || { vb_wait_qemu; vb_fail "$label: guest not ready"; }
+	vb_wait_guest_alive "$VB_QEMU_LAUNCHER_PID" ready 600 || { vb_wait_qemu; vb_fail "$label: guest not ready"; }
 	if [ "$do_inf" = 1 ]; then
 		for ((i = 1; i <= RUNS; i++)); do
 			r=$(qmp "$q" balloon $((target * MIB)) --timeout 900) ||
@@ -85,11 +85,11 @@ qemu_guest() {
 	fi
 	vb_signal_guest inflate-done
 	if [ "$do_comp" = 1 ]; then
-		gwait fragged 900 || { vb_wait_qemu; vb_fail "$label: frag failed"; }
+		vb_wait_guest_alive "$VB_QEMU_LAUNCHER_PID" fragged 900 || { vb_wait_qemu; vb_fail "$label: frag failed"; }
 		qmp "$q" balloon $(((mem - bal) * MIB)) --timeout 900 >/dev/null ||
 			vb_fail "$label: inflate for compaction did not complete"
 		vb_signal_guest inflated
-		gwait compacted 900 || { vb_wait_qemu; vb_fail "$label: compaction step failed"; }
+		vb_wait_guest_alive "$VB_QEMU_LAUNCHER_PID" compacted 900 || { vb_wait_qemu; vb_fail "$label: compaction step failed"; }
 		row compaction "$mlabel" guest_mib=$mem balloon_mib=$bal \
 			frag_mib=$frag balloon_migrated="$(vb_get migrated)" \
 			order9_blocks_before="$(vb_get o9_freed)" \
@@ -173,8 +173,8 @@ sec_qemu() {
 	fi
 	qemu_guest "in-tree" intree "free-page-hint=on" $inf $comp $mig
 	qemu_guest "vballoon.ko" ours "free-page-hint=on" $inf $comp $mig
-	# Seed 001's comparison needs balloon pages that are NOT movable: the
-	# driver's movable knob (docs/driver.md).
+	# The unmovable-pages comparison needs balloon pages that are NOT
+	# movable: the driver's movable knob (docs/driver.md).
 	if [ $comp = 1 ]; then
 		qemu_guest "vballoon.ko" ours "" 0 1 0 movable=0
 	fi

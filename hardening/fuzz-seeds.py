@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Write the seed corpora of fuzz_balloon and fuzz_control.
+"""Write the seed corpora of every fuzzer (host/fuzz/corpus/NAME); regression
+inputs (regress-*) are kept there by hand.
 
     hardening/fuzz-seeds.py [TOP]
 
-Seeds are small programs in the harnesses' input formats (see the comments
-at the top of host/fuzz/fuzz_balloon.c and fuzz_control.c): one per request
-kind, so a short run starts from inputs that reach every handler.
+Seeds are small inputs in the harnesses' formats (see the comments at the
+top of host/fuzz/fuzz_*.c): UML's vhost-user handshake as a byte stream and
+as fd-carrying records, rings behind each balloon queue, and for
+fuzz_balloon and fuzz_control one program per request kind, so a short run
+starts from inputs that reach every handler.
 """
 import os
 import struct
@@ -101,7 +104,95 @@ control["stream-garbage"] = b"\x01\x02" + b'{"execute":"qmp_capabilities"}\n}}}{
 control["stream-deep"] = b"\x01\x00" + b"[" * 40 + b"]" * 40 + b"\n"
 control["stream-long"] = b"\x01\x3f" + b'{"execute":"' + b"a" * 70000 + b'"}\n'
 
-for name, seeds in (("fuzz_balloon", balloon), ("fuzz_control", control)):
+# ---- fuzz_vhost_user and fuzz_virtq ----
+# vhost-user requests and flags by number (include/vhost_user_wire.h).
+GET_FEATURES, SET_FEATURES, SET_OWNER, SET_MEM_TABLE = 1, 2, 3, 5
+SET_VRING_NUM, SET_VRING_ADDR, SET_VRING_BASE, GET_VRING_BASE = 8, 9, 10, 11
+SET_VRING_KICK, SET_VRING_CALL = 12, 13
+GET_PROTOCOL_FEATURES, SET_PROTOCOL_FEATURES, SET_VRING_ENABLE = 15, 16, 18
+SET_BACKEND_REQ_FD, GET_CONFIG = 21, 24
+VERSION = 0x1
+NR = 0x9                        # version 1 | NEED_REPLY
+GPA = 0x100000
+
+
+def msg(req, payload=b"", flags=VERSION):
+    return struct.pack("<III", req, flags, len(payload)) + payload
+
+
+def rec(nfds, req, payload=b"", flags=VERSION):
+    return bytes([nfds]) + msg(req, payload, flags)
+
+
+def u64(v):
+    return struct.pack("<Q", v)
+
+
+def state(i, n):
+    return struct.pack("<II", i, n)
+
+
+def uml_records():
+    out = rec(0, SET_OWNER) + rec(0, GET_FEATURES) + rec(0, GET_PROTOCOL_FEATURES)
+    out += rec(0, SET_PROTOCOL_FEATURES, u64(0x228), NR)
+    out += rec(1, SET_BACKEND_REQ_FD, b"", NR)
+    out += rec(0, GET_CONFIG, struct.pack("<III", 0, 16, 0) + bytes(16))
+    out += rec(0, SET_FEATURES, u64((1 << 32) | 0x7), NR)
+    table = struct.pack("<II", 1, 0) + struct.pack("<QQQQ", GPA, 1 << 20, GPA, 0) + bytes(32)
+    out += rec(1, SET_MEM_TABLE, table, NR)
+    for q in range(3):
+        base = GPA + q * 0x2000
+        out += rec(1, SET_VRING_CALL, u64(q), NR)
+        out += rec(0, SET_VRING_NUM, state(q, 16), NR) + rec(0, SET_VRING_BASE, state(q, 0), NR)
+        out += rec(0, SET_VRING_ADDR, struct.pack("<IIQQQQ", q, 0, base, base + 0x1000,
+                                                  base + 0x100, 2**64 - 1), NR)
+    for q in range(3):
+        out += rec(2, SET_VRING_KICK, u64(q), NR) + rec(0, SET_VRING_ENABLE, state(q, 1), NR)
+    out += rec(0, GET_FEATURES) + rec(0, GET_VRING_BASE, state(0, 0))
+    return out
+
+
+stream = msg(SET_OWNER) + msg(GET_FEATURES) + msg(GET_PROTOCOL_FEATURES) + \
+    msg(SET_PROTOCOL_FEATURES, u64(0x228), NR) + \
+    msg(GET_CONFIG, struct.pack("<III", 0, 16, 0) + bytes(16)) + \
+    msg(SET_FEATURES, u64(1 << 32), NR) + msg(SET_VRING_NUM, state(0, 256), NR) + msg(99, b"", NR)
+vhost_user = {
+    "uml-handshake-records": b"\x01" + uml_records(),
+    "uml-handshake-stream": b"\x00" + stream,
+    "oversize": b"\x00" + struct.pack("<III", GET_FEATURES, VERSION, 100000),
+}
+
+
+# fuzz_virtq: [queue][features][desc table 16*16][avail 6+32][data]
+def desc(addr, ln, flags, nxt):
+    return struct.pack("<QIHH", addr, ln, flags, nxt)
+
+
+DATA = GPA + 0x1000
+
+
+def ring(descs, heads):
+    t = b"".join(descs) + bytes(16 * (16 - len(descs)))
+    av = struct.pack("<HH", 0, len(heads)) + b"".join(struct.pack("<H", h) for h in heads)
+    av += bytes(6 + 32 - len(av))
+    return t + av
+
+
+ring_pfns = b"".join(struct.pack("<I", (GPA >> 12) + 0x20 + i) for i in range(8))
+ring_stats = b"".join(struct.pack("<HQ", t, 1000 * t) for t in range(10))
+virtq = {
+    "inflate-8-pfns": bytes([0, 0xff]) + ring([desc(DATA, 32, 0, 0)], [0]) + ring_pfns,
+    "deflate-8-pfns": bytes([1, 0xff]) + ring([desc(DATA, 32, 0, 0)], [0]) + ring_pfns,
+    "stats": bytes([2, 0xff]) + ring([desc(DATA, len(ring_stats), 0, 0)], [0]) + ring_stats,
+    "loop": bytes([0, 0xff]) + ring([desc(DATA, 4, 1, 1), desc(DATA, 4, 1, 0)], [0]),
+    "ranges": bytes([0, 0xff]) + ring([desc(DATA, 16, 0, 0)], [0]) +
+    struct.pack("<QII", (GPA >> 12) + 0x40, 16, 0),
+    "report": bytes([4, 0xff]) + ring([desc(GPA + 0x10000, 0x4000, 2, 0)], [0]),
+}
+
+
+for name, seeds in (("fuzz_vhost_user", vhost_user), ("fuzz_virtq", virtq),
+                    ("fuzz_balloon", balloon), ("fuzz_control", control)):
     d = os.path.join(TOP, "host", "fuzz", "corpus", name)
     os.makedirs(d, exist_ok=True)
     for k, v in seeds.items():

@@ -699,8 +699,11 @@ static void client_flush(struct client *c)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
 		if (n <= 0) {
-			client_close(c, "write failed");
-			return;
+			/* The client is gone: what it sent before still runs
+			 * (a command must not depend on its reply being read),
+			 * its replies go nowhere, and the read side closes it. */
+			c->out_len = 0;
+			break;
 		}
 		memmove(c->out, c->out + n, c->out_len - n);
 		c->out_len -= n;

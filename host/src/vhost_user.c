@@ -33,16 +33,10 @@
 #include "vhost_user.h"
 #include "virtq.h"
 
-_Static_assert(sizeof(struct vu_hdr) == 12, "vhost-user header");
-_Static_assert(sizeof(struct vu_vring_state) == 8, "vring state");
-_Static_assert(sizeof(struct vu_vring_addr) == 40, "vring addr");
-_Static_assert(sizeof(struct vu_mem_region) == 32, "memory region");
-_Static_assert(offsetof(struct vu_msg, u64) == 12, "payload offset");
 _Static_assert(VU_MAX_REGIONS == GUEST_MEM_MAX_REGIONS, "region limits");
 
 #define BIT(n)			(1ULL << (n))
 #define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
-#define VU_REPLY_FLAGS		(VU_FLAG_VERSION | VU_FLAG_REPLY)	/* exactly 0x5 */
 #define VU_MSGS_PER_WAKEUP	64
 
 /* Info lines a frontend can trigger at will (connect loops, reloads):

@@ -2,12 +2,18 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # A hostile vhost-user frontend (vb-hostile) against the ASan+UBSan daemon,
 # while a second, well-behaved guest is served by the same daemon.  Each
-# hostile case runs on fresh connections; after each: the daemon is alive,
-# answers a new frontend (vb-hostile checks), logged a bounded number of
-# lines (rate limits, floods included), and the good guest's balloon still
-# follows its target.  vb-hostile checks that the parts of its RAM file
-# outside the shared region kept content and blocks; the good guest checks
-# its pattern at the end.  No sanitizer report may appear.
+# hostile case runs on fresh connections and must show exactly the outcome
+# the table in docs/hardening.md gives it (error reply, disconnect, request
+# refused, broken, ignored, survived): vb-hostile checks it, with the
+# daemon's own broken flag and refused counter over QMP, and the table is
+# the one vb-hostile prints (--table), so the two cannot drift.  After each
+# case: the daemon is alive, answers a new frontend, logged a bounded number
+# of lines (rate limits, floods included), and the good guest's balloon
+# still follows its target.  vb-hostile checks that the parts of its RAM
+# file outside the shared region kept content and blocks; the good guest
+# checks its pattern at the end.  No sanitizer report may appear.
+# hardening/negative-run.sh shows this test failing against daemons that
+# answer a refusal by hanging up or accept what they must refuse.
 # vb-test: timeout=400
 . "$(dirname "$0")/../lib/common.sh"
 SAN_D=$BUILD/san/vballoond
@@ -37,12 +43,19 @@ GOOD_PID=$VB_BG_PID
 vb_wait_file "$T/good.status" 20 "$GOOD_PID" || vb_fail "good guest did not come up: $(cat "$T/good.log")"
 blocks0=$(status_of ram_blocks)
 
+# The documented table is the one the cases carry.
+table() { sed -n '/^<!-- hostile-cases: /,/^<!-- end hostile-cases -->/p' "$TOP/docs/hardening.md" | sed '1d;$d'; }
+diff <(table) <("$BUILD/vb-hostile" hostile --table) ||
+	vb_fail "docs/hardening.md's hostile case table differs from vb-hostile hostile --table"
+expected_of() { table | awk -F' [|] ' -v c="| $1" '$1 == c { sub(/ [|]$/, "", $3); print $3 }'; }
+
 n=0 i=0
-for c in $("$BUILD/vb-hostile" hostile "$VB_SOCK" --list); do
+for c in $("$BUILD/vb-hostile" hostile --list); do
 	before=$(wc -l <"$T/daemon.log")
 	# the case runs while the other guest's balloon is moved (served
 	# concurrently, floods included)
-	vb_bg "$BUILD/vb-hostile" hostile "$VB_SOCK" --case "$c" >"$T/case.log" 2>&1
+	vb_bg "$BUILD/vb-hostile" hostile "$VB_SOCK" --qmp "$VB_QMP" --guest hostile \
+		--case "$c" >"$T/case.log" 2>&1
 	hpid=$VB_BG_PID
 	i=$((i + 1))
 	want=$(( (i % 3) * 1024 ))
@@ -51,13 +64,17 @@ for c in $("$BUILD/vb-hostile" hostile "$VB_SOCK" --list); do
 	wait "$hpid" || { cat "$T/case.log"; vb_fail "hostile case $c failed"; }
 	vb_untrack "$hpid"
 	grep -v ': start$' "$T/case.log"
+	expect=$(expected_of "$c")
+	[ -n "$expect" ] || vb_fail "case $c is not in docs/hardening.md"
+	grep -qx "case $c: expected $expect, observed $expect" "$T/case.log" ||
+		vb_fail "case $c: not the documented outcome '$expect'"
 	alive "$c"
 	lines=$(($(wc -l <"$T/daemon.log") - before))
 	[ "$lines" -le "$MAX_LINES" ] ||
 		{ tail -n 20 "$T/daemon.log"; vb_fail "case $c: $lines log lines (> $MAX_LINES): not rate-limited"; }
 	n=$((n + 1))
 done
-vb_log "$n hostile cases run"
+vb_log "$n hostile cases run, each with its documented outcome"
 [ "$n" -ge 26 ] || vb_fail "only $n cases"
 
 # The good guest: inflate 16 MiB, host blocks drop, then everything back.

@@ -409,3 +409,31 @@ vb_wait_console() {
 	echo "timed out after ${timeout}s waiting for /$pat/ on $f" >&2
 	return 1
 }
+
+# ---- for bench/run: launcher-bounded waits, a huge tmpfs per run ----
+
+# vb_wait_guest_alive PID NAME [timeout_s]: vb_wait_guest that also gives
+# up as soon as launcher PID is gone (a guest that crashed never signals).
+vb_wait_guest_alive() {
+	local pid=$1 name=$2 timeout=${3:-60} i
+	for ((i = 0; i < timeout; i++)); do
+		vb_wait_guest "$name" 1 2>/dev/null && return 0
+		# the script ended: vb_wait_guest says so
+		[ -e "$VB_SHARE/.vb-exit" ] && { vb_wait_guest "$name" 1; return; }
+		kill -0 "$pid" 2>/dev/null ||
+			{ echo "guest exited while the host waited for '$name'" >&2; return 1; }
+	done
+	echo "timed out after ${timeout}s waiting for guest signal '$name'" >&2
+	return 1
+}
+
+# vb_huge_umount: unmount vb_huge_tmpfs's tmpfs now (a benchmark starts
+# each run from an empty one; vb_huge_tmpfs mounts the next).
+vb_huge_umount() {
+	local i
+	for i in "${!VB_MOUNTS[@]}"; do
+		[ "${VB_MOUNTS[$i]}" = "$VB_HUGE_DIR" ] && unset 'VB_MOUNTS[i]'
+	done
+	VB_MOUNTS=("${VB_MOUNTS[@]}")
+	umount "$VB_HUGE_DIR"
+}
