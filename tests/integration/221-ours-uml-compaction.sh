@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# Movable balloon pages (seed 001) with vballoon.ko on vballoond (UML):
+# Movable balloon pages with vballoon.ko on vballoond (UML):
 # the balloon is inflated over fragmented guest memory, the fragmenting
 # file is removed and `compact_memory` runs.  Balloon pages must migrate
 # (vmstat balloon_migrate rises), and the host must see each migration as

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # vb-test: serial
-# Seed 000's scenario with vballoon.ko on vballoond (UML), the RAM file on a
+# Host huge pages under a fragmented, ballooned guest, with vballoon.ko on
+# vballoond (UML), the RAM file on a
 # huge=always tmpfs: a 1 GiB guest touches its memory (host THP-backed),
 # the workload fragments 400 MiB (every other page freed), the balloon goes
 # to 600 MiB.  Run with 4 KiB inflation (PAGE_RANGES only) and with
