@@ -78,7 +78,8 @@ MODULE_PARM_DESC(extensions, "Accept vballoon's experimental feature bits 20 (pa
  * Switches for experiments and tests, never needed in production.  They
  * live in debugfs (/sys/kernel/debug/vballoon/); a kernel without debugfs
  * (UML) gets them as module parameters of the same names instead.  A new
- * switch is a field here plus one line in each list of vb_knobs_publish().
+ * switch is a field here plus one line in each of the two lists that
+ * publish them: vb_knobs_publish() (debugfs), module_param_named() (none).
  */
 static struct vb_knobs {
 	bool movable;		/* balloon pages visible to compaction (probe) */
