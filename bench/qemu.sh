@@ -45,9 +45,8 @@ if [ "$do_mig" = 1 ]; then
 	echo "VB-MIG-READY"
 	# The host quits QEMU after its migrations.  vballoon.ko counts the
 	# pages it hinted: the host reads the count from the console.
-	st=$(ls -d /sys/bus/virtio/drivers/vballoon/virtio*/vballoon 2>/dev/null)
 	while :; do
-		[ -n "$st" ] && echo "VB-HINTED $(sed -n 's/^hint_pages //p' $st/state)"
+		vb_ours_dir >/dev/null 2>&1 && echo "VB-HINTED $(vb_ours_val hint_pages)"
 		sleep 1
 	done
 fi
@@ -174,13 +173,9 @@ sec_qemu() {
 	fi
 	qemu_guest "in-tree" intree "free-page-hint=on" $inf $comp $mig
 	qemu_guest "vballoon.ko" ours "free-page-hint=on" $inf $comp $mig
-	# The unmovable-pages comparison needs balloon pages that are NOT movable: only
-	# if the driver has a parameter for it (none yet: reported missing).
-	local p
-	p=$(modinfo -p "$BUILD/x86_64/vballoon.ko" 2>/dev/null | sed -n 's/^\([a-z_]*movable[a-z_]*\):.*/\1/p' | head -1)
-	if [ $comp = 1 ] && [ -n "$p" ]; then
-		qemu_guest "vballoon.ko" ours "" 0 1 0 "$p=0"
-	elif [ $comp = 1 ]; then
-		vb_log "compaction: vballoon.ko has no *movable* parameter; no 'not movable' row"
+	# The unmovable-pages comparison needs balloon pages that are NOT
+	# movable: the driver's movable knob (docs/driver.md).
+	if [ $comp = 1 ]; then
+		qemu_guest "vballoon.ko" ours "" 0 1 0 movable=0
 	fi
 }

@@ -4,14 +4,15 @@
  *
  * Standard features: inflate/deflate with PFN arrays, MUST_TELL_HOST,
  * stats, deflate-on-OOM, free page hints, page poison, free page reporting,
- * movable balloon pages.  vballoon extensions (experimental, docs/abi.md):
- * page ranges on the inflate/deflate queues and continuous-page inflation.
+ * movable balloon pages, freeze/restore.  vballoon extensions (experimental,
+ * docs/abi.md): page ranges on the inflate/deflate queues and
+ * continuous-page inflation.
  *
  * Locking:
  *  - vb->lock (mutex) serialises every inflate/deflate request: the request
- *    buffer, num_pages and the pages' membership of the balloon.  The
- *    migratepage callback only trylocks it (compaction may run from within
- *    our own allocations).
+ *    pipeline (struct vb_reqs), num_pages and the pages' membership of the
+ *    balloon.  The migratepage callback only trylocks it (compaction may
+ *    run from within our own allocations).
  *  - vb->bdi.pages_lock (spinlock, balloon core) protects the page list.
  *  - vb->stop_lock protects stop_update, checked before queueing work.
  *  - vb->hint_lock protects the list of held free page hint blocks.
@@ -30,6 +31,9 @@
 #include <linux/delay.h>
 #include <linux/ktime.h>
 #include <linux/sched.h>
+#include <linux/bitops.h>
+#include <linux/debugfs.h>
+#include <linux/seq_file.h>
 #include <linux/sysfs.h>
 #include <linux/scatterlist.h>
 #include <linux/virtio.h>
@@ -41,101 +45,120 @@
 
 #define VB_DEVICE_ID		5	/* VIRTIO_ID_BALLOON */
 #define VB_PAGES_PER_PAGE	(1U << (PAGE_SHIFT - VB_PFN_SHIFT))
-#define VB_MAX_RANGES		256	/* ranges per request: 4 KiB buffer */
-#define VB_MAX_PFN_BATCH	1024
+#define VB_REQ_BYTES		4096	/* one request buffer */
+#define VB_MAX_RANGES		(VB_REQ_BYTES / sizeof(struct vb_range))
+#define VB_PFN_BATCH		256	/* PFNs per request, as in-tree */
+#define VB_OOM_PAGES		256	/* 4 KiB pages per OOM notification */
 #define VB_OOM_NOTIFY_PRIORITY	80
 #define VB_NR_VQS		5
+#define VB_HINT_MIN_ORDER	4	/* see docs/driver.md, free page hints */
+#define VB_HINT_RESERVE_MIB	16UL	/* free memory a hint round leaves */
 #define VB_HINT_MAX_BUF_PAGES	(32UL << (20 - PAGE_SHIFT))
 #define VB_HINT_KICK_BATCH	8
+#define VB_ACK_TIMEOUT		(5 * HZ) /* a request the device sits on */
 #define VB_POLL_MAX_US		(5 * USEC_PER_SEC)
 #define VB_ACTUAL_EVERY		HZ	/* progress while resizing */
-#define VB_DEFLATE_CHUNKS	4	/* range_batch_pages per deflate round */
+#define VB_STUCK_RETRY		HZ	/* ask a silent device again */
+#define VB_DRY_RETRY		(HZ / 5) /* the allocator ran dry (in-tree) */
+#define VB_DEFLATE_CHUNKS	4	/* range batches per deflate round */
 #define VB_REQ_BUFS		3	/* request buffers: one filled, two sent */
 #define VB_INFLIGHT		2	/* inflate requests left in flight at most */
+#define VB_REMOVE_TRIES		500	/* x 20 ms: isolated pages at removal */
 
-/* Module parameters. */
-static unsigned int batch_pages = 256;
-module_param(batch_pages, uint, 0644);
-MODULE_PARM_DESC(batch_pages, "PFNs per inflate/deflate request (1-1024, default 256)");
+/*
+ * The one module parameter.  Feature bits 20 and 21 are vballoon's own,
+ * not reserved by the virtio specification: a guest administrator must be
+ * able to refuse them without the host's cooperation.
+ */
+static bool extensions = true;
+module_param(extensions, bool, 0444);
+MODULE_PARM_DESC(extensions, "Accept vballoon's experimental feature bits 20 (page ranges) and 21 (continuous pages) when offered (default 1)");
 
-static bool pipeline = true;
-module_param(pipeline, bool, 0644);
-MODULE_PARM_DESC(pipeline, "Build the next inflate request while the device discards the last (default 1)");
-
-static unsigned int range_batch_pages = 65536;
-module_param(range_batch_pages, uint, 0644);
-MODULE_PARM_DESC(range_batch_pages, "Pages per inflate round with page ranges, a deflate round takes up to 4 times that (default 65536)");
-
-static unsigned int oom_pages = 256;
-module_param(oom_pages, uint, 0644);
-MODULE_PARM_DESC(oom_pages, "Pages released per OOM notification with DEFLATE_ON_OOM (default 256)");
-
-static unsigned int hint_min_order = 4;
-module_param(hint_min_order, uint, 0644);
-MODULE_PARM_DESC(hint_min_order, "Smallest block order sent as a free page hint (default 4; in-tree hints only the top order; below 3 the guest soon needs the blocks back)");
-
-static unsigned int hint_max_mib;
-module_param(hint_max_mib, uint, 0644);
-MODULE_PARM_DESC(hint_max_mib, "Most memory held as free page hints per round, MiB (0 = no limit)");
-
-static unsigned int hint_reserve_mib = 16;
-module_param(hint_reserve_mib, uint, 0644);
-MODULE_PARM_DESC(hint_reserve_mib, "Free memory a hint round leaves above the high watermark, MiB (default 16)");
-
-static unsigned int ack_timeout_ms = 5000;
-module_param(ack_timeout_ms, uint, 0644);
-MODULE_PARM_DESC(ack_timeout_ms, "Give up waiting for the device to use an inflate/deflate request after this long; no new request until it does (0 = wait forever)");
-
-static bool page_ranges = true;
-module_param(page_ranges, bool, 0444);
-MODULE_PARM_DESC(page_ranges, "Accept the experimental PAGE_RANGES feature if offered");
-
-static bool cont_pages = true;
-module_param(cont_pages, bool, 0444);
-MODULE_PARM_DESC(cont_pages, "Accept the experimental CONT_PAGES feature if offered (needs page_ranges)");
-
-static bool cont_compact = true;
-module_param(cont_compact, bool, 0644);
-MODULE_PARM_DESC(cont_compact, "Let continuous-page allocations compact guest memory before falling back (default on)");
-
-static bool movable = true;
-module_param(movable, bool, 0444);
-MODULE_PARM_DESC(movable, "Make balloon pages movable by compaction (default on; off only to measure what it buys)");
-
-static bool stats_ext = true;
-module_param(stats_ext, bool, 0644);
-MODULE_PARM_DESC(stats_ext, "Send stat tags 10-15 (OOM kills, stalls, scan/reclaim)");
-
-enum vb_cfg_bits {
-	VB_CFG_CMD_ID,		/* free_page_hint_cmd_id must be re-read */
-	VB_CFG_SIZE,		/* num_pages and pages_order must be re-read */
+/*
+ * Switches for experiments and tests, never needed in production.  They
+ * live in debugfs (/sys/kernel/debug/vballoon/); a kernel without debugfs
+ * (UML) gets them as module parameters of the same names instead.  A new
+ * switch is a field here plus one line in each of the two lists that
+ * publish them: vb_knobs_publish() (debugfs), module_param_named() (none).
+ */
+static struct vb_knobs {
+	bool movable;		/* balloon pages visible to compaction (probe) */
+	bool pipeline;		/* inflate requests left in flight */
+	bool cont_compact;	/* high-order inflate may compact */
+	u32 range_batch_pages;	/* pages per inflate round with ranges */
+} vb_knobs = {
+	.movable = true,
+	.pipeline = true,
+	.cont_compact = true,
+	.range_batch_pages = 65536,
 };
 
+enum vb_flag_bits {
+	VB_CFG_CMD_ID,		/* free_page_hint_cmd_id must be re-read */
+	VB_CFG_SIZE,		/* num_pages and pages_order must be re-read */
+	VB_DEAD,		/* the device stopped working: no more requests */
+};
+
+/* Debug counters (the view below), updated under the lock of their path. */
 struct vb_counters {
-	u64 inflated;		/* pages put into the balloon */
-	u64 deflated;		/* pages taken out */
-	u64 inflate_reqs;
-	u64 deflate_reqs;
-	u64 req_bytes;		/* inflate/deflate bytes put on the wire */
-	u64 alloc_fail;		/* inflate rounds that ran out of memory */
-	u64 migrated;
-	u64 oom_deflated;
-	u64 cont_fallbacks;	/* block allocations retried one order lower */
-	u64 inflate_alloc_us;	/* time spent allocating inflate batches */
-	u64 inflate_send_us;	/* time under the lock: requests and acks */
-	u64 wait_us;		/* time waiting for inflate/deflate acks */
-	u64 overlapped;		/* inflate requests sent without waiting */
-	u64 actual_us;		/* time writing actual to the config */
-	u64 blocks_by_order[VB_TOP_ORDER + 1];
-	u64 stats_sent;
-	u64 hint_rounds;
-	u64 hint_blocks;
-	u64 hint_pages;		/* cumulative pages hinted */
-	u64 hint_shrunk;	/* hint pages given back to a shrinker */
-	u64 hint_round_us;	/* duration of the last hint round */
-	u64 hint_by_order[VB_TOP_ORDER + 1];
-	u64 reported_pages;
-	u64 reports;
+	unsigned long inflate_reqs;
+	unsigned long deflate_reqs;
+	unsigned long req_bytes;	/* inflate/deflate bytes sent */
+	unsigned long alloc_fail;	/* inflate rounds that ran out of memory */
+	unsigned long migrated;
+	unsigned long oom_deflated;
+	unsigned long cont_fallbacks;	/* blocks retried one order lower */
+	unsigned long overlapped;	/* inflate requests sent without waiting */
+	unsigned long blocks_by_order[VB_TOP_ORDER + 1];
+	unsigned long stats_sent;
+	unsigned long hint_rounds;
+	unsigned long hint_blocks;
+	unsigned long hint_pages;	/* cumulative pages hinted */
+	unsigned long hint_shrunk;	/* hint pages given back to a shrinker */
+	unsigned long hint_round_us;	/* duration of the last hint round */
+	unsigned long hint_by_order[VB_TOP_ORDER + 1];
+	unsigned long reported_pages;
+	unsigned long reports;
+};
+
+/*
+ * The inflate/deflate request pipeline, all under vb->lock.  Of the
+ * VB_REQ_BUFS buffers one is being filled and the others may be held by
+ * the device: a buffer is its request's token, refilled only once the
+ * device gave it back, so a device answering out of order never sees a
+ * request change under it.  The inflates in flight are the buffers the
+ * device holds, unless a queue is stuck: those stay the device's, and
+ * their pages stay in the balloon and count in actual.
+ */
+struct vb_reqs {
+	void *buf[VB_REQ_BUFS];		/* kmalloc'd, VB_REQ_BYTES each */
+	u32 pages[VB_REQ_BUFS];		/* inflate pages acked with buf[i] */
+	unsigned long busy;		/* bit i: the device holds buf[i] */
+	unsigned int fill;		/* index of the buffer being filled */
+	unsigned int n;			/* entries used in buf[fill] */
+	unsigned int cap;		/* entries that fit in a buffer */
+	struct virtqueue *stuck_vq;	/* holds an unanswered request */
+	int err;			/* a request of this batch failed */
+};
+
+struct vballoon;
+struct vb_view_entry;
+
+/* One file of the debug view: a debugfs file or a sysfs attribute. */
+struct vb_view_file {
+	struct device_attribute attr;	/* sysfs only */
+	struct vballoon *vb;
+	const struct vb_view_entry *e;
+};
+
+struct vb_view {
+	struct vb_view_file *files;
+#ifdef CONFIG_DEBUG_FS
+	struct dentry *dir;
+#else
+	struct attribute **attrs;
+	struct attribute_group group;
+#endif
 };
 
 struct vballoon {
@@ -143,29 +166,22 @@ struct vballoon {
 	struct virtqueue *inflate_vq, *deflate_vq, *stats_vq;
 	struct virtqueue *free_page_vq, *reporting_vq;
 	struct workqueue_struct *wq;
-	struct work_struct size_work;
+	struct delayed_work size_work;
 	struct work_struct stats_work;
 	struct work_struct hint_work;
 
 	spinlock_t stop_lock;
-	bool stop_update;		/* stop_lock: no new work after remove */
+	bool stop_update;		/* stop_lock: no new work (remove, freeze) */
 
-	unsigned long cfg_flags;	/* enum vb_cfg_bits, atomic bitops */
+	unsigned long flags;		/* enum vb_flag_bits, atomic bitops */
 	wait_queue_head_t acked;	/* a request buffer came back */
 
 	struct mutex lock;
 	u32 num_pages;			/* lock: balloon size, 4 KiB units */
-	void *req;			/* lock: buffer being filled */
-	void *reqs[VB_REQ_BUFS];	/* kmalloc'd; req is one of them */
-	unsigned int req_slot;		/* lock: req == reqs[req_slot] */
-	unsigned long req_busy;		/* lock: bit i: the device holds reqs[i] */
-	u32 req_pages[VB_REQ_BUFS];	/* lock: unacknowledged inflate pages */
-	unsigned int infl;		/* lock: inflate requests in flight */
+	struct vb_reqs reqs;		/* lock */
 	unsigned long actual_at;	/* size work: last write or resize start */
 	bool resizing;			/* size work: target not reached yet */
 	u32 target;			/* size work: num_pages last read */
-	unsigned int req_n;		/* lock: entries used in req */
-	unsigned int req_cap;		/* entries that fit in req */
 	u32 max_range_pages;		/* device limit, 0 = none */
 	unsigned int cont_order;	/* device's preferred order */
 	struct balloon_dev_info bdi;
@@ -174,11 +190,7 @@ struct vballoon {
 
 	bool ranges;			/* PAGE_RANGES negotiated */
 	bool cont;			/* CONT_PAGES negotiated */
-	bool tell_host_first;		/* MUST_TELL_HOST negotiated */
 	bool deflate_on_oom;
-	bool dead;			/* device silent while halting */
-	struct virtqueue *stuck_vq;	/* lock: holds an unanswered request */
-	int req_err;			/* lock: a request of this batch failed */
 
 	struct vb_stat *stats;		/* kmalloc'd stats buffer */
 	struct notifier_block oom_nb;
@@ -201,7 +213,8 @@ struct vballoon {
 	struct page_reporting_dev_info pr;
 	bool pr_registered;
 #endif
-	struct vb_counters cnt;		/* updated under the lock of the path */
+	struct vb_view view;
+	struct vb_counters cnt;
 };
 
 static unsigned int features[] = {
@@ -225,6 +238,31 @@ static bool vb_has(struct vballoon *vb, unsigned int bit)
 	return virtio_has_feature(vb->vdev, bit);
 }
 
+static bool vb_dead(struct vballoon *vb)
+{
+	return test_bit(VB_DEAD, &vb->flags);
+}
+
+/*
+ * The device stopped working (a broken queue, or silent while halting):
+ * say so once, and send it nothing more.  What it holds stays with it.
+ */
+static void vb_mark_dead(struct vballoon *vb, const char *why)
+{
+	if (!test_and_set_bit(VB_DEAD, &vb->flags))
+		dev_err(&vb->vdev->dev, "device %s: no more requests to it\n",
+			why);
+}
+
+/* After a failed add or wait: was it the device? */
+static bool vb_check_broken(struct vballoon *vb, struct virtqueue *vq)
+{
+	if (!virtqueue_is_broken(vq))
+		return false;
+	vb_mark_dead(vb, "broken");
+	return true;
+}
+
 static void vb_ack(struct virtqueue *vq)
 {
 	struct vballoon *vb = vq->vdev->priv;
@@ -232,24 +270,93 @@ static void vb_ack(struct virtqueue *vq)
 	wake_up(&vb->acked);
 }
 
-/*
- * Take one used inflate/deflate request back (false if there is none):
- * its buffer is free again and its pages are acknowledged.
- */
-static bool vb_get_req(struct vballoon *vb, struct virtqueue *vq)
+/* ---- the request pipeline (struct vb_reqs, vb->lock) ---- */
+
+static void *vb_req_buf(struct vb_reqs *r)
+{
+	return r->buf[r->fill];
+}
+
+/* Inflate requests left in flight (see struct vb_reqs). */
+static unsigned int vb_reqs_inflight(struct vb_reqs *r)
+{
+	return r->stuck_vq ? 0 : hweight_long(r->busy);
+}
+
+/* Inflate pages sent but not yet acknowledged: not in actual yet. */
+static u32 vb_reqs_unacked(struct vb_reqs *r)
+{
+	unsigned int i;
+	u32 sum = 0;
+
+	if (r->stuck_vq)
+		return 0;
+	for_each_set_bit(i, &r->busy, VB_REQ_BUFS)
+		sum += r->pages[i];
+	return sum;
+}
+
+/* Fill a buffer the device does not hold next (one always is free). */
+static void vb_reqs_next(struct vb_reqs *r)
+{
+	r->fill = find_first_zero_bit(&r->busy, VB_REQ_BUFS);
+}
+
+/* Take one used request back from @vq (false if there is none). */
+static bool vb_reqs_get(struct vb_reqs *r, struct virtqueue *vq)
 {
 	unsigned int len, i;
 	void *buf = virtqueue_get_buf(vq, &len);
 
 	if (!buf)
 		return false;
-	for (i = 0; i < VB_REQ_BUFS; i++) {
-		if (buf != vb->reqs[i])
-			continue;
-		__clear_bit(i, &vb->req_busy);
-		vb->req_pages[i] = 0;
-	}
+	for (i = 0; i < VB_REQ_BUFS; i++)
+		if (buf == r->buf[i])
+			__clear_bit(i, &r->busy);
 	return true;
+}
+
+/*
+ * A request the device has not used within VB_ACK_TIMEOUT stays on its
+ * queue: the buffer still belongs to the device, so no other request is
+ * sent until every request of that queue came back.  Callers keep the
+ * pages of a failed request out of the guest's hands, so a silent host
+ * never gets pages it may still discard, and never wedges the guest.
+ */
+static bool vb_reqs_unstuck(struct vballoon *vb)
+{
+	struct vb_reqs *r = &vb->reqs;
+
+	if (!r->stuck_vq)
+		return true;
+	while (vb_reqs_get(r, r->stuck_vq))
+		;
+	if (r->busy)
+		return false;
+	r->stuck_vq = NULL;
+	dev_info(&vb->vdev->dev, "device answered again\n");
+	return true;
+}
+
+static int vb_reqs_alloc(struct vb_reqs *r)
+{
+	unsigned int i;
+
+	/* Shared with the device: heap memory, never .data or the stack. */
+	for (i = 0; i < VB_REQ_BUFS; i++) {
+		r->buf[i] = kzalloc(VB_REQ_BYTES, GFP_KERNEL);
+		if (!r->buf[i])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static void vb_reqs_free(struct vb_reqs *r)
+{
+	unsigned int i;
+
+	for (i = 0; i < VB_REQ_BUFS; i++)
+		kfree(r->buf[i]);
 }
 
 /*
@@ -257,69 +364,46 @@ static bool vb_get_req(struct vballoon *vb, struct virtqueue *vq)
  * sleep: poll the used ring there, and give up on a device that stays
  * silent (the machine is going down; nobody reuses the pages).
  */
-static void vb_poll_used(struct vballoon *vb, struct virtqueue *vq)
+static int vb_poll_used(struct vballoon *vb, struct virtqueue *vq)
 {
 	unsigned int us;
 
 	for (us = 0; us < VB_POLL_MAX_US; us += 100) {
-		if (vb_get_req(vb, vq))
-			return;
+		if (vb_reqs_get(&vb->reqs, vq))
+			return 0;
+		if (vb_check_broken(vb, vq))
+			return -ENODEV;
 		udelay(100);
 	}
-	vb->dead = true;
-	dev_err(&vb->vdev->dev, "device did not answer while halting\n");
-}
-
-/*
- * A request the device has not used within ack_timeout_ms stays on its
- * queue: the buffer still belongs to the device, so no other request is
- * sent until every request of that queue came back.  Callers keep the
- * pages of a failed request out of the guest's hands, so a silent host
- * never gets pages it may still discard, and never wedges the guest.
- */
-static bool vb_unstuck(struct vballoon *vb)
-{
-	if (!vb->stuck_vq)
-		return true;
-	while (vb_get_req(vb, vb->stuck_vq))
-		;
-	if (vb->req_busy)
-		return false;
-	vb->stuck_vq = NULL;
-	dev_info(&vb->vdev->dev, "device answered again\n");
-	return true;
+	vb_mark_dead(vb, "silent while halting");
+	return -ENODEV;
 }
 
 static int vb_wait_used(struct vballoon *vb, struct virtqueue *vq)
 {
-	unsigned long start = jiffies;
-	ktime_t t0 = ktime_get();
+	unsigned long end = jiffies + VB_ACK_TIMEOUT;
 
-	while (!wait_event_timeout(vb->acked, vb_get_req(vb, vq),
+	while (!wait_event_timeout(vb->acked, vb_reqs_get(&vb->reqs, vq),
 				   HZ / 10)) {
-		if (virtqueue_is_broken(vq)) {
-			vb->dead = true;
-			return -EIO;
-		}
-		if (ack_timeout_ms &&
-		    time_after(jiffies, start + msecs_to_jiffies(ack_timeout_ms))) {
-			vb->stuck_vq = vq;
+		if (vb_check_broken(vb, vq))
+			return -ENODEV;
+		if (time_after(jiffies, end)) {
+			vb->reqs.stuck_vq = vq;
 			dev_warn_ratelimited(&vb->vdev->dev,
 					     "device did not answer a request in %u ms\n",
-					     ack_timeout_ms);
+					     jiffies_to_msecs(VB_ACK_TIMEOUT));
 			return -ETIMEDOUT;
 		}
 	}
-	vb->cnt.wait_us += ktime_us_delta(ktime_get(), t0);
 	return 0;
 }
 
 static int vb_wait_vq(struct vballoon *vb, struct virtqueue *vq)
 {
-	if (is_idle_task(current)) {
-		vb_poll_used(vb, vq);
-		return vb->dead ? -EIO : 0;
-	}
+	if (vb_dead(vb))
+		return -ENODEV;
+	if (is_idle_task(current))
+		return vb_poll_used(vb, vq);
 	return vb_wait_used(vb, vq);
 }
 
@@ -335,16 +419,12 @@ static int vb_wait_infl(struct vballoon *vb, unsigned int left)
 {
 	int err;
 
-	while (vb->infl > left) {
+	while (vb_reqs_inflight(&vb->reqs) > left) {
 		err = vb_wait_vq(vb, vb->inflate_vq);
 		if (err) {
-			vb->infl = 0;
-			/* The batches stay in the balloon and count in actual. */
-			memset(vb->req_pages, 0, sizeof(vb->req_pages));
-			vb->req_err = err;
+			vb->reqs.err = err;
 			return err;
 		}
-		vb->infl--;
 	}
 	return 0;
 }
@@ -354,59 +434,61 @@ static int vb_drain(struct vballoon *vb)
 	return vb_wait_infl(vb, 0);
 }
 
-/* Fill a buffer the device does not hold next (one always is free). */
-static void vb_next_req(struct vballoon *vb)
+/* Hand the buffer being filled to @vq; the device holds it from now on. */
+static int vb_reqs_send(struct vballoon *vb, struct virtqueue *vq,
+			unsigned int bytes)
 {
-	unsigned int i;
+	struct vb_reqs *r = &vb->reqs;
+	struct scatterlist sg;
+	int err;
 
-	for (i = 0; i < VB_REQ_BUFS; i++) {
-		if (!test_bit(i, &vb->req_busy)) {
-			vb->req_slot = i;
-			vb->req = vb->reqs[i];
-			return;
-		}
+	sg_init_one(&sg, vb_req_buf(r), bytes);
+	err = virtqueue_add_outbuf(vq, &sg, 1, vb_req_buf(r), GFP_KERNEL);
+	if (err) {
+		/* At most VB_INFLIGHT buffers per queue: only a broken one. */
+		if (!vb_check_broken(vb, vq))
+			WARN_ON_ONCE(err);
+		return err;
 	}
+	r->pages[r->fill] = 0;
+	__set_bit(r->fill, &r->busy);
+	virtqueue_kick(vq);
+	return 0;
 }
 
 /*
- * Hand the request buffer to @vq and wait until the device used it; with
- * @nowait (inflate only), leave it in flight and switch vb->req to a free
- * buffer, so the next batch is allocated and built while the host
- * discards this one.  Up to VB_INFLIGHT inflate requests stay in flight:
- * the device finds the next one queued when it is done with one, instead
- * of sleeping until the next kick (on vhost-user each sleep and wake-up of
- * the daemon and of the guest costs more than discarding a huge page).
+ * Send the buffer being filled and wait until the device used it; with
+ * @nowait (inflate only), leave it in flight and fill a free buffer next,
+ * so the next batch is allocated and built while the host discards this
+ * one.  Up to VB_INFLIGHT inflate requests stay in flight: the device
+ * finds the next one queued when it is done with one, instead of sleeping
+ * until the next kick (on vhost-user each sleep and wake-up of the daemon
+ * and of the guest costs more than discarding a huge page).
  */
 static int vb_tell_host(struct vballoon *vb, struct virtqueue *vq,
 			unsigned int bytes, bool nowait)
 {
-	struct scatterlist sg;
 	int err;
 
 	nowait = nowait && !is_idle_task(current);
 	err = vb_wait_infl(vb, nowait ? VB_INFLIGHT - 1 : 0);
 	if (err)
 		return err;
-	if (vb->dead)
-		return -EIO;
-	if (!vb_unstuck(vb))
+	if (vb_dead(vb))
+		return -ENODEV;
+	if (!vb_reqs_unstuck(vb))
 		return -EBUSY;
-	sg_init_one(&sg, vb->req, bytes);
-	/* At most VB_INFLIGHT buffers per queue: the add cannot fail. */
-	err = virtqueue_add_outbuf(vq, &sg, 1, vb->req, GFP_KERNEL);
-	if (WARN_ON(err))
+	err = vb_reqs_send(vb, vq, bytes);
+	if (err)
 		return err;
-	__set_bit(vb->req_slot, &vb->req_busy);
-	virtqueue_kick(vq);
 	if (nowait) {
-		vb->infl++;
 		vb->cnt.overlapped++;
-		vb_next_req(vb);
+		vb_reqs_next(&vb->reqs);
 		return 0;
 	}
 	err = vb_wait_vq(vb, vq);
 	if (err)
-		vb_next_req(vb);	/* the device keeps this one */
+		vb_reqs_next(&vb->reqs);	/* the device keeps this one */
 	return err;
 }
 
@@ -418,21 +500,23 @@ static unsigned int vb_entry_size(struct vballoon *vb)
 
 static void vb_flush(struct vballoon *vb, struct virtqueue *vq)
 {
+	struct vb_reqs *r = &vb->reqs;
+	unsigned int bytes = r->n * vb_entry_size(vb);
 	int err;
 
-	if (!vb->req_n)
+	if (!r->n)
 		return;
 	/* Only inflate overlaps: a deflate must be acknowledged first. */
-	err = vb_tell_host(vb, vq, vb->req_n * vb_entry_size(vb),
-			   vq == vb->inflate_vq && pipeline);
+	err = vb_tell_host(vb, vq, bytes,
+			   vq == vb->inflate_vq && READ_ONCE(vb_knobs.pipeline));
 	if (err)
-		vb->req_err = err;
-	vb->cnt.req_bytes += vb->req_n * vb_entry_size(vb);
+		r->err = err;
+	vb->cnt.req_bytes += bytes;
 	if (vq == vb->inflate_vq)
 		vb->cnt.inflate_reqs++;
 	else
 		vb->cnt.deflate_reqs++;
-	vb->req_n = 0;
+	r->n = 0;
 }
 
 /*
@@ -444,8 +528,9 @@ static void vb_add_range(struct vballoon *vb, struct virtqueue *vq, u64 pfn,
 			 u32 n)
 {
 	u64 max = vb->max_range_pages ?: U32_MAX;
-	struct vb_range *r = vb->req;
-	struct vb_range *last = vb->req_n ? &r[vb->req_n - 1] : NULL;
+	struct vb_reqs *r = &vb->reqs;
+	struct vb_range *e = vb_req_buf(r);
+	struct vb_range *last = r->n ? &e[r->n - 1] : NULL;
 
 	if (last && (u64)le32_to_cpu(last->npages) + n <= max) {
 		u64 start = le64_to_cpu(last->pfn);
@@ -461,14 +546,14 @@ static void vb_add_range(struct vballoon *vb, struct virtqueue *vq, u64 pfn,
 			return;
 		}
 	}
-	if (vb->req_n == vb->req_cap) {
+	if (r->n == r->cap) {
 		vb_flush(vb, vq);
-		r = vb->req;	/* the flush may switch buffers */
+		e = vb_req_buf(r);	/* the flush may switch buffers */
 	}
-	r[vb->req_n].pfn = cpu_to_le64(pfn);
-	r[vb->req_n].npages = cpu_to_le32(n);
-	r[vb->req_n].reserved = 0;
-	vb->req_n++;
+	e[r->n].pfn = cpu_to_le64(pfn);
+	e[r->n].npages = cpu_to_le32(n);
+	e[r->n].reserved = 0;
+	r->n++;
 }
 
 /*
@@ -481,6 +566,7 @@ static void vb_add_pages(struct vballoon *vb, struct virtqueue *vq,
 {
 	u64 pfn = (u64)page_to_pfn(page) << (PAGE_SHIFT - VB_PFN_SHIFT);
 	u64 n = (u64)nr * VB_PAGES_PER_PAGE;
+	struct vb_reqs *r = &vb->reqs;
 
 	if (vb->ranges) {
 		while (n) {
@@ -495,10 +581,10 @@ static void vb_add_pages(struct vballoon *vb, struct virtqueue *vq,
 	for (; n; n--, pfn++) {
 		__le32 *pfns;
 
-		if (vb->req_n == vb->req_cap)
+		if (r->n == r->cap)
 			vb_flush(vb, vq);
-		pfns = vb->req;	/* after the flush: it may switch buffers */
-		pfns[vb->req_n++] = cpu_to_le32(pfn);
+		pfns = vb_req_buf(r);	/* after the flush: it may switch */
+		pfns[r->n++] = cpu_to_le32(pfn);
 	}
 }
 
@@ -538,6 +624,12 @@ static void vb_managed_add(struct vb_managed *m, struct page *page, long n)
 	m->count += n;
 }
 
+/* Pages per inflate round with ranges (a deflate round takes 4 times). */
+static unsigned long vb_range_batch(void)
+{
+	return max(READ_ONCE(vb_knobs.range_batch_pages), 1U);
+}
+
 /* Order to try first for the next inflate block. */
 static unsigned int vb_inflate_order(struct vballoon *vb, unsigned long want)
 {
@@ -562,7 +654,7 @@ static struct page *vb_alloc_block(unsigned int order)
 	 * the host keeps more huge pages; without cont_compact it only takes
 	 * blocks that are already free and falls back at once.
 	 */
-	if (order && !cont_compact)
+	if (order && !READ_ONCE(vb_knobs.cont_compact))
 		gfp &= ~__GFP_RECLAIM;
 	return alloc_pages(gfp, order);
 }
@@ -608,7 +700,7 @@ static unsigned long vb_alloc_pages(struct vballoon *vb, unsigned long want,
 	return got;
 }
 
-/* movable=0: balloon pages compaction cannot see (seed 001's "before"). */
+/* movable=0: balloon pages compaction cannot see (to measure movability). */
 static unsigned long vb_pin_pages(struct vballoon *vb, struct list_head *pages)
 {
 	struct page *page, *next;
@@ -638,6 +730,23 @@ static unsigned long vb_unpin_pages(struct vballoon *vb,
 	return n;
 }
 
+/* Put pages on the balloon list; returns how many. */
+static unsigned long vb_enqueue(struct vballoon *vb, struct list_head *pages)
+{
+	if (vb->movable)
+		return balloon_page_list_enqueue(&vb->bdi, pages);
+	return vb_pin_pages(vb, pages);
+}
+
+/* Take up to @n pages off the balloon list. */
+static unsigned long vb_dequeue(struct vballoon *vb, struct list_head *pages,
+				unsigned long n)
+{
+	if (vb->movable)
+		return balloon_page_list_dequeue(&vb->bdi, pages, n);
+	return vb_unpin_pages(vb, pages, n);
+}
+
 /*
  * Add the blocks vb_alloc_pages() put on @pages to the inflate request, one
  * range and one managed-page update per block rather than per page (a
@@ -662,46 +771,23 @@ static void vb_fill_request(struct vballoon *vb, struct list_head *pages)
 	vb_managed_flush(&acct);
 }
 
-/* Inflate by up to @num 4 KiB pages; returns 4 KiB pages added. */
-static unsigned long vb_fill(struct vballoon *vb, unsigned long num)
+/* Put @pages in the balloon and send them, vb->lock held. */
+static unsigned long vb_fill_locked(struct vballoon *vb,
+				    struct list_head *pages)
 {
-	unsigned long want, got;
+	struct vb_reqs *r = &vb->reqs;
 	unsigned int sent;
-	LIST_HEAD(pages);
-	ktime_t t0;
+	unsigned long got;
 
-	want = DIV_ROUND_UP(num, VB_PAGES_PER_PAGE);
-	want = min_t(unsigned long, want,
-		     vb->ranges ? max(range_batch_pages, 1U) : vb->req_cap);
-
-	t0 = ktime_get();
-	got = vb_alloc_pages(vb, want, &pages);
-	vb->cnt.inflate_alloc_us += ktime_us_delta(ktime_get(), t0);
-	if (got < want) {
-		vb->cnt.alloc_fail++;
-		dev_info_ratelimited(&vb->vdev->dev,
-				     "out of memory while inflating\n");
-		/* Let the system settle before the work retries. */
-		msleep(200);
-	}
-	if (!got)
-		return 0;
-
-	mutex_lock(&vb->lock);
-	t0 = ktime_get();
 	/*
 	 * If the device does not answer, the pages stay in the balloon: it
 	 * may still discard them.
 	 */
-	vb->req_err = 0;
-	vb_fill_request(vb, &pages);
+	r->err = 0;
+	vb_fill_request(vb, pages);
 	/* One pages_lock round for the whole batch. */
-	if (vb->movable)
-		got = balloon_page_list_enqueue(&vb->bdi, &pages);
-	else
-		got = vb_pin_pages(vb, &pages);
-	got *= VB_PAGES_PER_PAGE;
-	sent = vb->req_slot;
+	got = vb_enqueue(vb, pages) * VB_PAGES_PER_PAGE;
+	sent = r->fill;
 	vb_flush(vb, vb->inflate_vq);
 	vb->num_pages += got;
 	/*
@@ -709,10 +795,35 @@ static unsigned long vb_fill(struct vballoon *vb, unsigned long num)
 	 * (a batch spans several requests only when it has more ranges than
 	 * a request holds; a device answers requests in order).
 	 */
-	if (vb->infl && test_bit(sent, &vb->req_busy))
-		vb->req_pages[sent] += got;
-	vb->cnt.inflated += got;
-	vb->cnt.inflate_send_us += ktime_us_delta(ktime_get(), t0);
+	if (test_bit(sent, &r->busy) && !r->stuck_vq)
+		r->pages[sent] += got;
+	return got;
+}
+
+/*
+ * Inflate by up to @num 4 KiB pages; returns 4 KiB pages added.  @dry:
+ * the allocator could not provide the whole batch.
+ */
+static unsigned long vb_fill(struct vballoon *vb, unsigned long num,
+			     bool *dry)
+{
+	unsigned long want, got;
+	LIST_HEAD(pages);
+
+	want = DIV_ROUND_UP(num, VB_PAGES_PER_PAGE);
+	want = min(want, vb->ranges ? vb_range_batch() : vb->reqs.cap);
+	got = vb_alloc_pages(vb, want, &pages);
+	*dry = got < want;
+	if (*dry) {
+		vb->cnt.alloc_fail++;
+		dev_info_ratelimited(&vb->vdev->dev,
+				     "out of memory while inflating\n");
+	}
+	if (!got)
+		return 0;
+
+	mutex_lock(&vb->lock);
+	got = vb_fill_locked(vb, &pages);
 	mutex_unlock(&vb->lock);
 	return got;
 }
@@ -731,24 +842,18 @@ static void vb_release_pages(struct vballoon *vb, struct list_head *pages)
 	vb_managed_flush(&acct);
 }
 
-/* Put pages whose deflate the device did not answer back in the balloon. */
-static void vb_requeue(struct vballoon *vb, struct list_head *pages)
-{
-	if (vb->movable)
-		balloon_page_list_enqueue(&vb->bdi, pages);
-	else
-		vb_pin_pages(vb, pages);
-}
-
 /* Deflate by up to @num 4 KiB pages, vb->lock held; returns pages freed. */
 static unsigned long vb_leak_locked(struct vballoon *vb, unsigned long num)
 {
 	unsigned long want, chunk, n, got = 0;
+	struct vb_reqs *r = &vb->reqs;
 	struct page *page;
 	LIST_HEAD(pages);
 
+	if (vb_dead(vb) || !vb_reqs_unstuck(vb))
+		return 0;
 	want = DIV_ROUND_UP(num, VB_PAGES_PER_PAGE);
-	chunk = vb->ranges ? max(range_batch_pages, 1U) : vb->req_cap;
+	chunk = vb->ranges ? vb_range_batch() : r->cap;
 	/*
 	 * The device has nothing to discard on deflate: a request is a pure
 	 * round trip, so with ranges a round takes several chunks (whole
@@ -756,24 +861,17 @@ static unsigned long vb_leak_locked(struct vballoon *vb, unsigned long num)
 	 * chunk is one dequeue: that bounds the time the balloon's page lock
 	 * is held with interrupts off.
 	 */
-	want = min_t(unsigned long, want,
-		     vb->ranges ? chunk * VB_DEFLATE_CHUNKS : chunk);
+	want = min(want, vb->ranges ? chunk * VB_DEFLATE_CHUNKS : chunk);
 	want = min_t(unsigned long, want, vb->num_pages / VB_PAGES_PER_PAGE);
-	if (!vb_unstuck(vb) || vb->dead)
-		return 0;
-	vb->req_err = 0;
+	r->err = 0;
 	/*
 	 * The balloon list is LIFO: pages of one continuous block come back
 	 * together, so whole blocks are deflated while the balloon shrinks.
 	 */
-	while (got < want && !vb->req_err) {
+	while (got < want && !r->err) {
 		LIST_HEAD(part);
 
-		if (vb->movable)
-			n = balloon_page_list_dequeue(&vb->bdi, &part,
-						      min(chunk, want - got));
-		else
-			n = vb_unpin_pages(vb, &part, min(chunk, want - got));
+		n = vb_dequeue(vb, &part, min(chunk, want - got));
 		if (!n)
 			break;
 		list_for_each_entry(page, &part, lru)
@@ -783,13 +881,13 @@ static unsigned long vb_leak_locked(struct vballoon *vb, unsigned long num)
 	}
 	/* MUST_TELL_HOST or not, the host hears before the pages are reused. */
 	vb_flush(vb, vb->deflate_vq);
-	if (vb->req_err) {
-		vb_requeue(vb, &pages);
+	if (r->err) {
+		/* Unacknowledged: the device may still discard them. */
+		vb_enqueue(vb, &pages);
 		return 0;
 	}
 	got *= VB_PAGES_PER_PAGE;
 	vb->num_pages -= got;
-	vb->cnt.deflated += got;
 	vb_release_pages(vb, &pages);
 	return got;
 }
@@ -807,15 +905,14 @@ static unsigned long vb_leak(struct vballoon *vb, unsigned long num)
 /* Pages the device acknowledged: an inflate in flight is not counted. */
 static void vb_update_actual(struct vballoon *vb)
 {
-	u32 actual = vb->num_pages;
-	ktime_t t0 = ktime_get();
-	unsigned int i;
+	u32 actual;
 
-	for (i = 0; i < VB_REQ_BUFS; i++)
-		actual -= READ_ONCE(vb->req_pages[i]);
-
+	if (vb_dead(vb))
+		return;
+	mutex_lock(&vb->lock);
+	actual = vb->num_pages - vb_reqs_unacked(&vb->reqs);
+	mutex_unlock(&vb->lock);
 	virtio_cwrite_le(vb->vdev, struct vb_config, actual, &actual);
-	vb->cnt.actual_us += ktime_us_delta(ktime_get(), t0);
 }
 
 /*
@@ -846,36 +943,75 @@ static void vb_read_ext_config(struct vballoon *vb)
 	vb->cont_order = min_t(u32, order, VB_TOP_ORDER);
 }
 
-static void vb_size_work_fn(struct work_struct *work)
+/* Queue @work unless remove or freeze started. */
+static void vb_queue(struct vballoon *vb, struct work_struct *work)
 {
-	struct vballoon *vb = container_of(work, struct vballoon, size_work);
-	s64 diff;
+	unsigned long flags;
 
-	if (test_and_clear_bit(VB_CFG_SIZE, &vb->cfg_flags)) {
-		vb_read_target(vb);
-		/* Only inflating uses the order: deflating saves a round trip. */
-		if (vb_towards_target(vb) > 0)
-			vb_read_ext_config(vb);
-	}
-	diff = vb_towards_target(vb);
+	spin_lock_irqsave(&vb->stop_lock, flags);
+	if (!vb->stop_update)
+		queue_work(vb->wq, work);
+	spin_unlock_irqrestore(&vb->stop_lock, flags);
+}
+
+/* The size work queues itself again after @delay (a config change: at once). */
+static void vb_queue_size(struct vballoon *vb, unsigned long delay)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&vb->stop_lock, flags);
+	if (!vb->stop_update)
+		queue_delayed_work(vb->wq, &vb->size_work, delay);
+	spin_unlock_irqrestore(&vb->stop_lock, flags);
+}
+
+/* The target is reached (or the device is gone): say where we are. */
+static void vb_resize_done(struct vballoon *vb)
+{
+	/* actual says so only once the host has it all. */
+	mutex_lock(&vb->lock);
+	vb_drain(vb);
+	mutex_unlock(&vb->lock);
+	vb_update_actual(vb);
+	vb->actual_at = jiffies;
+	vb->resizing = false;
+}
+
+/* One step towards the target; returns what is left of the way. */
+static s64 vb_resize_step(struct vballoon *vb, bool *dry)
+{
+	s64 diff = vb_towards_target(vb);
+
+	*dry = false;
 	if (diff && !vb->resizing) {
 		/* The first progress report is due a period after the start. */
 		vb->resizing = true;
 		vb->actual_at = jiffies;
 	}
 	if (diff > 0)
-		diff -= vb_fill(vb, diff);
+		diff -= vb_fill(vb, diff, dry);
 	else if (diff < 0)
 		diff += vb_leak(vb, -diff);
-	if (!diff || READ_ONCE(vb->dead)) {
-		/* Done: actual says so only once the host has it all. */
-		mutex_lock(&vb->lock);
-		vb_drain(vb);
-		mutex_unlock(&vb->lock);
-		vb_update_actual(vb);
-		vb->actual_at = jiffies;
-		vb->resizing = false;
-	} else if (time_after(jiffies, vb->actual_at + VB_ACTUAL_EVERY)) {
+	return diff;
+}
+
+static void vb_size_work_fn(struct work_struct *work)
+{
+	struct vballoon *vb = container_of(to_delayed_work(work),
+					   struct vballoon, size_work);
+	bool dry;
+
+	if (test_and_clear_bit(VB_CFG_SIZE, &vb->flags)) {
+		vb_read_target(vb);
+		/* Only inflating uses the order: deflating saves a round trip. */
+		if (vb_towards_target(vb) > 0)
+			vb_read_ext_config(vb);
+	}
+	if (!vb_resize_step(vb, &dry) || vb_dead(vb)) {
+		vb_resize_done(vb);
+		return;
+	}
+	if (time_after(jiffies, vb->actual_at + VB_ACTUAL_EVERY)) {
 		/*
 		 * A config write is a round trip to the device (on vhost-user
 		 * the whole guest waits for the reply), which may be busy
@@ -886,18 +1022,12 @@ static void vb_size_work_fn(struct work_struct *work)
 		vb_update_actual(vb);
 		vb->actual_at = jiffies;
 	}
-
-	if (diff && !READ_ONCE(vb->dead)) {
-		/* A silent device is asked again only after a pause. */
-		if (READ_ONCE(vb->stuck_vq))
-			msleep(1000);
-		spin_lock_irq(&vb->stop_lock);
-		if (!vb->stop_update)
-			queue_work(vb->wq, work);
-		spin_unlock_irq(&vb->stop_lock);
-	}
+	/* A silent device, or an allocator run dry, gets a pause. */
+	if (READ_ONCE(vb->reqs.stuck_vq))
+		vb_queue_size(vb, VB_STUCK_RETRY);
+	else
+		vb_queue_size(vb, dry ? VB_DRY_RETRY : 0);
 }
-
 /* ---- stats ---- */
 
 static void vb_stat_set(struct vballoon *vb, unsigned int *idx, u16 tag,
@@ -924,8 +1054,7 @@ static unsigned int vb_stats_vm_events(struct vballoon *vb, unsigned int idx)
 	vb_stat_set(vb, &idx, VB_S_HTLB_PGALLOC, ev[HTLB_BUDDY_PGALLOC]);
 	vb_stat_set(vb, &idx, VB_S_HTLB_PGFAIL, ev[HTLB_BUDDY_PGALLOC_FAIL]);
 #endif
-	if (!stats_ext)
-		return idx;
+	/* Tags 10-15: standard since Linux 6.12; devices ignore unknown tags. */
 	vb_stat_set(vb, &idx, VB_S_OOM_KILL, ev[OOM_KILL]);
 	/* ALLOCSTALL_* are laid out per zone type, starting at ZONE_NORMAL. */
 	for (zid = 0; zid < MAX_NR_ZONES; zid++)
@@ -964,23 +1093,21 @@ static int vb_stats_send(struct vballoon *vb)
 
 	sg_init_one(&sg, vb->stats, sizeof(vb->stats[0]) * n);
 	err = virtqueue_add_outbuf(vb->stats_vq, &sg, 1, vb, GFP_KERNEL);
-	if (!err) {
-		virtqueue_kick(vb->stats_vq);
-		vb->cnt.stats_sent++;
+	if (err) {
+		vb_check_broken(vb, vb->stats_vq);
+		return err;
 	}
-	return err;
+	virtqueue_kick(vb->stats_vq);
+	vb->cnt.stats_sent++;
+	return 0;
 }
 
 /* The device used our stats buffer: that is its request for fresh ones. */
 static void vb_stats_request(struct virtqueue *vq)
 {
 	struct vballoon *vb = vq->vdev->priv;
-	unsigned long flags;
 
-	spin_lock_irqsave(&vb->stop_lock, flags);
-	if (!vb->stop_update)
-		queue_work(vb->wq, &vb->stats_work);
-	spin_unlock_irqrestore(&vb->stop_lock, flags);
+	vb_queue(vb, &vb->stats_work);
 }
 
 static void vb_stats_work_fn(struct work_struct *work)
@@ -997,7 +1124,7 @@ static void vb_stats_work_fn(struct work_struct *work)
 
 static u32 vb_hint_id(struct vballoon *vb)
 {
-	if (test_and_clear_bit(VB_CFG_CMD_ID, &vb->cfg_flags))
+	if (test_and_clear_bit(VB_CFG_CMD_ID, &vb->flags))
 		virtio_cread_le(vb->vdev, struct vb_config,
 				free_page_hint_cmd_id, &vb->hint_id_received);
 	return vb->hint_id_received;
@@ -1041,8 +1168,8 @@ static bool vb_hint_wait_room(struct vballoon *vb)
 	while (!vb_hint_room(vb)) {
 		if (vb->hint_unkicked)
 			vb_hint_kick(vb);
-		if (READ_ONCE(vb->stop_update) ||
-		    test_bit(VB_CFG_CMD_ID, &vb->cfg_flags))
+		if (READ_ONCE(vb->stop_update) || vb_dead(vb) ||
+		    test_bit(VB_CFG_CMD_ID, &vb->flags))
 			return false;
 		WRITE_ONCE(vb->hint_used, false);
 		if (!virtqueue_enable_cb(vq)) {
@@ -1054,7 +1181,7 @@ static bool vb_hint_wait_room(struct vballoon *vb)
 		wait_event_timeout(vb->hint_wait,
 				   READ_ONCE(vb->hint_used) ||
 				   READ_ONCE(vb->stop_update) ||
-				   test_bit(VB_CFG_CMD_ID, &vb->cfg_flags),
+				   test_bit(VB_CFG_CMD_ID, &vb->flags),
 				   HZ / 10);
 		virtqueue_disable_cb(vq);
 	}
@@ -1069,9 +1196,12 @@ static int vb_hint_send_id(struct vballoon *vb, __le32 *id)
 	vb_hint_room(vb);
 	sg_init_one(&sg, id, sizeof(*id));
 	err = virtqueue_add_outbuf(vb->free_page_vq, &sg, 1, id, GFP_KERNEL);
-	if (!err)
-		vb_hint_kick(vb);
-	return err;
+	if (err) {
+		vb_check_broken(vb, vb->free_page_vq);
+		return err;
+	}
+	vb_hint_kick(vb);
+	return 0;
 }
 
 static int vb_hint_send_block(struct vballoon *vb, unsigned long pfn,
@@ -1085,10 +1215,14 @@ static int vb_hint_send_block(struct vballoon *vb, unsigned long pfn,
 	sg_init_table(&sg, 1);
 	sg_set_page(&sg, pfn_to_page(pfn), npages << PAGE_SHIFT, 0);
 	err = virtqueue_add_inbuf(vb->free_page_vq, &sg, 1, vb, GFP_KERNEL);
+	if (err) {
+		vb_check_broken(vb, vb->free_page_vq);
+		return err;
+	}
 	/* Notify in groups: each kick is an exit to the device. */
-	if (!err && ++vb->hint_unkicked >= VB_HINT_KICK_BATCH)
+	if (++vb->hint_unkicked >= VB_HINT_KICK_BATCH)
 		vb_hint_kick(vb);
-	return err;
+	return 0;
 }
 
 static void vb_hint_hold(struct vballoon *vb, struct page *page,
@@ -1141,19 +1275,14 @@ static unsigned long vb_high_wmark_pages(void)
 	return sum;
 }
 
-static bool vb_hint_budget_left(struct vballoon *vb, unsigned long hinted,
-				unsigned int order)
+static bool vb_hint_budget_left(struct vballoon *vb, unsigned int order)
 {
-	unsigned long max = (unsigned long)hint_max_mib << (20 - PAGE_SHIFT);
-
-	if (max && hinted + (1UL << order) > max)
-		return false;
 	return global_zone_page_state(NR_FREE_PAGES) >
 	       vb->hint_reserve + (1UL << order);
 }
 
 /*
- * Take free blocks from the top order down to hint_min_order and hint
+ * Take free blocks from the top order down to VB_HINT_MIN_ORDER and hint
  * them.  Physically adjacent blocks are merged into one buffer, so lower
  * orders do not cost one ring entry each.
  */
@@ -1162,14 +1291,12 @@ static int vb_hint_blocks(struct vballoon *vb, u32 id)
 	const gfp_t gfp = __GFP_MOVABLE | __GFP_NORETRY | __GFP_NOWARN |
 			  __GFP_NOMEMALLOC;
 	unsigned long run_pfn = 0, run_len = 0, hinted = 0;
-	unsigned int min_order = min_t(unsigned int, hint_min_order,
-				       VB_TOP_ORDER);
 	int order, err = 0;
 
-	for (order = VB_TOP_ORDER; order >= (int)min_order && !err; order--) {
+	for (order = VB_TOP_ORDER; order >= VB_HINT_MIN_ORDER && !err; order--) {
 		while (vb_hint_id(vb) == id && !READ_ONCE(vb->stop_update) &&
 		       !READ_ONCE(vb->hint_pressure) &&
-		       vb_hint_budget_left(vb, hinted, order)) {
+		       vb_hint_budget_left(vb, order)) {
 			struct page *page = alloc_pages(gfp, order);
 			unsigned long pfn;
 
@@ -1209,12 +1336,12 @@ static void vb_hint_round(struct vballoon *vb, u32 id)
 	WRITE_ONCE(vb->hint_pressure, false);
 	/* Stay above the high watermark: hinting must not wake kswapd. */
 	vb->hint_reserve = vb_high_wmark_pages() +
-			   ((unsigned long)hint_reserve_mib << (20 - PAGE_SHIFT));
+			   (VB_HINT_RESERVE_MIB << (20 - PAGE_SHIFT));
 	vb->hint_cmd[0] = cpu_to_le32(id);
 	err = vb_hint_send_id(vb, &vb->hint_cmd[0]);
 	if (!err)
 		err = vb_hint_blocks(vb, id);
-	if (err && err != -EINTR)
+	if (err && err != -EINTR && !vb_dead(vb))
 		dev_warn_ratelimited(&vb->vdev->dev,
 				     "free page hint round %u: %d\n", id, err);
 	/* Always end with a stop id, even after an error. */
@@ -1272,35 +1399,14 @@ static void vb_config_changed(struct virtio_device *vdev)
 
 	spin_lock_irqsave(&vb->stop_lock, flags);
 	if (!vb->stop_update) {
-		set_bit(VB_CFG_SIZE, &vb->cfg_flags);
-		queue_work(vb->wq, &vb->size_work);
+		set_bit(VB_CFG_SIZE, &vb->flags);
+		mod_delayed_work(vb->wq, &vb->size_work, 0);
 		if (vb->free_page_vq) {
-			set_bit(VB_CFG_CMD_ID, &vb->cfg_flags);
+			set_bit(VB_CFG_CMD_ID, &vb->flags);
 			queue_work(vb->wq, &vb->hint_work);
 		}
 	}
 	spin_unlock_irqrestore(&vb->stop_lock, flags);
-}
-
-/*
- * A request in flight holds vb->lock and normally ends within
- * milliseconds; a device that never answers must not hang the OOM path:
- * wait at most ack_timeout_ms, then let the OOM killer act.
- */
-static bool vb_oom_lock(struct vballoon *vb)
-{
-	unsigned long end = jiffies + msecs_to_jiffies(ack_timeout_ms);
-
-	if (!ack_timeout_ms) {
-		mutex_lock(&vb->lock);
-		return true;
-	}
-	while (!mutex_trylock(&vb->lock)) {
-		if (time_after(jiffies, end) || READ_ONCE(vb->stuck_vq))
-			return false;
-		msleep(20);
-	}
-	return true;
 }
 
 static int vb_oom_notify(struct notifier_block *nb, unsigned long unused,
@@ -1310,9 +1416,12 @@ static int vb_oom_notify(struct notifier_block *nb, unsigned long unused,
 	unsigned long *freed = parm;
 	unsigned long got;
 
-	if (!vb_oom_lock(vb))
-		return NOTIFY_OK;
-	got = vb_leak_locked(vb, oom_pages);
+	/*
+	 * As in-tree: wait for a request in flight, which every wait bounds
+	 * by VB_ACK_TIMEOUT (a stuck queue fails the next ones at once).
+	 */
+	mutex_lock(&vb->lock);
+	got = vb_leak_locked(vb, VB_OOM_PAGES);
 	mutex_unlock(&vb->lock);
 	vb->cnt.oom_deflated += got;
 	*freed += got / VB_PAGES_PER_PAGE;
@@ -1331,10 +1440,20 @@ static int vb_report(struct page_reporting_dev_info *pr,
 	int err;
 
 	err = virtqueue_add_inbuf(vq, sg, nents, vb, GFP_NOWAIT | __GFP_NOWARN);
-	if (WARN_ON_ONCE(err))
+	if (err) {
+		vb_check_broken(vb, vq);
 		return err;
+	}
 	virtqueue_kick(vq);
-	wait_event(vb->acked, virtqueue_get_buf(vq, &len));
+	/*
+	 * No timeout: handing the pages back early would let a late discard
+	 * corrupt them.  Only a broken queue ends the wait (the transport
+	 * says the device is gone), or page reporting, and with it rmmod,
+	 * would wait forever.
+	 */
+	while (!wait_event_timeout(vb->acked, virtqueue_get_buf(vq, &len), HZ))
+		if (vb_check_broken(vb, vq))
+			return -ENODEV;
 	for_each_sg(sg, s, nents, i)
 		vb->cnt.reported_pages += s->length >> PAGE_SHIFT;
 	vb->cnt.reports++;
@@ -1357,7 +1476,7 @@ static int vb_migratepage(struct balloon_dev_info *bdi, struct page *newpage,
 	/* Inflate may be compacting right now: let compaction retry. */
 	if (!mutex_trylock(&vb->lock))
 		return -EAGAIN;
-	if (vb->dead || !vb_unstuck(vb)) {
+	if (vb_dead(vb) || !vb_reqs_unstuck(vb)) {
 		mutex_unlock(&vb->lock);
 		return -EAGAIN;
 	}
@@ -1374,13 +1493,13 @@ static int vb_migratepage(struct balloon_dev_info *bdi, struct page *newpage,
 	__count_vm_event(BALLOON_MIGRATE);
 	spin_unlock_irqrestore(&bdi->pages_lock, flags);
 
-	vb->req_err = 0;
+	vb->reqs.err = 0;
 	vb_add_page(vb, vb->inflate_vq, newpage);
 	vb_flush(vb, vb->inflate_vq);
 	vb_add_page(vb, vb->deflate_vq, page);
 	vb_flush(vb, vb->deflate_vq);
 	vb->cnt.migrated++;
-	err = vb->req_err;
+	err = vb->reqs.err;
 	mutex_unlock(&vb->lock);
 
 	balloon_page_finalize(page);
@@ -1391,84 +1510,199 @@ static int vb_migratepage(struct balloon_dev_info *bdi, struct page *newpage,
 }
 #endif
 
-/* ---- sysfs view: /sys/bus/virtio/devices/virtioN/vballoon/ ---- */
 
-static struct vballoon *dev_to_vb(struct device *dev)
-{
-	return dev_to_virtio(dev)->priv;
-}
+/* ---- debug view: one value per file ---- */
 
-static ssize_t state_show(struct device *dev, struct device_attribute *attr,
-			  char *buf)
+enum vb_view_type { VB_VIEW_U32, VB_VIEW_ULONG, VB_VIEW_ORDERS };
+
+struct vb_view_entry {
+	const char *name;
+	size_t off;			/* of the value in struct vballoon */
+	enum vb_view_type type;
+};
+
+#define VB_VIEW(_name, _field, _type) \
+	{ _name, offsetof(struct vballoon, _field), _type }
+#define VB_VIEW_CNT(_field)	VB_VIEW(#_field, cnt._field, VB_VIEW_ULONG)
+
+static const struct vb_view_entry vb_view_entries[] = {
+	VB_VIEW("pages", num_pages, VB_VIEW_U32),
+	VB_VIEW_CNT(inflate_reqs),
+	VB_VIEW_CNT(deflate_reqs),
+	VB_VIEW_CNT(req_bytes),
+	VB_VIEW_CNT(alloc_fail),
+	VB_VIEW_CNT(migrated),
+	VB_VIEW_CNT(oom_deflated),
+	VB_VIEW_CNT(cont_fallbacks),
+	VB_VIEW_CNT(overlapped),
+	VB_VIEW("blocks_by_order", cnt.blocks_by_order, VB_VIEW_ORDERS),
+	VB_VIEW_CNT(stats_sent),
+	VB_VIEW("hint_id_received", hint_id_received, VB_VIEW_U32),
+	VB_VIEW("hint_held_pages", hint_held, VB_VIEW_ULONG),
+	VB_VIEW_CNT(hint_rounds),
+	VB_VIEW_CNT(hint_blocks),
+	VB_VIEW_CNT(hint_pages),
+	VB_VIEW_CNT(hint_shrunk),
+	VB_VIEW_CNT(hint_round_us),
+	VB_VIEW("hint_by_order", cnt.hint_by_order, VB_VIEW_ORDERS),
+	VB_VIEW_CNT(reports),
+	VB_VIEW_CNT(reported_pages),
+};
+
+#define VB_VIEW_N	ARRAY_SIZE(vb_view_entries)
+#define VB_VIEW_BUF	((VB_TOP_ORDER + 1) * 21 + 1)	/* per-order line */
+
+static int vb_view_print(const struct vb_view_file *f, char *buf, size_t size)
 {
-	struct vballoon *vb = dev_to_vb(dev);
-	struct vb_counters *c = &vb->cnt;
+	const void *p = (const char *)f->vb + f->e->off;
+	const unsigned long *v = p;
 	int n = 0, o;
 
-	n += sysfs_emit_at(buf, n, "pages %u\n", READ_ONCE(vb->num_pages));
-	n += sysfs_emit_at(buf, n, "mode %s\n", vb->cont ? "cont" :
-			   vb->ranges ? "ranges" : "pfns");
-	n += sysfs_emit_at(buf, n, "cont_order %u\nmovable %d\n",
-			   vb->cont_order, vb->movable);
-	n += sysfs_emit_at(buf, n, "inflated %llu\ndeflated %llu\n",
-			   c->inflated, c->deflated);
-	n += sysfs_emit_at(buf, n, "inflate_reqs %llu\ndeflate_reqs %llu\n",
-			   c->inflate_reqs, c->deflate_reqs);
-	n += sysfs_emit_at(buf, n, "req_bytes %llu\n", c->req_bytes);
-	n += sysfs_emit_at(buf, n, "alloc_fail %llu\nmigrated %llu\n",
-			   c->alloc_fail, c->migrated);
-	n += sysfs_emit_at(buf, n, "oom_deflated %llu\ncont_fallbacks %llu\n",
-			   c->oom_deflated, c->cont_fallbacks);
-	n += sysfs_emit_at(buf, n, "inflate_alloc_us %llu\ninflate_send_us %llu\n",
-			   c->inflate_alloc_us, c->inflate_send_us);
-	n += sysfs_emit_at(buf, n, "wait_us %llu\noverlapped %llu\n",
-			   c->wait_us, c->overlapped);
-	n += sysfs_emit_at(buf, n, "actual_us %llu\n", c->actual_us);
-	for (o = 0; o <= VB_TOP_ORDER; o++)
-		if (c->blocks_by_order[o])
-			n += sysfs_emit_at(buf, n, "blocks_order_%d %llu\n", o,
-					   c->blocks_by_order[o]);
-	n += sysfs_emit_at(buf, n, "stats_sent %llu\n", c->stats_sent);
-	n += sysfs_emit_at(buf, n, "hint_id_received %u\nhint_id_active %u\n",
-			   vb->hint_id_received, vb->hint_id_active);
-	n += sysfs_emit_at(buf, n, "hint_held_pages %lu\n",
-			   READ_ONCE(vb->hint_held));
-	n += sysfs_emit_at(buf, n, "hint_rounds %llu\nhint_blocks %llu\n",
-			   c->hint_rounds, c->hint_blocks);
-	n += sysfs_emit_at(buf, n, "hint_pages %llu\nhint_shrunk %llu\n",
-			   c->hint_pages, c->hint_shrunk);
-	n += sysfs_emit_at(buf, n, "hint_round_us %llu\n", c->hint_round_us);
-	for (o = 0; o <= VB_TOP_ORDER; o++)
-		if (c->hint_by_order[o])
-			n += sysfs_emit_at(buf, n, "hint_order_%d %llu\n", o,
-					   c->hint_by_order[o]);
-	n += sysfs_emit_at(buf, n, "hint_pressure %d\nhint_reserve %lu\n",
-			   READ_ONCE(vb->hint_pressure), vb->hint_reserve);
-	n += sysfs_emit_at(buf, n, "reports %llu\nreported_pages %llu\n",
-			   c->reports, c->reported_pages);
+	switch (f->e->type) {
+	case VB_VIEW_U32:
+		return scnprintf(buf, size, "%u\n", READ_ONCE(*(const u32 *)p));
+	case VB_VIEW_ULONG:
+		return scnprintf(buf, size, "%lu\n", READ_ONCE(*v));
+	case VB_VIEW_ORDERS:
+		for (o = 0; o <= VB_TOP_ORDER; o++)
+			n += scnprintf(buf + n, size - n, "%lu%c",
+				       READ_ONCE(v[o]),
+				       o < VB_TOP_ORDER ? ' ' : '\n');
+		break;
+	}
 	return n;
 }
-static DEVICE_ATTR_RO(state);
 
-static ssize_t pages_show(struct device *dev, struct device_attribute *attr,
-			  char *buf)
+
+#ifdef CONFIG_DEBUG_FS
+/* /sys/kernel/debug/vballoon/: the knobs, and a directory per device. */
+static struct dentry *vb_debugfs;
+
+static int vb_view_show(struct seq_file *m, void *unused)
 {
-	return sysfs_emit(buf, "%u\n", READ_ONCE(dev_to_vb(dev)->num_pages));
+	char buf[VB_VIEW_BUF];
+
+	vb_view_print(m->private, buf, sizeof(buf));
+	seq_puts(m, buf);
+	return 0;
 }
-static DEVICE_ATTR_RO(pages);
+DEFINE_SHOW_ATTRIBUTE(vb_view);
 
-static struct attribute *vb_attrs[] = {
-	&dev_attr_state.attr,
-	&dev_attr_pages.attr,
-	NULL,
-};
+static int vb_view_attach(struct vballoon *vb)
+{
+	struct vb_view *v = &vb->view;
+	unsigned int i;
 
-static const struct attribute_group vb_attr_group = {
-	.name = "vballoon",
-	.attrs = vb_attrs,
-};
+	v->dir = debugfs_create_dir(dev_name(&vb->vdev->dev), vb_debugfs);
+	for (i = 0; i < VB_VIEW_N; i++)
+		debugfs_create_file(vb_view_entries[i].name, 0444, v->dir,
+				    &v->files[i], &vb_view_fops);
+	return 0;
+}
 
-/* ---- probe / remove ---- */
+static void vb_view_detach(struct vballoon *vb)
+{
+	debugfs_remove_recursive(vb->view.dir);
+}
+
+static void vb_knobs_publish(void)
+{
+	struct dentry *d = debugfs_create_dir(KBUILD_MODNAME, NULL);
+
+	vb_debugfs = d;
+	debugfs_create_bool("movable", 0600, d, &vb_knobs.movable);
+	debugfs_create_bool("pipeline", 0600, d, &vb_knobs.pipeline);
+	debugfs_create_bool("cont_compact", 0600, d, &vb_knobs.cont_compact);
+	debugfs_create_u32("range_batch_pages", 0600, d,
+			   &vb_knobs.range_batch_pages);
+}
+
+static void vb_knobs_unpublish(void)
+{
+	debugfs_remove_recursive(vb_debugfs);
+}
+#else
+/* No debugfs (UML): the knobs as module parameters, the view in sysfs. */
+module_param_named(movable, vb_knobs.movable, bool, 0644);
+module_param_named(pipeline, vb_knobs.pipeline, bool, 0644);
+module_param_named(cont_compact, vb_knobs.cont_compact, bool, 0644);
+module_param_named(range_batch_pages, vb_knobs.range_batch_pages, uint, 0644);
+
+static void vb_knobs_publish(void)
+{
+}
+
+static void vb_knobs_unpublish(void)
+{
+}
+
+static ssize_t vb_view_attr_show(struct device *dev,
+				 struct device_attribute *attr, char *buf)
+{
+	return vb_view_print(container_of(attr, struct vb_view_file, attr),
+			     buf, PAGE_SIZE);
+}
+
+/* /sys/bus/virtio/devices/virtioN/vballoon/, the same files. */
+static int vb_view_attach(struct vballoon *vb)
+{
+	struct vb_view *v = &vb->view;
+	unsigned int i;
+	int err;
+
+	v->attrs = kcalloc(VB_VIEW_N + 1, sizeof(*v->attrs), GFP_KERNEL);
+	if (!v->attrs)
+		return -ENOMEM;
+	for (i = 0; i < VB_VIEW_N; i++) {
+		struct device_attribute *a = &v->files[i].attr;
+
+		sysfs_attr_init(&a->attr);
+		a->attr.name = vb_view_entries[i].name;
+		a->attr.mode = 0444;
+		a->show = vb_view_attr_show;
+		v->attrs[i] = &a->attr;
+	}
+	v->group.name = KBUILD_MODNAME;
+	v->group.attrs = v->attrs;
+	err = sysfs_create_group(&vb->vdev->dev.kobj, &v->group);
+	if (err)
+		kfree(v->attrs);
+	return err;
+}
+
+static void vb_view_detach(struct vballoon *vb)
+{
+	sysfs_remove_group(&vb->vdev->dev.kobj, &vb->view.group);
+	kfree(vb->view.attrs);
+}
+#endif
+
+static int vb_view_publish(struct vballoon *vb)
+{
+	struct vb_view *v = &vb->view;
+	unsigned int i;
+	int err;
+
+	v->files = kcalloc(VB_VIEW_N, sizeof(*v->files), GFP_KERNEL);
+	if (!v->files)
+		return -ENOMEM;
+	for (i = 0; i < VB_VIEW_N; i++) {
+		v->files[i].vb = vb;
+		v->files[i].e = &vb_view_entries[i];
+	}
+	err = vb_view_attach(vb);
+	if (err)
+		kfree(v->files);
+	return err;
+}
+
+static void vb_view_unpublish(struct vballoon *vb)
+{
+	vb_view_detach(vb);
+	kfree(vb->view.files);
+}
+
+/* ---- probe, remove, freeze, restore ---- */
 
 static int vb_init_vqs(struct vballoon *vb)
 {
@@ -1507,26 +1741,10 @@ static int vb_init_vqs(struct vballoon *vb)
 
 static int vb_alloc_buffers(struct vballoon *vb)
 {
-	unsigned int i;
-	size_t bytes;
+	int err = vb_reqs_alloc(&vb->reqs);
 
-	if (vb->ranges) {
-		vb->req_cap = VB_MAX_RANGES;
-		bytes = VB_MAX_RANGES * sizeof(struct vb_range);
-	} else {
-		vb->req_cap = clamp(batch_pages, VB_PAGES_PER_PAGE,
-				    (unsigned int)VB_MAX_PFN_BATCH);
-		vb->req_cap = rounddown(vb->req_cap, VB_PAGES_PER_PAGE);
-		bytes = vb->req_cap * sizeof(__le32);
-	}
-	/* Shared with the device: heap memory, never .data or the stack. */
-	for (i = 0; i < VB_REQ_BUFS; i++) {
-		vb->reqs[i] = kzalloc(bytes, GFP_KERNEL);
-		if (!vb->reqs[i])
-			return -ENOMEM;
-	}
-	vb->req_slot = 0;
-	vb->req = vb->reqs[0];
+	if (err)
+		return err;
 	vb->stats = kcalloc(VB_S_NR, sizeof(*vb->stats), GFP_KERNEL);
 	vb->hint_cmd = kcalloc(2, sizeof(*vb->hint_cmd), GFP_KERNEL);
 	if (!vb->stats || !vb->hint_cmd)
@@ -1536,10 +1754,7 @@ static int vb_alloc_buffers(struct vballoon *vb)
 
 static void vb_free_buffers(struct vballoon *vb)
 {
-	unsigned int i;
-
-	for (i = 0; i < VB_REQ_BUFS; i++)
-		kfree(vb->reqs[i]);
+	vb_reqs_free(&vb->reqs);
 	kfree(vb->stats);
 	kfree(vb->hint_cmd);
 }
@@ -1609,7 +1824,7 @@ static void vb_stop_features(struct vballoon *vb)
 static void vb_init_state(struct vballoon *vb, struct virtio_device *vdev)
 {
 	vb->vdev = vdev;
-	INIT_WORK(&vb->size_work, vb_size_work_fn);
+	INIT_DELAYED_WORK(&vb->size_work, vb_size_work_fn);
 	INIT_WORK(&vb->stats_work, vb_stats_work_fn);
 	INIT_WORK(&vb->hint_work, vb_hint_work_fn);
 	spin_lock_init(&vb->stop_lock);
@@ -1620,16 +1835,118 @@ static void vb_init_state(struct vballoon *vb, struct virtio_device *vdev)
 	init_waitqueue_head(&vb->hint_wait);
 	balloon_devinfo_init(&vb->bdi);
 	INIT_LIST_HEAD(&vb->pinned);
-	vb->movable = movable;
+	/* Pages stay on the list they went to: read once per device. */
+	vb->movable = READ_ONCE(vb_knobs.movable);
 #ifdef CONFIG_BALLOON_COMPACTION
 	vb->bdi.migratepage = vb_migratepage;
 #endif
-	vb->hint_id_received = VB_CMD_ID_STOP;
-	vb->hint_id_active = VB_CMD_ID_STOP;
+}
+
+/*
+ * What depends on the negotiated features, and the state of a fresh
+ * device session (probe, restore): the device holds no buffer of ours.
+ */
+static void vb_session_init(struct vballoon *vb)
+{
+	struct vb_reqs *r = &vb->reqs;
+
+	/* vb_init_vqs() sets those whose feature was negotiated. */
+	vb->stats_vq = NULL;
+	vb->free_page_vq = NULL;
+	vb->reporting_vq = NULL;
 	vb->ranges = vb_has(vb, VB_F_PAGE_RANGES);
 	vb->cont = vb->ranges && vb_has(vb, VB_F_CONT_PAGES);
-	vb->tell_host_first = vb_has(vb, VB_F_MUST_TELL_HOST);
 	vb->deflate_on_oom = vb_has(vb, VB_F_DEFLATE_ON_OOM);
+	r->cap = vb->ranges ? VB_MAX_RANGES : VB_PFN_BATCH;
+	r->busy = 0;
+	r->fill = 0;
+	r->n = 0;
+	r->stuck_vq = NULL;
+	vb->hint_id_received = VB_CMD_ID_STOP;
+	vb->hint_id_active = VB_CMD_ID_STOP;
+	clear_bit(VB_CFG_CMD_ID, &vb->flags);
+	clear_bit(VB_CFG_SIZE, &vb->flags);
+	clear_bit(VB_DEAD, &vb->flags);
+}
+
+/* Bring the device up (probe, restore). */
+static int vb_start(struct vballoon *vb)
+{
+	struct virtio_device *vdev = vb->vdev;
+	int err;
+
+	vb_session_init(vb);
+	err = vb_init_vqs(vb);
+	if (err)
+		return err;
+	if (vb->ranges)
+		virtio_cread_le(vdev, struct vb_config_ext, max_range_pages,
+				&vb->max_range_pages);
+	vb_read_ext_config(vb);
+	err = vb_start_features(vb);
+	if (err) {
+		vb_stop_features(vb);
+		virtio_reset_device(vdev);
+		vdev->config->del_vqs(vdev);
+		return err;
+	}
+	virtio_device_ready(vdev);
+	spin_lock_irq(&vb->stop_lock);
+	vb->stop_update = false;
+	spin_unlock_irq(&vb->stop_lock);
+
+	/* The device asks for stats by using this first buffer. */
+	if (vb->stats_vq && vb_stats_send(vb))
+		dev_warn(&vdev->dev, "cannot queue the stats buffer\n");
+	vb_read_target(vb);
+	if (vb_towards_target(vb))
+		vb_config_changed(vdev);
+	return 0;
+}
+
+/*
+ * Give every balloon page back.  A stuck queue may answer again, and
+ * pages compaction isolated come back within moments: both are waited
+ * for, up to 10 s.  A dead device gets nothing more.
+ */
+static void vb_leak_all(struct vballoon *vb)
+{
+	unsigned int idle = 0;
+
+	while (READ_ONCE(vb->num_pages) && idle < VB_REMOVE_TRIES) {
+		if (vb_leak(vb, vb->num_pages)) {
+			idle = 0;
+			continue;
+		}
+		if (vb_dead(vb) && !READ_ONCE(vb->bdi.isolated_pages))
+			break;
+		idle++;
+		if (is_idle_task(current))
+			mdelay(20);
+		else
+			msleep(20);
+	}
+	vb_update_actual(vb);
+}
+
+/* Take the device down (remove, freeze: the workqueue is frozen then). */
+static void vb_stop(struct vballoon *vb)
+{
+	struct virtio_device *vdev = vb->vdev;
+
+	vb_stop_features(vb);
+	spin_lock_irq(&vb->stop_lock);
+	vb->stop_update = true;
+	spin_unlock_irq(&vb->stop_lock);
+	wake_up(&vb->hint_wait);
+	cancel_delayed_work_sync(&vb->size_work);
+	cancel_work_sync(&vb->stats_work);
+	cancel_work_sync(&vb->hint_work);
+
+	vb_hint_release(vb, ULONG_MAX);
+	vb_leak_all(vb);
+	virtio_reset_device(vdev);
+	vdev->config->del_vqs(vdev);
 }
 
 static int vb_probe(struct virtio_device *vdev)
@@ -1656,38 +1973,19 @@ static int vb_probe(struct virtio_device *vdev)
 		err = -ENOMEM;
 		goto out_free;
 	}
-	err = vb_init_vqs(vb);
+	err = vb_view_publish(vb);
 	if (err)
 		goto out_wq;
-	if (vb->ranges)
-		virtio_cread_le(vdev, struct vb_config_ext, max_range_pages,
-				&vb->max_range_pages);
-	vb_read_ext_config(vb);
-
-	err = vb_start_features(vb);
+	err = vb_start(vb);
 	if (err)
-		goto out_features;
-	err = sysfs_create_group(&vdev->dev.kobj, &vb_attr_group);
-	if (err)
-		goto out_features;
-
-	virtio_device_ready(vdev);
-
-	/* The device asks for stats by using this first buffer. */
-	if (vb->stats_vq && vb_stats_send(vb))
-		dev_warn(&vdev->dev, "cannot queue the stats buffer\n");
-	vb_read_target(vb);
-	if (vb_towards_target(vb))
-		vb_config_changed(vdev);
+		goto out_view;
 	dev_info(&vdev->dev, "features 0x%llx, mode %s\n",
 		 (unsigned long long)vdev->features,
 		 vb->cont ? "cont" : vb->ranges ? "ranges" : "pfns");
 	return 0;
 
-out_features:
-	vb_stop_features(vb);
-	virtio_reset_device(vdev);
-	vdev->config->del_vqs(vdev);
+out_view:
+	vb_view_unpublish(vb);
 out_wq:
 	destroy_workqueue(vb->wq);
 out_free:
@@ -1696,32 +1994,11 @@ out_free:
 	return err;
 }
 
-/* Give every balloon page back, waiting for pages compaction isolated. */
-static void vb_leak_all(struct vballoon *vb)
-{
-	unsigned int idle = 0;
-
-	while (READ_ONCE(vb->num_pages) && idle < 500) {
-		if (vb_leak(vb, vb->num_pages)) {
-			idle = 0;
-			continue;
-		}
-		idle++;
-		if (is_idle_task(current))
-			mdelay(20);
-		else
-			msleep(20);
-	}
-	if (vb->num_pages)
-		dev_err(&vb->vdev->dev, "%u pages not returned at removal\n",
-			vb->num_pages);
-	vb_update_actual(vb);
-}
-
 /*
- * After the reset: pages the device never gave back (silent device) are
- * taken off the balloon list so compaction cannot reach freed driver
- * state, and are leaked on purpose - the device may still discard them.
+ * After the reset: pages the device never gave back (silent or dead
+ * device) are taken off the balloon list so compaction cannot reach freed
+ * driver state, and are leaked on purpose - the device may still discard
+ * them.  They stay out of MemTotal.
  */
 static void vb_abandon_pages(struct vballoon *vb)
 {
@@ -1731,35 +2008,40 @@ static void vb_abandon_pages(struct vballoon *vb)
 	n += balloon_page_list_dequeue(&vb->bdi, &pages, ULONG_MAX);
 	n += vb_unpin_pages(vb, &pages, ULONG_MAX);
 	if (n)
-		dev_err(&vb->vdev->dev, "leaking %lu pages the device kept\n",
-			n);
+		dev_err(&vb->vdev->dev,
+			"leaking %lu pages the device may still discard\n", n);
 }
 
 static void vb_remove(struct virtio_device *vdev)
 {
 	struct vballoon *vb = vdev->priv;
 
-	sysfs_remove_group(&vdev->dev.kobj, &vb_attr_group);
-	vb_stop_features(vb);
-
-	spin_lock_irq(&vb->stop_lock);
-	vb->stop_update = true;
-	spin_unlock_irq(&vb->stop_lock);
-	wake_up(&vb->hint_wait);
-	cancel_work_sync(&vb->size_work);
-	cancel_work_sync(&vb->stats_work);
-	cancel_work_sync(&vb->hint_work);
-
-	vb_hint_release(vb, ULONG_MAX);
-	vb_leak_all(vb);
-
-	virtio_reset_device(vdev);
-	vdev->config->del_vqs(vdev);
+	vb_view_unpublish(vb);
+	vb_stop(vb);
 	vb_abandon_pages(vb);
 	destroy_workqueue(vb->wq);
 	vb_free_buffers(vb);
 	kfree(vb);
 }
+
+#ifdef CONFIG_PM_SLEEP
+/* As in-tree: the balloon is deflated across a suspend or hibernation. */
+static int vb_freeze(struct virtio_device *vdev)
+{
+	vb_stop(vdev->priv);
+	return 0;
+}
+
+static int vb_restore(struct virtio_device *vdev)
+{
+	struct vballoon *vb = vdev->priv;
+	int err = vb_start(vb);
+
+	if (!err)
+		vb_update_actual(vb);	/* pages a silent device kept */
+	return err;
+}
+#endif
 
 static int vb_validate(struct virtio_device *vdev)
 {
@@ -1772,10 +2054,10 @@ static int vb_validate(struct virtio_device *vdev)
 	else if (!virtio_has_feature(vdev, VB_F_PAGE_POISON))
 		__virtio_clear_bit(vdev, VB_F_PAGE_REPORTING);
 
-	if (!page_ranges)
+	if (!extensions)
 		__virtio_clear_bit(vdev, VB_F_PAGE_RANGES);
 	/* Continuous pages are only ever sent as ranges. */
-	if (!cont_pages || !virtio_has_feature(vdev, VB_F_PAGE_RANGES))
+	if (!virtio_has_feature(vdev, VB_F_PAGE_RANGES))
 		__virtio_clear_bit(vdev, VB_F_CONT_PAGES);
 #ifndef CONFIG_PAGE_REPORTING
 	__virtio_clear_bit(vdev, VB_F_PAGE_REPORTING);
@@ -1794,9 +2076,33 @@ static struct virtio_driver vb_driver = {
 	.probe = vb_probe,
 	.remove = vb_remove,
 	.config_changed = vb_config_changed,
+#ifdef CONFIG_PM_SLEEP
+	.freeze = vb_freeze,
+	.restore = vb_restore,
+#endif
 };
 
-module_virtio_driver(vb_driver);
+static int __init vb_init(void)
+{
+	int err;
+
+	BUILD_BUG_ON(VB_PFN_BATCH * sizeof(__le32) > VB_REQ_BYTES);
+	BUILD_BUG_ON(VB_PFN_BATCH % VB_PAGES_PER_PAGE);
+	vb_knobs_publish();
+	err = register_virtio_driver(&vb_driver);
+	if (err)
+		vb_knobs_unpublish();
+	return err;
+}
+module_init(vb_init);
+
+static void __exit vb_exit(void)
+{
+	unregister_virtio_driver(&vb_driver);
+	vb_knobs_unpublish();
+}
+module_exit(vb_exit);
+
 MODULE_DEVICE_TABLE(virtio, id_table);
 MODULE_DESCRIPTION("vballoon virtio memory balloon driver");
 MODULE_LICENSE("GPL");

@@ -103,6 +103,34 @@ control["stream-no-caps"] = b"\x01\x00" + b'{"execute":"query-balloon"}\n'
 control["stream-garbage"] = b"\x01\x02" + b'{"execute":"qmp_capabilities"}\n}}}{\n{"execute"\n:"x-vb-list"}\n\xff\xfe\n'
 control["stream-deep"] = b"\x01\x00" + b"[" * 40 + b"]" * 40 + b"\n"
 control["stream-long"] = b"\x01\x3f" + b'{"execute":"' + b"a" * 70000 + b'"}\n'
+# Raw bytes the control socket must frame and refuse as QEMU does (CRLF,
+# braces inside strings, stray bytes, invalid UTF-8, unknown members), and
+# (first byte 0x03: HEAD 0 BODY 0 TAIL, BODY repeated) a text over the limit.
+CAPS = b'{"execute":"qmp_capabilities"}'
+control["stream-crlf-framing"] = b"\x01\x00" + CAPS + \
+    b'{"execute":"query-status","id":1}\r\n{"execute":"query-version"}\r\n'
+control["stream-brace-in-string"] = b"\x01\x01" + CAPS + \
+    b'{"execute":"query-balloon","id":"}{\\"["}' + \
+    b'{"execute":"qom-list","arguments":{"path":"/machine/peripheral"}}'
+control["stream-invalid-utf8"] = b"\x01\x00" + CAPS + b"".join(
+    b'{"execute":"query-status","id":"' + s + b'"}'
+    for s in (b"\xc3\x28", b"\xed\xa0\x80", b"\xc0\xaf", b"\xc3\xa9\xf0\x9f\x98\x80"))
+control["stream-stray-bytes"] = b"\x01\x00" + CAPS + \
+    b'}{"execute":"query-status"}garbage\n5 "str" null ]]{"execute":"query-status","id":9}'
+control["stream-unknown-members"] = b"\x01\x00" + CAPS + \
+    b'{"execute":"query-status","foo":1}' + \
+    b'{"execute":"balloon","arguments":{"value":1,"x":2}}{"id":null}'
+control["stream-oversize-string"] = b"\x03\x00" + CAPS + \
+    b'{"execute":"query-status","id":"\x00' + b"a" * 4096 + \
+    b'\x00"}{"execute":"query-status","id":2}'
+for name, c in [
+        ("qom-discovery", '{"execute":"qom-list","arguments":{"path":"/machine/peripheral/alpha"}}'),
+        ("qom-get-type", '{"execute":"qom-get","arguments":{"path":"alpha","property":"type"}}'),
+        ("id-null", '{"execute":"query-balloon","id":null,"arguments":{"guest":"beta"}}'),
+        ("balloon-2p63", '{"execute":"balloon","arguments":'
+                         '{"value":9223372036854775808,"guest":"alpha"}}'),
+        ("caps-args", '{"execute":"qmp_capabilities","arguments":{"enable":["oob"]}}')]:
+    control["exec-" + name] = b"\x00" + c.encode()
 
 # ---- fuzz_vhost_user and fuzz_virtq ----
 # vhost-user requests and flags by number (include/vhost_user_wire.h).

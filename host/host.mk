@@ -78,7 +78,8 @@ FUZZ_CC      ?= clang
 FUZZ_OUT     := $(BUILD)/fuzz
 FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
 		-fno-sanitize-recover=undefined -std=gnu11 $(WARN) \
-		-Ihost/src -Iinclude $(JSONC_CFLAGS) -MMD -MP
+		-Ihost/src -Iinclude $(JSONC_CFLAGS) -MMD -MP \
+		-DCTL_MAX_INPUT=65536
 FUZZ_LIBOBJS := $(patsubst host/src/%.c,$(FUZZ_OUT)/obj/%.o,\
 		  $(filter-out host/src/main.c,$(HOST_SRCS)))
 FUZZERS      := $(patsubst host/fuzz/%.c,$(FUZZ_OUT)/%,$(wildcard host/fuzz/fuzz_*.c))

@@ -4,20 +4,24 @@
  * handling (control.c).
  *
  * Two ways in, chosen by the first input byte:
- *  - even: the rest is one command text for control_execute(), the pure
- *    request -> reply entry point (capabilities already negotiated);
- *  - odd:  the rest is a byte stream a socket client sends, cut into
+ *  - bit 0 clear: the rest is one command text for control_execute(), the
+ *    pure request -> reply entry point (capabilities already negotiated);
+ *  - bit 0 set: the rest is a byte stream a socket client sends, cut into
  *    chunks the fuzzer sizes, through the real listening socket, the event
- *    loop and the client's incremental tokenizer (framing, partial texts,
- *    several commands per read, the capabilities handshake, oversize
- *    commands, a client that vanishes with replies pending).
+ *    loop and the server's framing scanner (partial texts, several texts
+ *    per read, strings holding braces, the capabilities handshake, a
+ *    client that vanishes with replies pending);
+ *  - exactly 0x03: the stream is HEAD 0x00 BODY 0x00 TAIL and BODY is sent
+ *    again and again until the text is longer than CTL_MAX_INPUT: oversize
+ *    texts from small inputs (a rare selector).
  *
  * Two guests exist: "alpha" is connected (a live device on a memfd with
  * real rings), so balloon and hint commands reach the device; "beta" has
  * no frontend.  Invariants checked on every input: each reply is one JSON
- * object holding "return" or "error" (control_execute), every line the
- * socket sends parses as JSON, and the daemon's file descriptors do not
- * leak (a dropped client's socket is closed).
+ * object holding "return" or "error" (control_execute); every message the
+ * socket sends ends in CRLF, is ASCII (non-ASCII is escaped, invalid UTF-8
+ * refused) and parses as JSON; the daemon's file descriptors do not leak
+ * (a dropped client's socket is closed).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -35,8 +39,10 @@
 #include "balloon.h"
 #include "control.h"
 #include "guest_helpers.h"
+#include "guests.h"
 #include "log.h"
 #include "loop.h"
+#include "qmp_events.h"
 
 #define RAM_BASE	0x100000ULL
 #define RAM_SIZE	(4ULL << 20)
@@ -92,8 +98,9 @@ static void init_once(void)
 	alpha = balloon_new(&o, loop);
 	strcpy(o.name, "beta");
 	beta = balloon_new(&o, loop);
-	if (!alpha || !beta)
+	if (!alpha || !beta || guests_add(alpha) || guests_add(beta))
 		abort();
+	qmp_events_start(loop);
 	alpha_up();
 }
 
@@ -126,22 +133,30 @@ static void via_execute(const uint8_t *data, size_t size)
 	free(cmd);
 }
 
-/* Every complete line the daemon sent must be JSON. */
+static void bad_message(const char *why, const char *msg)
+{
+	fprintf(stderr, "fuzz_control: %s: %.300s\n", why, msg);
+	abort();
+}
+
+/* Every complete message the daemon sent: CRLF-terminated ASCII JSON. */
 static void check_lines(char *buf, size_t *len)
 {
-	char *start = buf, *nl;
+	char *start = buf, *nl, *p;
+	json_object *o;
 
 	while ((nl = memchr(start, '\n', *len - (start - buf)))) {
 		*nl = '\0';
-		if (nl > start) {
-			json_object *o = json_tokener_parse(start);
-
-			if (!o) {
-				fprintf(stderr, "fuzz_control: non-JSON line: %s\n", start);
-				abort();
-			}
-			json_object_put(o);
-		}
+		if (nl == start || nl[-1] != '\r')
+			bad_message("message not ended by CRLF", start);
+		nl[-1] = '\0';
+		for (p = start; *p; p++)
+			if ((unsigned char)*p >= 0x80)
+				bad_message("non-ASCII byte sent", start);
+		o = json_tokener_parse(start);
+		if (!o)
+			bad_message("non-JSON message", start);
+		json_object_put(o);
 		start = nl + 1;
 	}
 	*len -= start - buf;
@@ -176,7 +191,53 @@ static long fd_probe(void)
 	return v;
 }
 
-static void via_socket(const uint8_t *data, size_t size)
+/* Whether the daemon sent anything since the last call (read and dropped). */
+static bool got_reply(int fd)
+{
+	static char scratch[64 * 1024];
+	bool got = false;
+
+	while (loop_run_once(loop, 0) > 0)
+		;
+	while (recv(fd, scratch, sizeof(scratch), MSG_DONTWAIT) > 0)
+		got = true;
+	return got;
+}
+
+/*
+ * Send HEAD 0x00 BODY 0x00 TAIL with BODY repeated past CTL_MAX_INPUT (in
+ * 8 KiB writes).  Only one long text is wanted: once the daemon answers
+ * during the repeats, BODY closes texts and repeating it would only make
+ * a run slow, so the repeats stop there.
+ */
+static void send_amplified(int fd, const uint8_t *data, size_t size)
+{
+	static uint8_t rep[8 * 1024];
+	const uint8_t *body = memchr(data, 0, size), *tail;
+	size_t sent = 0, blen, n;
+
+	tail = body ? memchr(body + 1, 0, size - (body + 1 - data)) : NULL;
+	if (!tail || tail == body + 1)
+		return;
+	blen = tail - body - 1;
+	for (n = 0; n + blen <= sizeof(rep); n += blen)
+		memcpy(rep + n, body + 1, blen);
+	if (!n || send(fd, data, body - data, MSG_NOSIGNAL) < 0)
+		return;
+	got_reply(fd);		/* the greeting, HEAD's replies */
+	while (sent <= CTL_MAX_INPUT) {
+		ssize_t w = send(fd, rep, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (w < 0 && errno != EAGAIN)
+			return;
+		sent += w > 0 ? w : 0;
+		if (got_reply(fd))
+			break;
+	}
+	send(fd, tail + 1, size - (tail + 1 - data), MSG_NOSIGNAL);
+}
+
+static void via_socket(const uint8_t *data, size_t size, bool amplify)
 {
 	static char buf[256 * 1024];
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -194,6 +255,10 @@ static void via_socket(const uint8_t *data, size_t size)
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		abort();
 	loop_run_once(loop, 0);		/* accept + greeting */
+	if (amplify) {
+		send_amplified(fd, data, size);
+		size = 0;
+	}
 	chunk = (sel & 0x3f) ? (sel & 0x3f) * 16 : size;
 	if (chunk < size / 64)	/* at most ~64 reads per input: keep it fast */
 		chunk = size / 64;
@@ -216,7 +281,7 @@ static void via_socket(const uint8_t *data, size_t size)
 	if (!(sel & 0x80))	/* else: vanish with replies unread */
 		drain(fd, buf, &len, sizeof(buf));
 	close(fd);
-	/* The daemon reads at most 4 KiB per wake-up (fairness between
+	/* The daemon reads at most 16 KiB per wake-up (fairness between
 	 * clients): give it enough turns to reach EOF on what it was sent. */
 	for (i = 0; i < 8 + (int)(total / 4096); i++)
 		loop_run_once(loop, 0);
@@ -235,7 +300,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!size)
 		return 0;
 	if (data[0] & 1)
-		via_socket(data + 1, size - 1);
+		via_socket(data + 1, size - 1, data[0] == 0x03);
 	else
 		via_execute(data + 1, size - 1);
 	return 0;

@@ -20,9 +20,6 @@
 
 #include "balloon_priv.h"
 
-static struct balloon *registry;
-static unsigned next_default_name;
-
 void balloon_opts_default(struct balloon_opts *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -37,21 +34,6 @@ void balloon_opts_default(struct balloon_opts *o)
 	o->cont_pages = true;
 	o->pages_order = -1;
 	o->floor = BALLOON_FLOOR_DEFAULT;
-}
-
-struct balloon *balloon_find(const char *name)
-{
-	struct balloon *b;
-
-	for (b = registry; b; b = b->next)
-		if (!strcmp(b->opts.name, name))
-			return b;
-	return NULL;
-}
-
-struct balloon *balloon_next(struct balloon *prev)
-{
-	return prev ? prev->next : registry;
 }
 
 const char *balloon_name(const struct balloon *b)
@@ -104,7 +86,7 @@ static const struct vdev_ops balloon_ops = {
 
 struct balloon *balloon_new(const struct balloon_opts *o, struct loop *l)
 {
-	struct balloon *b, **pp;
+	struct balloon *b;
 
 	b = calloc(1, sizeof(*b));
 	if (!b)
@@ -115,14 +97,6 @@ struct balloon *balloon_new(const struct balloon_opts *o, struct loop *l)
 		goto fail;
 	b->opts = *o;
 	b->opts.name[sizeof(b->opts.name) - 1] = '\0';
-	while (!b->opts.name[0] || balloon_find(b->opts.name)) {
-		if (o->name[0]) {
-			vb_err("guest name '%s' used twice", o->name);
-			goto fail;
-		}
-		snprintf(b->opts.name, sizeof(b->opts.name), "guest%u",
-			 next_default_name++);
-	}
 	b->loop = l;
 	b->vdev.ops = &balloon_ops;
 	b->vdev.priv = b;
@@ -131,9 +105,6 @@ struct balloon *balloon_new(const struct balloon_opts *o, struct loop *l)
 	balloon_hint_reset(b);
 	if (balloon_set_stats_interval(b, o->stats_interval_s) < 0)
 		vb_warn("%s: cannot start stats polling", b->opts.name);
-	for (pp = &registry; *pp; pp = &(*pp)->next)
-		;
-	*pp = b;
 	return b;
 fail:
 	free(b->elem);
@@ -149,16 +120,8 @@ struct vdev *balloon_vdev(struct balloon *b)
 
 void balloon_free(struct balloon *b)
 {
-	struct balloon **pp;
-
 	if (!b)
 		return;
-	for (pp = &registry; *pp; pp = &(*pp)->next) {
-		if (*pp == b) {
-			*pp = b->next;
-			break;
-		}
-	}
 	balloon_set_stats_interval(b, 0);	/* deletes the polling timer */
 	range_set_free(&b->hint.set);
 	free(b->elem);

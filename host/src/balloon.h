@@ -2,7 +2,7 @@
 /*
  * balloon.h - the virtio balloon device core, one instance per guest.
  *
- * This is the API the control plane (control.c: QMP socket) and main.c use.
+ * This is the API the control plane (control.c, qmp_*.c, guests.c) and main.c use.
  * The device core is transport-agnostic: the vhost-user backend feeds it
  * through the vdev ops (vdev.h); nothing here knows about sockets.
  *
@@ -53,9 +53,8 @@ void balloon_opts_default(struct balloon_opts *o);
 struct loop;
 struct vdev;
 
-/* Lifecycle (main.c): one device per guest, registered under o->name (a
- * unique default name is chosen when empty).  NULL on a duplicate name or
- * out of memory.  l may be NULL (no stats polling timer; unit tests). */
+/* Lifecycle (main.c): one device per guest, named o->name (main.c names
+ * and registers it, see guests.h).  NULL on out of memory.  l may be NULL (no stats polling timer; unit tests). */
 struct balloon *balloon_new(const struct balloon_opts *o, struct loop *l);
 /* The vdev the transport drives (ops, priv set; transport fields zeroed). */
 struct vdev *balloon_vdev(struct balloon *b);
@@ -65,7 +64,7 @@ void balloon_free(struct balloon *b);
  * negotiated features, or -1 when that queue does not exist. */
 int balloon_queue_index(uint64_t features, int role);
 
-/* Stats as the guest last reported them (QEMU's names, see control.c). */
+/* Stats as the guest last reported them (QEMU's names: qmp_info.c). */
 struct balloon_stats {
 	uint64_t last_update;		/* unix seconds of the last report, 0 = never */
 	unsigned interval_s;		/* polling interval */
@@ -83,6 +82,7 @@ enum balloon_hint_state {
 struct balloon_info {
 	const char *name;
 	bool connected;			/* a frontend is attached and the device is live */
+	bool attached;			/* a frontend is attached (the guest is there) */
 	bool broken;			/* device refused further guest input */
 	uint64_t ram_size;		/* bytes */
 	uint64_t target;		/* bytes: QMP `balloon` value (guest size wanted) */
@@ -113,13 +113,11 @@ struct balloon_info {
 	uint64_t hinted_bytes;		/* in the current/last round */
 };
 
-/* Registry of devices (one per guest), owned by balloon.c. */
-struct balloon *balloon_find(const char *name);
-struct balloon *balloon_next(struct balloon *prev);	/* NULL -> first */
 const char *balloon_name(const struct balloon *b);
 
 /* Control. Return 0 or -errno (-EINVAL bad value, -ENODEV not connected,
- * -ERANGE below the guest's floor: refused, logged, target unchanged). */
+ * -ERANGE below the guest's floor: refused, logged, target unchanged);
+ * balloon_set_target keeps a target set before the driver comes. */
 int balloon_set_target(struct balloon *b, uint64_t guest_bytes);
 /* The floor in force (bytes; 0 while the guest's RAM size is unknown). */
 uint64_t balloon_floor(const struct balloon *b);
@@ -165,6 +163,7 @@ enum balloon_event {
 	BALLOON_EV_HINT_DONE,		/* a hint round stopped */
 };
 typedef void (*balloon_event_cb)(struct balloon *b, enum balloon_event ev, void *opaque);
-void balloon_set_event_cb(balloon_event_cb cb, void *opaque);
+/* Where b's events go (NULL: nowhere); the registry sets it (guests.h). */
+void balloon_set_event_cb(struct balloon *b, balloon_event_cb cb, void *opaque);
 
 #endif /* VB_BALLOON_H */

@@ -16,19 +16,17 @@
 
 #include "balloon_priv.h"
 
-static balloon_event_cb event_cb;
-static void *event_opaque;
 
-void balloon_set_event_cb(balloon_event_cb cb, void *opaque)
+void balloon_set_event_cb(struct balloon *b, balloon_event_cb cb, void *opaque)
 {
-	event_cb = cb;
-	event_opaque = opaque;
+	b->event_cb = cb;
+	b->event_opaque = opaque;
 }
 
 void balloon_emit(struct balloon *b, enum balloon_event ev)
 {
-	if (event_cb)
-		event_cb(b, ev, event_opaque);
+	if (b->event_cb)
+		b->event_cb(b, ev, b->event_opaque);
 }
 
 /* ---- features and queues ---------------------------------------------- */
@@ -329,9 +327,8 @@ int balloon_set_target(struct balloon *b, uint64_t guest_bytes)
 {
 	if (!guest_bytes)
 		return -EINVAL;
-	if (!b->ram_size)
-		return -ENODEV;	/* no guest RAM size known yet */
-	if (guest_bytes > b->ram_size)
+	/* Without a RAM size yet, the target waits for the driver (as QEMU). */
+	if (b->ram_size && guest_bytes > b->ram_size)
 		guest_bytes = b->ram_size;
 	if (guest_bytes < balloon_floor(b)) {
 		vb_guest_info("%s: target %llu bytes refused: below the floor of %llu bytes (floor=)",
@@ -423,6 +420,7 @@ void balloon_get_info(struct balloon *b, struct balloon_info *info)
 	memset(info, 0, sizeof(*info));
 	info->name = b->opts.name;
 	info->connected = b->live && b->vdev.connected;
+	info->attached = b->vdev.connected;
 	info->broken = b->vdev.broken;
 	info->ram_size = b->ram_size;
 	info->floor = balloon_floor(b);

@@ -37,7 +37,8 @@ struct balloon_hint {
 };
 
 struct balloon {
-	struct balloon *next;		/* registry */
+	balloon_event_cb event_cb;	/* the control plane's, may be NULL */
+	void *event_opaque;
 	struct balloon_opts opts;
 	struct vdev vdev;
 	struct loop *loop;

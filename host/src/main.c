@@ -18,9 +18,11 @@
 
 #include "balloon.h"
 #include "control.h"
+#include "guests.h"
 #include "log.h"
 #include "state.h"
 #include "loop.h"
+#include "qmp_events.h"
 #include "vdev.h"
 #include "vhost_user.h"
 
@@ -46,7 +48,8 @@ static void usage(FILE *f)
 "vhost-user socket (UML: virtio_uml.device=PATH:5).\n"
 "\n"
 "  -s, --socket PATH     vhost-user socket of the single guest\n"
-"  -n, --name NAME       its name (default: guest0)\n"
+"  -n, --name NAME       its name, also its QMP id (/machine/peripheral/NAME);\n"
+"                        unnamed guests are balloon0, balloon1, ...\n"
 "      --qmp PATH        QMP-compatible control socket (all guests)\n"
 "  -g, --guest SPEC      one more guest: name=NAME,socket=PATH[,KEY=VALUE...]\n"
 "  -c, --config FILE     guests from FILE: one SPEC per line, '#' comments,\n"
@@ -256,6 +259,32 @@ static int config_file(const char *path, char *qmp, size_t qmp_len)
 	return rc;
 }
 
+static bool name_taken(const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < nguests; i++)
+		if (!strcmp(guests[i].o.name, name))
+			return true;
+	return false;
+}
+
+/* Unnamed guests get QEMU's usual device ids: balloon0, balloon1, ... */
+static void name_defaults(void)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < nguests; i++) {
+		while (!guests[i].o.name[0]) {
+			char name[sizeof(guests[i].o.name)];
+
+			snprintf(name, sizeof(name), "balloon%u", n++);
+			if (!name_taken(name))
+				strcpy(guests[i].o.name, name);
+		}
+	}
+}
+
 static int check_unique(void)
 {
 	unsigned i, j;
@@ -309,7 +338,7 @@ static int guests_start(struct loop *l)
 		struct guest *g = &guests[i];
 
 		g->b = balloon_new(&g->o, l);
-		if (!g->b) {
+		if (!g->b || guests_add(g->b)) {
 			vb_err("guest %s: cannot create the device", g->o.name);
 			return -EINVAL;
 		}
@@ -330,8 +359,10 @@ static void guests_stop(void)
 
 	for (i = 0; i < nguests; i++) {
 		vu_server_free(guests[i].vu);
-		if (guests[i].b)
+		if (guests[i].b) {
+			guests_remove(guests[i].b);
 			balloon_free(guests[i].b);
+		}
 		guests[i].vu = NULL;
 		guests[i].b = NULL;
 	}
@@ -459,8 +490,6 @@ int main(int argc, char **argv)
 		if (!g)
 			return 2;
 		*g = c.single;
-		if (!g->o.name[0] && nguests == 1)
-			strcpy(g->o.name, "guest0");
 	}
 	if (!nguests) {
 		usage(stderr);
@@ -468,6 +497,7 @@ int main(int argc, char **argv)
 	}
 	if (check_unique())
 		return 2;
+	name_defaults();
 
 	l = loop_new();
 	if (!l) {
@@ -489,6 +519,8 @@ int main(int argc, char **argv)
 		rc = control_listen(l, c.qmp);
 		if (rc)
 			vb_err("cannot listen on %s: %s", c.qmp, strerror(-rc));
+		else
+			qmp_events_start(l);
 	}
 	if (!rc) {
 		vb_info("serving %u guest%s", nguests, nguests == 1 ? "" : "s");
@@ -496,8 +528,10 @@ int main(int argc, char **argv)
 		if (rc)
 			vb_err("event loop: %s", strerror(-rc));
 	}
-	if (c.qmp[0])
+	if (c.qmp[0]) {
+		qmp_events_stop();
 		control_close();
+	}
 	guests_stop();
 	loop_free(l);
 	return rc ? 1 : 0;

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "guests.h"
 #include "loop.h"
 #include "state.h"
 
@@ -282,13 +283,12 @@ int state_start(struct loop *l, const char *dir)
 	strcpy(state_dir, dir);
 	if (access(dir, W_OK | X_OK))
 		return -errno;
-	for (b = balloon_next(NULL); b; b = balloon_next(b))
-		n++;
+	n = guests_count();
 	seen = calloc(n ? n : 1, sizeof(*seen));
 	if (!seen)
 		return -ENOMEM;
 	nseen = n;
-	for (b = balloon_next(NULL), n = 0; b; b = balloon_next(b), n++) {
+	for (b = guests_next(NULL), n = 0; b; b = guests_next(b), n++) {
 		seen[n].b = b;
 		state_load(b);
 	}

@@ -94,10 +94,15 @@ static json_object *conn_read(struct conn *c)
 				fprintf(stderr, "vballoonctl: reply too long\n");
 				return NULL;
 			}
-			c->cap = c->cap ? c->cap * 2 : 65536;
-			c->buf = realloc(c->buf, c->cap);
-			if (!c->buf)
+			size_t cap = c->cap ? c->cap * 2 : 65536;
+			char *p = realloc(c->buf, cap);
+
+			if (!p) {	/* c->buf is still ours: freed with c */
+				fprintf(stderr, "vballoonctl: out of memory\n");
 				return NULL;
+			}
+			c->buf = p;
+			c->cap = cap;
 		}
 		n = read(c->fd, c->buf + c->len, c->cap - c->len - 1);
 		if (n < 0 && errno == EINTR)
@@ -378,13 +383,14 @@ static void print_stats(json_object *r)
 	time_t t;
 
 	if (json_object_object_get_ex(r, "stats", &s)) {
+		/* As QEMU: 2^64-1 is a stat the guest has not reported. */
 		json_object_object_foreach(s, k, val) {
-			int64_t x = json_object_get_int64(val);
+			uint64_t x = json_object_get_uint64(val);
 
-			if (x < 0)
+			if (x == UINT64_MAX)
 				printf("%-24s -\n", k);
 			else
-				printf("%-24s %" PRId64 "\n", k, x);
+				printf("%-24s %" PRIu64 "\n", k, x);
 		}
 	}
 	if (json_object_object_get_ex(r, "last-update", &v)) {

@@ -30,6 +30,7 @@
 #include "log.h"
 #include "loop.h"
 #include "vdev.h"
+#include "unix_listen.h"
 #include "vhost_user.h"
 #include "virtq.h"
 
@@ -1116,46 +1117,14 @@ static void listen_cb(struct loop *l, int fd, uint32_t events, void *opaque)
 		close(c);
 }
 
-/* A socket file nobody accepts on is stale (daemon crashed): replace it.
- * Anything else at that path is left alone. */
-static int path_prepare(const struct sockaddr_un *sa)
-{
-	struct stat st;
-	int fd, rc;
-
-	if (lstat(sa->sun_path, &st) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISSOCK(st.st_mode))
-		return -EEXIST;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	rc = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
-	close(fd);
-	if (rc == 0)
-		return -EADDRINUSE;
-	return unlink(sa->sun_path) < 0 ? -errno : 0;
-}
-
 static int listen_on(struct vu_server *s, const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd, rc;
 
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	rc = path_prepare(&sa);
-	if (rc)
-		return rc;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	/* One frontend at a time; a few may queue while it reconnects. */
+	fd = unix_listen(path, 4);
 	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4) < 0) {
-		rc = -errno;
-		close(fd);
-		return rc;
-	}
+		return fd;
 	rc = loop_add_fd(s->loop, fd, EPOLLIN, listen_cb, s);
 	if (rc) {
 		close(fd);

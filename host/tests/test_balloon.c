@@ -95,6 +95,7 @@ static struct fx *fx_new(uint64_t features, struct balloon_opts *o)
 
 	f->b = balloon_new(o, NULL);
 	assert_non_null(f->b);
+	balloon_set_event_cb(f->b, ev_cb, NULL);
 	f->vd = balloon_vdev(f->b);
 	assert_int_equal(f->vd->ops->device_id, 5);
 	assert_int_equal(tg_negotiate(f->vd, features), 0);
@@ -1012,30 +1013,6 @@ out:
 		skip();
 }
 
-static void test_registry_names(void **state)
-{
-	struct balloon_opts o;
-	struct balloon *a, *b, *c;
-
-	balloon_opts_default(&o);
-	strcpy(o.name, "vm-a");
-	a = balloon_new(&o, NULL);
-	assert_non_null(a);
-	assert_null(balloon_new(&o, NULL));	/* duplicate name */
-	o.name[0] = '\0';
-	b = balloon_new(&o, NULL);
-	c = balloon_new(&o, NULL);
-	assert_non_null(b);
-	assert_non_null(c);
-	assert_string_not_equal(balloon_name(b), balloon_name(c));
-	assert_ptr_equal(balloon_find("vm-a"), a);
-	assert_ptr_equal(balloon_next(NULL), a);
-	balloon_free(a);
-	balloon_free(b);
-	balloon_free(c);
-	assert_null(balloon_next(NULL));
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1059,11 +1036,9 @@ int main(void)
 		cmocka_unit_test(test_random_requests_stay_inside_ram),
 		cmocka_unit_test(test_stop_keeps_target),
 		cmocka_unit_test(test_features_follow_the_transport),
-		cmocka_unit_test(test_registry_names),
 		cmocka_unit_test(test_ram_thp_memfd_allocates_nothing),
 		cmocka_unit_test_teardown(test_ram_thp_huge_tmpfs, thp_teardown),
 	};
 
-	balloon_set_event_cb(ev_cb, NULL);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

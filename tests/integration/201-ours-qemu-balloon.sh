@@ -4,8 +4,8 @@
 # QMP `balloon` inflates and deflates it, guest MemTotal and query-balloon
 # agree, stats arrive through qom-get guest-stats (with our extra tags
 # ignored by QEMU), a held pattern survives, rmmod with an inflated balloon
-# returns every page, and a second insmod (movable=0: pages kept off the
-# balloon compaction list) inflates and deflates again.
+# returns every page, and a second insmod (knob movable=0: pages kept off
+# the balloon compaction list) inflates and deflates again.
 # VB_ALT_KERNEL=1 (test 206): the same on make setup's second Debian
 # kernel (6.12), with the module built from the same source against it.
 . "$(dirname "$0")/../lib/common.sh"
@@ -23,7 +23,7 @@ vb_require "$KO"
 
 cat >"$T/guest.sh" <<'GUEST'
 vb_load_balloon ours || vb_fail "insmod vballoon failed"
-st=$(vb_ours_dir) || vb_fail "no sysfs view"
+st=$(vb_ours_dir) || vb_fail "no debug view"
 vb_put kernel "$(uname -r)"
 vb-workload fill --mib 64 --hold-file /tmp/hold --seed 7 || exit 1
 before=$(vb_meminfo MemTotal)
@@ -47,7 +47,7 @@ vb_signal back
 vb_wait inflated2 300 || exit 1
 vb_wait_meminfo MemTotal -le $((before - 255 * 1024)) 60 >/dev/null ||
 	vb_fail "second inflation not seen"
-grep -E 'inflated|deflated|reqs' $st/state
+vb_ours_dump | grep -E 'reqs|bytes'
 rmmod vballoon || vb_fail "rmmod with an inflated balloon failed"
 unloaded=$(vb_meminfo MemTotal)
 vb_put unloaded "$unloaded"

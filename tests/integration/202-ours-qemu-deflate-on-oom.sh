@@ -11,7 +11,7 @@ vb_require "$BUILD/x86_64/vballoon.ko" "$BUILD/vb-workload"
 
 cat >"$T/guest.sh" <<'GUEST'
 vb_load_balloon ours || vb_fail "insmod vballoon failed"
-st=$(vb_ours_dir) || vb_fail "no sysfs view"
+st=$(vb_ours_dir) || vb_fail "no debug view"
 before=$(vb_meminfo MemTotal)
 vb_signal ready
 vb_wait inflated 300 || exit 1
@@ -20,7 +20,7 @@ now=$(vb_meminfo MemTotal)
 	vb_fail "MemTotal changed $before -> $now kB with DEFLATE_ON_OOM"
 vb-workload alloc --mib 300 --seed 11 || vb_fail "workload failed ($?)"
 dmesg | grep -q "Killed process" && vb_fail "the OOM killer killed a process"
-oom=$(sed -n 's/^oom_deflated //p' $st/state)
+oom=$(vb_ours_val oom_deflated)
 vb_put oom "$oom"
 [ "$oom" -gt 0 ] || vb_fail "no pages released to the OOM notifier"
 vb_log "OOM notifier released $oom pages; workload ran"

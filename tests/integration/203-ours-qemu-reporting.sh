@@ -13,7 +13,7 @@ cat >"$T/guest.sh" <<'GUEST'
 vb_load_balloon ours || vb_fail "insmod vballoon failed"
 d=$(ls -d /sys/bus/virtio/drivers/vballoon/virtio*) || vb_fail "not bound"
 vb_put features "$(cat $d/features)"
-rep() { sed -n 's/^reported_pages //p' $d/vballoon/state; }
+rep() { vb_ours_val reported_pages; }
 vb-workload fill --mib 256 --hold-file /tmp/big --seed 3 || exit 1
 sleep 3
 vb_put rep0 "$(rep)"

@@ -12,7 +12,7 @@ vb_require "$BUILD/x86_64/vballoon.ko" "$BUILD/vb-workload"
 
 cat >"$T/guest.sh" <<'GUEST'
 vb_load_balloon ours || vb_fail "insmod vballoon failed"
-st=$(vb_ours_dir) || vb_fail "no sysfs view"
+st=$(vb_ours_dir) || vb_fail "no debug view"
 vb-workload fill --mib 600 --hold-file /tmp/big --seed 3 || exit 1
 rm -f /tmp/big
 free0=$(vb_meminfo MemFree)
@@ -24,10 +24,10 @@ echo "VB-HINT-READY"
 i=0
 while [ "$(vb_ours_val hint_held_pages)" != 0 ] || [ "$(vb_ours_val hint_id_received)" != 1 ]; do
 	i=$((i + 1))
-	[ $i -gt 600 ] && vb_fail "hint pages not returned after DONE: $(cat $st/state)"
+	[ $i -gt 600 ] && vb_fail "hint pages not returned after DONE: $(vb_ours_dump)"
 	sleep 0.1
 done
-cat $st/state
+vb_ours_dump | grep hint
 mount -t 9p -o trans=virtio,version=9p2000.L,cache=none vbshare /vb/share ||
 	vb_fail "cannot remount the share"
 vb_put rounds "$(vb_ours_val hint_rounds)"

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# Movable balloon pages (seed 001) with vballoon.ko on QEMU's device: the
+# Movable balloon pages with vballoon.ko on QEMU's device: the
 # balloon is inflated while a workload holds most of memory, so balloon
 # pages land scattered over the zone; the workload then frees its memory
 # and `compact_memory` must migrate balloon pages (vmstat balloon_migrate
 # and the driver's own counter rise), the balloon keeps its size
 # (query-balloon unchanged) and a pattern written afterwards verifies.
-# With movable=0 (the module parameter seed 001's comparison needs) the
+# With the knob movable=0 (the bench's unmovable comparison) the
 # same compaction must migrate none.
 . "$(dirname "$0")/../lib/common.sh"
 vb_require "$BUILD/x86_64/vballoon.ko" "$BUILD/vb-workload"
@@ -15,7 +15,7 @@ cat >"$T/guest.sh" <<'GUEST'
 # Only the compaction this test asks for: no proactive kcompactd runs.
 echo 0 >/proc/sys/vm/compaction_proactiveness
 vb_load_balloon ours movable=$1 || vb_fail "insmod vballoon failed"
-st=$(vb_ours_dir) || vb_fail "no sysfs view"
+st=$(vb_ours_dir) || vb_fail "no debug view"
 vb-workload frag --mib 320 --hold-file /tmp/frag --seed 5 || exit 1
 vb_signal ready
 vb_wait inflated 300 || exit 1

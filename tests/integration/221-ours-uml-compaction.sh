@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# Movable balloon pages (seed 001) with vballoon.ko on vballoond (UML):
+# Movable balloon pages with vballoon.ko on vballoond (UML):
 # the balloon is inflated over fragmented guest memory, the fragmenting
 # file is removed and `compact_memory` runs.  Balloon pages must migrate
 # (vmstat balloon_migrate rises), and the host must see each migration as
@@ -22,7 +22,7 @@ cat >"$T/guest.sh" <<'GUEST'
 # Only the compaction this test asks for.
 echo 0 >/proc/sys/vm/compaction_proactiveness
 vb_load_balloon ours || vb_fail "insmod vballoon failed"
-st=$(vb_ours_dir) || vb_fail "no sysfs view"
+st=$(vb_ours_dir) || vb_fail "no debug view"
 vb_tmpfs /mnt/t 90%
 vb-workload fill --mib 48 --hold-file /mnt/t/keep --seed 2 || exit 1
 vb-workload frag --mib 240 --hold-file /mnt/t/frag --seed 5 || exit 1
@@ -38,14 +38,14 @@ vb_wait counted 60 || exit 1
 echo 1 >/proc/sys/vm/compact_memory
 c=$(vb_settled_migrations) || vb_fail "balloon migrations never settled"
 m1=${c% *} d1=${c#* }
-vb_log "mode $(vb_ours_val mode): balloon_migrate $m0 -> $m1; driver migrated $d0 -> $d1"
+vb_log "mode $(vb_ours_mode): balloon_migrate $m0 -> $m1; driver migrated $d0 -> $d1"
 [ "$m1" -gt "$m0" ] || vb_fail "compaction migrated no balloon page"
 [ $((d1 - d0)) -eq $((m1 - m0)) ] || vb_fail "driver and vmstat disagree"
 [ "$(cat $st/pages)" = "$pages" ] || vb_fail "balloon size changed"
 vb_put migrated $((d1 - d0))
-vb_put mode "$(vb_ours_val mode)"
+vb_put mode "$(vb_ours_mode)"
 vb_put fallbacks "$(vb_ours_val cont_fallbacks)"
-grep blocks_order $st/state
+echo "blocks_by_order $(vb_ours_val blocks_by_order)"
 vb-workload verify --mib 48 --hold-file /mnt/t/keep --seed 2 || exit 1
 vb_check_dmesg
 vb_signal compacted

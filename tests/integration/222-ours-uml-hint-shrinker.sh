@@ -6,14 +6,14 @@
 # the guest's memory gets it and verifies its pattern, the driver counts
 # the pages it gave back, and a round that sees pressure ends instead of
 # taking them again.  DONE afterwards frees the rest.  Unlike in-tree,
-# blocks below the top order are hinted too (hint_min_order, default 4).
+# blocks below the top order are hinted too (down to order 4).
 . "$(dirname "$0")/../lib/common.sh"
 vb_require "$BUILD/vballoond" "$BUILD/vballoonctl" "$BUILD/vb-workload" \
 	"$BUILD/um/vballoon.ko"
 
 cat >"$T/guest.sh" <<'GUEST'
 vb_load_balloon ours || vb_fail "insmod vballoon failed"
-st=$(vb_ours_dir) || vb_fail "no sysfs view"
+st=$(vb_ours_dir) || vb_fail "no debug view"
 vb_tmpfs /mnt/t
 vb-workload frag --mib 64 --hold-file /mnt/t/frag --seed 4 || exit 1
 dd if=/dev/zero of=/mnt/t/z bs=1M count=300 2>/dev/null
@@ -23,9 +23,9 @@ vb_wait hinted 120 || exit 1
 held=$(vb_ours_val hint_held_pages)
 vb_put held "$held"
 vb_put blocks "$(vb_ours_val hint_blocks)"
-vb_put low "$(grep -cE '^hint_order_[0-9] ' $st/state)"
+vb_put low "$(vb_ours_orders_below hint_by_order 10)"
 vb_put free_hinted "$(vb_meminfo MemFree)"
-[ "$held" -gt $((200 * 256)) ] || { cat $st/state; vb_fail "only $held pages held after the round"; }
+[ "$held" -gt $((200 * 256)) ] || { vb_ours_dump; vb_fail "only $held pages held after the round"; }
 # Memory pressure: the workload needs memory the hint blocks hold.
 avail=$(vb_meminfo MemAvailable)
 mib=$((held / 256 + avail / 1024 - 100))
@@ -45,7 +45,7 @@ while [ "$(vb_ours_val hint_held_pages)" != 0 ]; do
 	[ $i -gt 300 ] && vb_fail "hint pages still held after DONE"
 	sleep 0.1
 done
-grep -E "^hint" $st/state
+vb_ours_dump | grep -E "^hint"
 vb_check_dmesg
 exit 0
 GUEST

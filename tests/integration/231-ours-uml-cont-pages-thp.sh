@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # vb-test: serial
-# Seed 000's scenario with vballoon.ko on vballoond (UML), the RAM file on a
+# Host huge pages under a fragmented, ballooned guest, with vballoon.ko on
+# vballoond (UML), the RAM file on a
 # huge=always tmpfs: a 1 GiB guest touches its memory (host THP-backed),
 # the workload fragments 400 MiB (every other page freed), the balloon goes
 # to 600 MiB.  Run with 4 KiB inflation (PAGE_RANGES only) and with
@@ -26,16 +27,16 @@ thp_kb() { vb_ctl --json query | jq -e '.[0]["ram-thp-bytes"] / 1024 | floor'; }
 
 cat >"$T/guest.sh" <<'GUEST'
 vb_load_balloon ours || vb_fail "insmod vballoon failed"
-st=$(vb_ours_dir) || vb_fail "no sysfs view"
+st=$(vb_ours_dir) || vb_fail "no debug view"
 vb_tmpfs /mnt/t
 # Touch all free memory once so the host file is fully populated.
 vb_touch_free /mnt/t 32
 vb-workload frag --mib 400 --hold-file /mnt/t/frag --seed 5 || exit 1
 vb_signal ready
 vb_wait inflated 300 || exit 1
-vb_put mode "$(vb_ours_val mode)"
+vb_put mode "$(vb_ours_mode)"
 vb_put fallbacks "$(vb_ours_val cont_fallbacks)"
-grep blocks_order $st/state
+echo "blocks_by_order $(vb_ours_val blocks_by_order)"
 vb-workload verify --mib 400 --hold-file /mnt/t/frag --seed 5 --punch-holes ||
 	exit 1
 vb_signal measured

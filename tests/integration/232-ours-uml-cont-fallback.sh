@@ -14,15 +14,15 @@ MIB=$((1 << 20))
 
 cat >"$T/guest.sh" <<'GUEST'
 vb_load_balloon ours cont_compact=0 || vb_fail "insmod vballoon failed"
-st=$(vb_ours_dir) || vb_fail "no sysfs view"
+st=$(vb_ours_dir) || vb_fail "no debug view"
 vb_tmpfs /mnt/t
 vb-workload frag --mib 800 --hold-file /mnt/t/frag --seed 8 || exit 1
 vb_signal ready
 vb_wait inflated 300 || exit 1
-grep -E "mode|fallbacks|blocks_order" $st/state
-vb_put mode "$(vb_ours_val mode)"
+vb_ours_dump | grep -E "fallbacks|blocks_by_order"
+vb_put mode "$(vb_ours_mode)"
 vb_put fallbacks "$(vb_ours_val cont_fallbacks)"
-vb_put low "$(grep -E '^blocks_order_[0-8] ' $st/state | wc -l)"
+vb_put low "$(vb_ours_orders_below blocks_by_order 9)"
 vb-workload verify --mib 800 --hold-file /mnt/t/frag --seed 8 --punch-holes ||
 	exit 1
 vb_signal verified

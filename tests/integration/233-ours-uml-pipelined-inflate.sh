@@ -15,13 +15,13 @@ MIB=$((1 << 20))
 
 cat >"$T/guest.sh" <<'GUEST'
 vb_load_balloon ours range_batch_pages=2048 || vb_fail "insmod vballoon failed"
-st=$(vb_ours_dir) || vb_fail "no sysfs view"
+st=$(vb_ours_dir) || vb_fail "no debug view"
 vb_tmpfs /mnt/t
 vb-workload frag --mib 300 --hold-file /mnt/t/frag --seed 3 || exit 1
 for round in 1 2; do
 	vb_signal ready$round
 	vb_wait inflated$round 300 || exit 1
-	vb_put mode "$(vb_ours_val mode)"
+	vb_put mode "$(vb_ours_mode)"
 	vb_put overlapped$round "$(vb_ours_val overlapped)"
 	vb_put reqs$round "$(vb_ours_val inflate_reqs)"
 	vb-workload verify --mib 300 --hold-file /mnt/t/frag --seed 3 \
@@ -31,7 +31,7 @@ for round in 1 2; do
 	vb-workload verify --mib 300 --hold-file /mnt/t/frag --seed 3 \
 		--punch-holes || exit 1
 	# Round 2 runs without the pipeline.
-	echo 0 > /sys/module/vballoon/parameters/pipeline
+	vb_ours_knob pipeline 0 || vb_fail "cannot turn the pipeline off"
 done
 vb_check_dmesg
 exit 0

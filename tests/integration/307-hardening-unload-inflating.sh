@@ -21,7 +21,7 @@ vb-workload fill --mib 32 --hold-file /mnt/h/p --seed 9 || vb_fail "fill"
 free0=$(vb_meminfo MemFree)
 r=1
 while [ $r -le $1 ]; do
-	vb_load_balloon ours pipeline=0 range_batch_pages=1024 batch_pages=64 || vb_fail "insmod round $r"
+	vb_load_balloon ours pipeline=0 range_batch_pages=1024 || vb_fail "insmod round $r"
 	pages=$(vb_ours_dir)/pages
 	vb_signal "loaded$r"
 	# unload as soon as the balloon holds anything

@@ -3,8 +3,9 @@
 # an integration test:
 #     . "$(dirname "$0")/../lib/common.sh"
 # It sets TOP and BUILD, creates a private temp dir $T and installs an EXIT
-# trap that stops every process started through this library (by pid) and
-# removes $T.  The guest side is tests/lib/guest.sh; docs/testbed.md has the
+# trap that stops every process the test started (those started through
+# this library by pid, newest first, then any other descendant of the test)
+# and removes $T.  The guest side is tests/lib/guest.sh; docs/testbed.md has the
 # whole API.
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -33,11 +34,13 @@ vb_require() {
 
 vb_track() { VB_PIDS+=("$1"); }
 
+# Kept dense (no holes): the cleanup walks it by index.
 vb_untrack() {
-	local i
-	for i in "${!VB_PIDS[@]}"; do
-		[ "${VB_PIDS[$i]}" = "$1" ] && unset 'VB_PIDS[$i]'
+	local p keep=()
+	for p in "${VB_PIDS[@]}"; do
+		[ "$p" = "$1" ] || keep+=("$p")
 	done
+	VB_PIDS=("${keep[@]}")
 }
 
 # Stop one process we started: TERM, then KILL after 5 s.
@@ -65,13 +68,58 @@ vb_stop_guests() {
 	done
 }
 
+# vb__descendants PID: sets VB_DESC to every live descendant of PID, read
+# from /proc by builtins only (a subshell of ours would list itself).
+vb__descendants() {
+	local -A kids=()
+	local f pid rest ppid c queue=("$1")
+	VB_DESC=()
+	for f in /proc/[0-9]*/stat; do
+		read -r pid rest 2>/dev/null <"$f" || continue
+		rest=${rest##*) }	# past "(comm) ", which may hold spaces
+		ppid=${rest#* }
+		kids[${ppid%% *}]+="$pid "
+	done
+	while [ ${#queue[@]} -gt 0 ]; do
+		for c in ${kids[${queue[0]}]:-}; do
+			VB_DESC+=("$c")
+			queue+=("$c")
+		done
+		queue=("${queue[@]:1}")
+	done
+}
+
+vb__any_alive() {
+	local p
+	for p; do
+		kill -0 "$p" 2>/dev/null && return 0
+	done
+	return 1
+}
+
+# Whatever the test started without the library (`cmd &`, helpers of a
+# launcher): TERM, then KILL after 5 s.
+vb__stop_descendants() {
+	local i
+	vb__descendants $$
+	[ ${#VB_DESC[@]} -gt 0 ] || return 0
+	kill -TERM "${VB_DESC[@]}" 2>/dev/null
+	for ((i = 0; i < 50; i++)); do
+		vb__any_alive "${VB_DESC[@]}" || break
+		sleep 0.1
+	done
+	kill -KILL "${VB_DESC[@]}" 2>/dev/null
+	wait 2>/dev/null
+}
+
 vb_cleanup() {
 	local rc=$? i
 	trap - EXIT
 	for ((i = ${#VB_PIDS[@]} - 1; i >= 0; i--)); do
-		[ -n "${VB_PIDS[$i]:-}" ] && vb_stop_pid "${VB_PIDS[$i]}"
+		vb_stop_pid "${VB_PIDS[$i]}"
 	done
 	vb_stop_guests
+	vb__stop_descendants
 	for ((i = ${#VB_MOUNTS[@]} - 1; i >= 0; i--)); do
 		umount "${VB_MOUNTS[$i]}" 2>/dev/null || umount -l "${VB_MOUNTS[$i]}" 2>/dev/null
 	done
@@ -386,6 +434,23 @@ vb_qmp() {
 		echo "$reply"
 		[[ $reply != *'"error"'* ]]
 	)
+}
+
+# vb_start_qemu_monitor: QEMU's monitor alone, with a virtio-balloon-pci
+# (id balloon0) and no guest (-S: the VM never runs, and QMP discovery needs
+# none).  Sets VB_QEMU_QMP; fails when no socket appears.
+vb_start_qemu_monitor() {
+	local qemu=${VB_QEMU:-}
+	# shellcheck source=/dev/null
+	[ -n "$qemu" ] || { [ -f "$VB_CACHE/env.sh" ] && . "$VB_CACHE/env.sh"; qemu=${VB_QEMU:-}; }
+	qemu=${qemu:-qemu-system-x86_64}
+	command -v "$qemu" >/dev/null || vb_skip "$qemu not installed"
+	VB_QEMU_QMP=$T/qemu-monitor.sock
+	vb_bg "$qemu" -S -nodefaults -display none -machine pc -m 512M \
+		-device virtio-balloon-pci,id=balloon0 \
+		-qmp "unix:$VB_QEMU_QMP,server=on,wait=off" >"$T/qemu-monitor.log" 2>&1
+	vb_wait_file "$VB_QEMU_QMP" 30 "$VB_BG_PID" ||
+		{ cat "$T/qemu-monitor.log" >&2; return 1; }
 }
 
 # ---- QEMU/TCG guests ----

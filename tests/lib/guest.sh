@@ -62,7 +62,9 @@ vb_module_dir() {
 }
 
 # vb_load_balloon intree|ours [module params...]
-#   intree: the kernel's own virtio_balloon.ko; ours: vballoon.ko.
+#   intree: the kernel's own virtio_balloon.ko; ours: vballoon.ko, whose
+#   NAME=VALUE arguments are knobs (docs/driver.md), set before the driver
+#   binds the device.
 vb_load_balloon() {
 	local which=$1 ko
 	shift
@@ -81,7 +83,47 @@ vb_load_balloon() {
 		echo "guest: vb_load_balloon: $ko is not in the guest (not built?)"
 		return 2
 	fi
+	if [ "$which" = ours ] && [ $# -gt 0 ]; then
+		vb__load_ours_knobs "$ko" "$@"
+		return
+	fi
 	insmod "$ko" "$@"
+}
+
+# vb_balloon_dev: the name of the balloon's virtio device (virtioN).
+vb_balloon_dev() {
+	local d
+	for d in /sys/bus/virtio/devices/*; do
+		[ "$(cat "$d/device")" = 0x0005 ] && { echo "${d##*/}"; return 0; }
+	done
+	return 1
+}
+
+# vb_ours_knob NAME VALUE: set one of vballoon.ko's knobs: a debugfs file,
+# or a module parameter on a kernel without debugfs (UML).
+vb_ours_knob() {
+	local f=/sys/kernel/debug/vballoon/$1
+	[ -e "$f" ] || f=/sys/module/vballoon/parameters/$1
+	[ -e "$f" ] || { echo "guest: vballoon.ko has no knob $1"; return 2; }
+	echo "$2" >"$f"
+}
+
+# vb__load_ours_knobs KO NAME=VALUE...: insmod with the bus's autoprobe
+# off, set the knobs, then bind the device.
+vb__load_ours_knobs() {
+	local ko=$1 kv dev rc=0
+	shift
+	echo 0 >/sys/bus/virtio/drivers_autoprobe
+	insmod "$ko" || rc=$?
+	if [ $rc = 0 ]; then
+		for kv; do
+			vb_ours_knob "${kv%%=*}" "${kv#*=}" || rc=2
+		done
+	fi
+	echo 1 >/sys/bus/virtio/drivers_autoprobe
+	[ $rc = 0 ] || return $rc
+	dev=$(vb_balloon_dev) || { echo "guest: no balloon device"; return 2; }
+	echo "$dev" >/sys/bus/virtio/drivers_probe
 }
 
 vb_unload_balloon() {
@@ -116,15 +158,52 @@ vb_vmstat() {
 	awk -v k="$1" '$1 == k { print $2 }' /proc/vmstat
 }
 
-# vb_ours_dir: the sysfs directory of vballoon.ko's device (state, pages,
-# ...); fails when the driver is bound to no device.
-vb_ours_dir() {
-	ls -d /sys/bus/virtio/drivers/vballoon/virtio*/vballoon
+# vb_balloon_pages: the balloon's size as vmstat counts it, any driver
+# (balloon_inflate - balloon_deflate; a page compaction moved counts once).
+vb_balloon_pages() {
+	awk '$1 == "balloon_inflate" { i = $2 } $1 == "balloon_deflate" { d = $2 }
+	     END { print i - d }' /proc/vmstat
 }
 
-# vb_ours_val KEY: KEY's value in vballoon.ko's state file ("KEY VALUE" lines).
+# vb_ours_dir: the directory of vballoon.ko's debug view of its device
+# (pages, counters: one value per file), in debugfs or, on a kernel
+# without it (UML), in sysfs; fails when the driver is bound to no device.
+vb_ours_dir() {
+	ls -d /sys/kernel/debug/vballoon/virtio* 2>/dev/null ||
+		ls -d /sys/bus/virtio/drivers/vballoon/virtio*/vballoon
+}
+
+# vb_ours_val KEY: the value of KEY in vballoon.ko's debug view.
 vb_ours_val() {
-	sed -n "s/^$1 //p" "$(vb_ours_dir)/state"
+	local d
+	d=$(vb_ours_dir) && cat "$d/$1"
+}
+
+# vb_ours_dump: every "KEY VALUE" of vballoon.ko's debug view (for logs).
+vb_ours_dump() {
+	local f
+	for f in "$(vb_ours_dir)"/*; do
+		echo "${f##*/} $(cat "$f")"
+	done
+}
+
+# vb_ours_orders_below KEY ORDER: how many orders below ORDER have a
+# non-zero count in the per-order file KEY (blocks_by_order, hint_by_order).
+vb_ours_orders_below() {
+	vb_ours_val "$1" |
+		awk -v top="$2" '{ for (i = 1; i <= top; i++) if ($i > 0) n++ } END { print n + 0 }'
+}
+
+# vb_ours_mode: pfns, ranges or cont, from the negotiated feature bits
+# (the device's features file: one character per bit, 20 and 21 ours).
+vb_ours_mode() {
+	local f
+	f=$(cat /sys/bus/virtio/drivers/vballoon/virtio*/features) || return 1
+	case $(echo "$f" | cut -c21-22) in
+	?1) echo cont ;;
+	1?) echo ranges ;;
+	*) echo pfns ;;
+	esac
 }
 
 # vb_settled_migrations: "VMSTAT DRIVER" balloon migration counts
