@@ -27,7 +27,8 @@ vb_put verified $mib
 exit 0
 GUEST
 
-BUILD=$BUILD/san vb_start_daemon --ram-size 384M --page-reporting off ||
+# floor 0: this test takes the guest below the default floor on purpose.
+BUILD=$BUILD/san vb_start_daemon --ram-size 384M --page-reporting off --floor 0 ||
 	vb_fail "daemon did not start"
 vb_start_uml --mem 384M --vhost "$VB_SOCK" --timeout 300 -- "$T/guest.sh" "$DRIVER" ||
 	vb_fail "UML did not boot"
