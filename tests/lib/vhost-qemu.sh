@@ -98,3 +98,16 @@ vb__restore_hugepages() {
 
 # vb_hugetlb_free: free huge pages of the test's hugetlbfs mount.
 vb_hugetlb_free() { stat -f -c '%f' "$VB_HUGETLB_DIR"; }
+
+# vb_wait_info FIELD VALUE [timeout_s]: until vballoond's x-vb-query FIELD
+# reads VALUE, bounded in seconds (not polls: a loaded host slows each
+# query).  On timeout prints the last value and returns 1.
+vb_wait_info() {
+	local field=$1 want=$2 end=$((SECONDS + ${3:-120})) v=
+	while ((SECONDS < end)); do
+		v=$(vb_info "$field" 2>/dev/null) && [ "$v" = "$want" ] && return 0
+		sleep 0.2
+	done
+	echo "$field is '$v', want $want" >&2
+	return 1
+}
