@@ -64,14 +64,16 @@ void config_init(struct broker_config *c)
 	policy_unset(&c->defaults);
 }
 
-/* A non-negative finite decimal number; refuses signs, "nan", "inf", hex. */
+/* A non-negative finite decimal number; refuses signs, "nan", "inf", hex,
+ * exponents. */
 static int parse_number(const char *v, double *out, char **end)
 {
 	if (!isdigit((unsigned char)v[0]))
 		return -EINVAL;
 	errno = 0;
 	*out = strtod(v, end);
-	if (errno || !isfinite(*out) || *out < 0)
+	/* Plain decimal only: strtod also takes hex and exponents. */
+	if (errno || !isfinite(*out) || *out < 0 || *end != v + strspn(v, "0123456789."))
 		return -EINVAL;
 	return 0;
 }
@@ -86,8 +88,10 @@ static int parse_size(const char *v, struct cfg_size *out, bool percent_ok)
 	if (parse_number(v, &x, &end))
 		return -EINVAL;
 	if (*end == '%' && percent_ok && !end[1] && x <= 100) {
+		if ((unsigned)(x * 10) == 0)
+			return -EINVAL;
 		*out = (struct cfg_size){ .set = true, .permille = (unsigned)(x * 10) };
-		return out->permille ? 0 : -EINVAL;
+		return 0;
 	}
 	if (*end && (s = strchr(suffix, toupper((unsigned char)*end))) && *s) {
 		mul = (double)(1ULL << (10 * (s - suffix + 1)));
