@@ -177,9 +177,14 @@ static void guest_act(struct broker *b, struct guest *g, const struct law_claim 
 	if (b->dry_run)
 		return;
 	frontend_set_target(b, g, to);
+	/* A grow is timed from the first decision of a run of grows: the
+	 * time the guest waited since the broker first saw its need. */
 	if (to > from) {
-		g->grow_ms = now;
+		if (!g->grow_ms)
+			g->grow_ms = now;
 		g->grow_target = to;
+	} else {
+		g->grow_ms = 0;
 	}
 }
 
