@@ -3,13 +3,13 @@
 #
 # Each architecture builds out of tree in its own directory,
 # $(BUILD)/<arch>/src, holding symlinks to the sources, so the two builds
-# never share objects.  Kernel trees come from $(VB_CACHE)/env.sh when the
-# test bed wrote it (VB_UML_KDIR, VB_X86_KDIR), else from the defaults.
+# never share objects.  Kernel trees come from $(VB_CACHE)/env.sh, which
+# `make setup` writes (VB_UML_KDIR, VB_X86_KDIR, VB_X86_ALT_KDIR); without
+# it the module targets stop and say so.
 
--include $(VB_CACHE)/env.sh
-
-VB_UML_KDIR ?= $(VB_CACHE)/linux-source-6.1
-VB_X86_KDIR ?= /usr/src/linux-headers-6.1.0-56-amd64
+ifneq ($(wildcard $(VB_CACHE)/env.sh),)
+include $(VB_CACHE)/env.sh
+endif
 
 GUEST_SRCS := guest/vballoon.c guest/vballoon_compat.h guest/Kbuild \
 	      include/vballoon_abi.h
@@ -23,7 +23,7 @@ define guest_src
 endef
 
 $(BUILD)/um/vballoon.ko: $(GUEST_SRCS)
-	@test -f $(VB_UML_KDIR)/.config || \
+	@test -n "$(VB_UML_KDIR)" -a -f "$(VB_UML_KDIR)/.config" || \
 		{ echo "guest: no UML kernel tree at $(VB_UML_KDIR) (run make setup)"; exit 1; }
 	$(call guest_src,um)
 	$(MAKE) -C $(VB_UML_KDIR) ARCH=um M=$(BUILD)/um/src \
@@ -31,7 +31,7 @@ $(BUILD)/um/vballoon.ko: $(GUEST_SRCS)
 	cp $(BUILD)/um/src/vballoon.ko $@
 
 $(BUILD)/x86_64/vballoon.ko: $(GUEST_SRCS)
-	@test -f $(VB_X86_KDIR)/Makefile || \
+	@test -n "$(VB_X86_KDIR)" -a -f "$(VB_X86_KDIR)/Makefile" || \
 		{ echo "guest: no x86-64 headers at $(VB_X86_KDIR) (run make setup)"; exit 1; }
 	$(call guest_src,x86_64)
 	$(MAKE) -C $(VB_X86_KDIR) M=$(BUILD)/x86_64/src modules

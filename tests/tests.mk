@@ -18,3 +18,10 @@ demo:
 	@$(MAKE) --no-print-directory setup
 	@$(MAKE) --no-print-directory all
 	@tests/demo.sh
+
+# The README's commands on a freshly made Debian 12 root (debootstrap,
+# chroot): run it before calling any change to setup done.  Not part of
+# `make check` (10+ minutes).  VB_FRESH_TESTS picks the tests.
+.PHONY: check-fresh
+check-fresh:
+	@testbed/check-fresh
