@@ -38,11 +38,18 @@
 #define DEF_REFAULT_RATE	100
 #define DEF_MAX_RESIZES		12
 
+/* The offending text goes into the log: printable characters only. */
 static void cfg_error(struct broker_config *c, unsigned line, const char *what, const char *a)
 {
+	char shown[48];
+	size_t i;
+
+	for (i = 0; a[i] && i < sizeof(shown) - 1; i++)
+		shown[i] = isprint((unsigned char)a[i]) ? a[i] : '?';
+	shown[i] = '\0';
 	c->errors++;
-	vb_guest_warn("config line %u: %s '%.64s': ignored, the previous value stands",
-		      line, what, a);
+	vb_guest_warn("config line %u: %s '%s': ignored, the previous value stands",
+		      line, what, shown);
 }
 
 static const struct cfg_policy policy_none = {

@@ -160,6 +160,12 @@ static int take_answer(struct qmp *q, json_object *m, json_object **ret)
 	return -EREMOTEIO;
 }
 
+static const char *read_error(int err)
+{
+	return err == -ETIMEDOUT ? "no answer in time" :
+	       err == -EPIPE ? "connection closed" : "not QMP (bad JSON)";
+}
+
 static int await_answer(struct qmp *q, uint64_t id, json_object **ret, int64_t deadline)
 {
 	json_object *m;
@@ -169,8 +175,7 @@ static int await_answer(struct qmp *q, uint64_t id, json_object **ret, int64_t d
 	for (skipped = 0; skipped < MAX_SKIPPED; skipped++) {
 		err = read_message(q, deadline, &m);
 		if (err)
-			return fail(q, err, err == -ETIMEDOUT ? "no answer in time" :
-				    err == -EPIPE ? "connection closed" : "not QMP (bad JSON)");
+			return fail(q, err, read_error(err));
 		if (is_answer(m, id)) {
 			err = take_answer(q, m, ret);
 			json_object_put(m);
@@ -224,8 +229,12 @@ static int greeting(struct qmp *q, int64_t deadline)
 	json_object *g;
 	int err = read_message(q, deadline, &g);
 
-	if (err)
-		return fail(q, err, "no greeting");
+	if (err) {
+		char why[64];
+
+		snprintf(why, sizeof(why), "greeting: %s", read_error(err));
+		return fail(q, err, why);
+	}
 	if (!json_object_is_type(g, json_type_object) ||
 	    !json_object_object_get_ex(g, "QMP", NULL)) {
 		json_object_put(g);

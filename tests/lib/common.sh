@@ -66,10 +66,13 @@ vb_stop_guests() {
 }
 
 vb_cleanup() {
-	local rc=$? i
+	local rc=$? i pids
 	trap - EXIT
-	for ((i = ${#VB_PIDS[@]} - 1; i >= 0; i--)); do
-		[ -n "${VB_PIDS[$i]:-}" ] && vb_stop_pid "${VB_PIDS[$i]}"
+	# vb_untrack leaves holes: walk a dense copy, or the pids above the
+	# element count (started after one was untracked) are never stopped.
+	pids=("${VB_PIDS[@]}")
+	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+		vb_stop_pid "${pids[$i]}"
 	done
 	vb_stop_guests
 	for ((i = ${#VB_MOUNTS[@]} - 1; i >= 0; i--)); do
