@@ -35,6 +35,7 @@
 #define DEF_QUIET_MS		2000
 #define DEF_CACHE_QUIET_MS	10000
 #define DEF_SHRINK_GAP_MS	1000
+#define DEF_LOOKAHEAD_MS	1000
 #define DEF_REFAULT_RATE	100
 #define DEF_MAX_RESIZES		12
 
@@ -53,7 +54,7 @@ static void cfg_error(struct broker_config *c, unsigned line, const char *what, 
 }
 
 static const struct cfg_policy policy_none = {
-	.quiet_ms = -1, .cache_quiet_ms = -1, .shrink_gap_ms = -1,
+	.quiet_ms = -1, .cache_quiet_ms = -1, .shrink_gap_ms = -1, .lookahead_ms = -1,
 	.weight = -1, .refault_rate = -1, .max_resizes = -1,
 	.reclaim_cache = -1, .paused = -1,
 };
@@ -176,6 +177,7 @@ static int policy_key(struct cfg_policy *p, const char *k, const char *v)
 		{ "quiet", offsetof(struct cfg_policy, quiet_ms) },
 		{ "cache-quiet", offsetof(struct cfg_policy, cache_quiet_ms) },
 		{ "shrink-gap", offsetof(struct cfg_policy, shrink_gap_ms) },
+		{ "lookahead", offsetof(struct cfg_policy, lookahead_ms) },
 	};
 	size_t i;
 
@@ -446,7 +448,7 @@ static void resolve_sizes(const struct cfg_policy *g, const struct cfg_policy *d
 				      max_of(DEF_MIN_CHANGE_MIN, ram / 64)), LAW_MIB, max_of(ram / 4, LAW_MIB));
 	o->shrink_step = clamp(size_of(&g->shrink_step, &d->shrink_step, ram, ram / 4),
 			       o->min_change, max_of(ram, o->min_change));
-	o->grow_step = clamp(size_of(&g->grow_step, &d->grow_step, ram, ram / 4),
+	o->grow_step = clamp(size_of(&g->grow_step, &d->grow_step, ram, ram / 2),
 			     o->min_change, max_of(ram, o->min_change));
 }
 
@@ -461,6 +463,7 @@ void config_params(const struct broker_config *c, const char *guest, uint64_t ra
 					     DEF_CACHE_QUIET_MS);
 	o->shrink_gap_ms = (uint64_t)int_of(g->shrink_gap_ms, d->shrink_gap_ms,
 					    DEF_SHRINK_GAP_MS);
+	o->lookahead_ms = (uint64_t)int_of(g->lookahead_ms, d->lookahead_ms, DEF_LOOKAHEAD_MS);
 	o->weight = (unsigned)int_of(g->weight, d->weight, 1);
 	o->refault_rate = (unsigned)int_of(g->refault_rate, d->refault_rate, DEF_REFAULT_RATE);
 	o->max_resizes = (unsigned)int_of(g->max_resizes, d->max_resizes, DEF_MAX_RESIZES);

@@ -36,7 +36,7 @@ struct cfg_size {
 /* Guest policy keys; unset ones take the defaults, then the built-ins. */
 struct cfg_policy {
 	struct cfg_size floor, ceiling, headroom, min_change, shrink_step, grow_step;
-	int64_t quiet_ms, cache_quiet_ms, shrink_gap_ms;	/* -1 unset */
+	int64_t quiet_ms, cache_quiet_ms, shrink_gap_ms, lookahead_ms;	/* -1 unset */
 	int weight, refault_rate, max_resizes;			/* -1 unset */
 	int reclaim_cache, paused;				/* -1 unset */
 };

@@ -13,6 +13,7 @@ const char *const law_reason_name[LAW_REASONS] = {
 	[LAW_RECLAIM_FREE] = "reclaim-free",
 	[LAW_RECLAIM_CACHE] = "reclaim-cache",
 	[LAW_P_LOW_AVAIL] = "pressure-low-available",
+	[LAW_P_FALLING] = "pressure-falling-available",
 	[LAW_P_REFAULTS] = "pressure-major-faults",
 	[LAW_P_STALLS] = "pressure-allocation-stalls",
 	[LAW_P_OOM] = "pressure-oom-kill",
@@ -63,6 +64,26 @@ static enum law_reason counter_pressure(const struct law_params *p,
 	return LAW_HOLD;
 }
 
+/* How much MemAvailable falls over the lookahead at the rate the guest's
+ * own allocations took it since the last reading.  What the balloon took
+ * (actual fell) is not the guest's doing: counting it would make every
+ * shrink look like pressure and start a resize loop. */
+static uint64_t projected_fall(const struct law_params *p, const struct law_state *s,
+			       const struct law_sample *c)
+{
+	const struct law_sample *b = &s->prev;
+	int64_t fall;
+
+	if (!s->have_prev || c->t_ms <= b->t_ms || b->avail < 0 || c->avail < 0)
+		return 0;
+	fall = b->avail - c->avail;
+	if (b->actual > c->actual)
+		fall -= (int64_t)(b->actual - c->actual);
+	if (fall <= 0)
+		return 0;
+	return (uint64_t)fall * p->lookahead_ms / (c->t_ms - b->t_ms);
+}
+
 static enum law_reason pressure(const struct law_params *p, const struct law_state *s,
 				const struct law_sample *c)
 {
@@ -70,22 +91,25 @@ static enum law_reason pressure(const struct law_params *p, const struct law_sta
 		return LAW_P_DEFLATED;
 	if (c->avail >= 0 && (uint64_t)c->avail < p->headroom / 2)
 		return LAW_P_LOW_AVAIL;
+	if (c->avail >= 0 && (uint64_t)c->avail < p->headroom / 2 + projected_fall(p, s, c))
+		return LAW_P_FALLING;
 	if (!s->have_prev || c->t_ms <= s->prev.t_ms)
 		return LAW_HOLD;
 	return counter_pressure(p, &s->prev, c);
 }
 
 /* Under pressure: at least grow_step more than the guest has or was
- * promised, twice the headroom deficit when that is larger (the guest is
- * allocating now; the next reading comes a tick later). */
-static uint64_t grow_want(const struct law_params *p, const struct law_sample *c,
-			  uint64_t target)
+ * promised; twice the headroom deficit, or twice the projected fall, when
+ * larger (the guest is allocating now; the next reading comes a tick
+ * later). */
+static uint64_t grow_want(const struct law_params *p, const struct law_state *s,
+			  const struct law_sample *c)
 {
-	uint64_t need = p->grow_step;
+	uint64_t need = max_u64(p->grow_step, 2 * projected_fall(p, s, c));
 
 	if (c->avail >= 0 && (uint64_t)c->avail < p->headroom)
 		need = max_u64(need, 2 * (p->headroom - (uint64_t)c->avail));
-	return max_u64(c->actual, target) + need;
+	return max_u64(c->actual, s->target) + need;
 }
 
 /* Memory the guest does not use beyond its headroom: free memory, and
@@ -165,7 +189,7 @@ struct law_want law_want(const struct law_params *p, struct law_state *s,
 	w.reason = pressure(p, s, cur);
 	if (law_reason_is_pressure(w.reason)) {
 		s->last_pressure_ms = cur->t_ms;
-		w.want = grow_want(p, cur, s->target);
+		w.want = grow_want(p, s, cur);
 	} else {
 		w = shrink_want(p, s, cur);
 	}

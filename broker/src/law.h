@@ -40,6 +40,7 @@ struct law_params {
 	uint64_t shrink_gap_ms;		/* time between a resize and a shrink */
 	uint64_t cache_quiet_ms;	/* ... before its page cache is taken */
 	unsigned refault_rate;		/* major faults + swap-ins per s = pressure */
+	uint64_t lookahead_ms;		/* how far a falling MemAvailable is projected */
 	unsigned max_resizes;		/* per minute */
 	bool reclaim_cache;
 };
@@ -58,6 +59,7 @@ enum law_reason {
 	LAW_RECLAIM_FREE,	/* free memory above the headroom */
 	LAW_RECLAIM_CACHE,	/* page cache, after a long quiet */
 	LAW_P_LOW_AVAIL,	/* pressure: available memory under headroom/2 */
+	LAW_P_FALLING,		/* pressure: ... or soon, at its current fall rate */
 	LAW_P_REFAULTS,		/* pressure: major faults / swap-in rate */
 	LAW_P_STALLS,		/* pressure: allocation stalls rose */
 	LAW_P_OOM,		/* pressure: an OOM kill */

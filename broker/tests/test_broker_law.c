@@ -19,6 +19,7 @@ static struct law_params params(void)
 		.min_change = 8 * MIB, .shrink_step = 128 * MIB, .grow_step = 128 * MIB,
 		.quiet_ms = 2000, .shrink_gap_ms = 1000, .cache_quiet_ms = 10000,
 		.refault_rate = 100, .max_resizes = 12, .reclaim_cache = true,
+		.lookahead_ms = 1000,
 	};
 }
 
@@ -65,7 +66,8 @@ static void test_shrink_stops_at_headroom(void **st)
 	w = law_want(&p, &s, &c);
 	assert_int_equal(w.reason, LAW_RECLAIM_FREE);
 	assert_int_equal(w.want, 182 * MIB);		/* keeps 32 MiB free */
-	c = sample(6000, 200 * MIB, 180 * MIB, 0);	/* 20 MiB free: under headroom */
+	law_state_init(&s, 200 * MIB, 0);		/* steady under the headroom */
+	c = sample(6000, 200 * MIB, 180 * MIB, 0);	/* 20 MiB free */
 	w = law_want(&p, &s, &c);
 	assert_int_equal(w.reason, LAW_HOLD);
 }
@@ -103,6 +105,31 @@ static void test_grow_covers_twice_the_deficit(void **st)
 	w = law_want(&p, &s, &c);
 	assert_int_equal(w.reason, LAW_P_LOW_AVAIL);
 	assert_int_equal(w.want, 300 * MIB + 2 * 190 * MIB);
+}
+
+/* 40 MiB available, falling 20 MiB per 250 ms: under headroom/2 within
+ * the lookahead, so pressure now, and a grow that covers the projection. */
+static void test_falling_available_is_pressure(void **st)
+{
+	struct law_params p = params();
+	struct law_state s;
+	struct law_sample c;
+	struct law_want w;
+
+	law_state_init(&s, 200 * MIB, 0);
+	c = sample(1000, 200 * MIB, 140 * MIB, 0);	/* 60 MiB available */
+	assert_false(law_reason_is_pressure(law_want(&p, &s, &c).reason));
+	c = sample(1250, 200 * MIB, 160 * MIB, 0);	/* 40 MiB: falling */
+	w = law_want(&p, &s, &c);
+	assert_int_equal(w.reason, LAW_P_FALLING);
+	assert_int_equal(w.want, 200 * MIB + 2 * 80 * MIB);
+	/* The same fall while the balloon inflates by as much is not the
+	 * guest's: no pressure (else every shrink would undo itself). */
+	law_state_init(&s, 200 * MIB, 0);
+	c = sample(1000, 240 * MIB, 140 * MIB, 0);
+	law_want(&p, &s, &c);
+	c = sample(1250, 220 * MIB, 140 * MIB, 0);
+	assert_false(law_reason_is_pressure(law_want(&p, &s, &c).reason));
 }
 
 static void test_major_fault_rate_is_pressure(void **st)
@@ -391,6 +418,7 @@ int main(void)
 		cmocka_unit_test(test_shrink_stops_at_headroom),
 		cmocka_unit_test(test_low_available_grows_at_once),
 		cmocka_unit_test(test_grow_covers_twice_the_deficit),
+		cmocka_unit_test(test_falling_available_is_pressure),
 		cmocka_unit_test(test_major_fault_rate_is_pressure),
 		cmocka_unit_test(test_counters_going_backwards_are_not_pressure),
 		cmocka_unit_test(test_stalls_and_oom_kills_are_pressure),
