@@ -36,20 +36,23 @@ static struct law_sample sample(uint64_t t, uint64_t actual, uint64_t used, uint
 	};
 }
 
+static struct law_want want_of(const struct law_params *p, struct law_state *s,
+			       struct law_sample c)
+{
+	return law_want(p, s, &c);
+}
+
 static void test_idle_guest_waits_quiet_then_reclaims_free(void **st)
 {
 	struct law_params p = params();
 	struct law_state s;
-	struct law_sample c;
 	struct law_want w;
 
 	law_state_init(&s, RAM, 1000);
-	c = sample(1500, RAM, 40 * MIB, 0);
-	w = law_want(&p, &s, &c);
+	w = want_of(&p, &s, sample(1500, RAM, 40 * MIB, 0));
 	assert_int_equal(w.reason, LAW_HOLD);		/* quiet not over */
 	assert_int_equal(w.want, RAM);
-	c = sample(3000, RAM, 40 * MIB, 0);
-	w = law_want(&p, &s, &c);
+	w = want_of(&p, &s, sample(3000, RAM, 40 * MIB, 0));
 	assert_int_equal(w.reason, LAW_RECLAIM_FREE);
 	assert_int_equal(w.want, RAM - 128 * MIB);	/* one shrink step */
 }
@@ -58,17 +61,14 @@ static void test_shrink_stops_at_headroom(void **st)
 {
 	struct law_params p = params();
 	struct law_state s;
-	struct law_sample c;
 	struct law_want w;
 
 	law_state_init(&s, 200 * MIB, 0);
-	c = sample(5000, 200 * MIB, 150 * MIB, 0);	/* 50 MiB free */
-	w = law_want(&p, &s, &c);
+	w = want_of(&p, &s, sample(5000, 200 * MIB, 150 * MIB, 0));	/* 50 MiB free */
 	assert_int_equal(w.reason, LAW_RECLAIM_FREE);
 	assert_int_equal(w.want, 182 * MIB);		/* keeps 32 MiB free */
 	law_state_init(&s, 200 * MIB, 0);		/* steady under the headroom */
-	c = sample(6000, 200 * MIB, 180 * MIB, 0);	/* 20 MiB free */
-	w = law_want(&p, &s, &c);
+	w = want_of(&p, &s, sample(6000, 200 * MIB, 180 * MIB, 0));	/* 20 MiB free */
 	assert_int_equal(w.reason, LAW_HOLD);
 }
 
@@ -76,18 +76,15 @@ static void test_low_available_grows_at_once(void **st)
 {
 	struct law_params p = params();
 	struct law_state s;
-	struct law_sample c;
 	struct law_want w;
 
 	law_state_init(&s, 200 * MIB, 0);
-	c = sample(100, 200 * MIB, 190 * MIB, 0);	/* 10 MiB < headroom / 2 */
-	w = law_want(&p, &s, &c);
+	w = want_of(&p, &s, sample(100, 200 * MIB, 190 * MIB, 0));	/* 10 MiB < headroom / 2 */
 	assert_int_equal(w.reason, LAW_P_LOW_AVAIL);
 	assert_int_equal(w.want, 200 * MIB + 128 * MIB);
 	assert_int_equal(s.last_pressure_ms, 100);
 	/* No shrink for a quiet period after pressure, however much is free. */
-	c = sample(1500, 200 * MIB, 20 * MIB, 0);
-	w = law_want(&p, &s, &c);
+	w = want_of(&p, &s, sample(1500, 200 * MIB, 20 * MIB, 0));
 	assert_int_equal(w.reason, LAW_HOLD);
 }
 
@@ -95,14 +92,12 @@ static void test_grow_covers_twice_the_deficit(void **st)
 {
 	struct law_params p = params();
 	struct law_state s;
-	struct law_sample c;
 	struct law_want w;
 
 	p.headroom = 200 * MIB;
 	p.grow_step = 16 * MIB;
 	law_state_init(&s, 300 * MIB, 0);
-	c = sample(100, 300 * MIB, 290 * MIB, 0);	/* 10 MiB available */
-	w = law_want(&p, &s, &c);
+	w = want_of(&p, &s, sample(100, 300 * MIB, 290 * MIB, 0));	/* 10 MiB available */
 	assert_int_equal(w.reason, LAW_P_LOW_AVAIL);
 	assert_int_equal(w.want, 300 * MIB + 2 * 190 * MIB);
 }
@@ -119,8 +114,7 @@ static void test_falling_available_is_pressure(void **st)
 	law_state_init(&s, 200 * MIB, 0);
 	c = sample(1000, 200 * MIB, 140 * MIB, 0);	/* 60 MiB available */
 	assert_false(law_reason_is_pressure(law_want(&p, &s, &c).reason));
-	c = sample(1250, 200 * MIB, 160 * MIB, 0);	/* 40 MiB: falling */
-	w = law_want(&p, &s, &c);
+	w = want_of(&p, &s, sample(1250, 200 * MIB, 160 * MIB, 0));	/* 40 MiB: falling */
 	assert_int_equal(w.reason, LAW_P_FALLING);
 	assert_int_equal(w.want, 200 * MIB + 2 * 80 * MIB);
 	/* The same fall while the balloon inflates by as much is not the
@@ -209,8 +203,7 @@ static void test_guest_deflating_itself_is_pressure(void **st)
 	law_state_init(&s, 150 * MIB, 0);
 	c = sample(1000, 150 * MIB, 100 * MIB, 0);
 	law_want(&p, &s, &c);
-	c = sample(1250, 154 * MIB, 120 * MIB, 0);	/* 4 MiB deflated on OOM */
-	w = law_want(&p, &s, &c);
+	w = want_of(&p, &s, sample(1250, 154 * MIB, 120 * MIB, 0));	/* 4 MiB deflated on OOM */
 	assert_int_equal(w.reason, LAW_P_DEFLATED);
 	assert_int_equal(w.want, 154 * MIB + 128 * MIB);
 }
@@ -227,16 +220,14 @@ static void test_no_second_shrink_before_fresh_stats(void **st)
 
 	law_state_init(&s, RAM, 0);
 	assert_int_equal(law_commit(&p, &s, 384 * MIB, false, 5000), 384 * MIB);
-	c = sample(5250, 450 * MIB, 40 * MIB, 0);	/* inflating */
-	w = law_want(&p, &s, &c);
+	w = want_of(&p, &s, sample(5250, 450 * MIB, 40 * MIB, 0));	/* inflating */
 	assert_int_equal(w.reason, LAW_HOLD);
 	c = sample(6500, 384 * MIB, 40 * MIB, 0);	/* settled at 6500 */
 	c.stats_ms = 4000;			/* but stats from before the shrink */
 	c.free = 470 * MIB;
 	w = law_want(&p, &s, &c);
 	assert_int_equal(w.reason, LAW_HOLD);
-	c = sample(6750, 384 * MIB, 40 * MIB, 0);	/* fresh stats */
-	w = law_want(&p, &s, &c);
+	w = want_of(&p, &s, sample(6750, 384 * MIB, 40 * MIB, 0));	/* fresh stats */
 	assert_int_equal(w.reason, LAW_RECLAIM_FREE);
 	assert_int_equal(w.want, 256 * MIB);
 }
@@ -249,8 +240,7 @@ static void test_cache_only_after_long_quiet(void **st)
 	struct law_want w;
 
 	law_state_init(&s, 300 * MIB, 0);
-	c = sample(3000, 300 * MIB, 100 * MIB, 170 * MIB);	/* 30 MiB free */
-	w = law_want(&p, &s, &c);
+	w = want_of(&p, &s, sample(3000, 300 * MIB, 100 * MIB, 170 * MIB));	/* 30 MiB free */
 	assert_int_equal(w.reason, LAW_HOLD);			/* free < headroom */
 	c.t_ms = c.stats_ms = 10000;
 	w = law_want(&p, &s, &c);
