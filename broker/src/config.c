@@ -446,7 +446,7 @@ static void resolve_sizes(const struct cfg_policy *g, const struct cfg_policy *d
 				    max_of(DEF_HEADROOM_MIN, ram / 16)), 0, ram / 2);
 	o->min_change = clamp(size_of(&g->min_change, &d->min_change, ram,
 				      max_of(DEF_MIN_CHANGE_MIN, ram / 64)), LAW_MIB, max_of(ram / 4, LAW_MIB));
-	o->shrink_step = clamp(size_of(&g->shrink_step, &d->shrink_step, ram, ram / 4),
+	o->shrink_step = clamp(size_of(&g->shrink_step, &d->shrink_step, ram, ram / 2),
 			       o->min_change, max_of(ram, o->min_change));
 	o->grow_step = clamp(size_of(&g->grow_step, &d->grow_step, ram, ram / 2),
 			     o->min_change, max_of(ram, o->min_change));

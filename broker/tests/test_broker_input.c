@@ -46,7 +46,7 @@ static void test_config_defaults(void **st)
 	assert_int_equal(p.ceiling, RAM);
 	assert_int_equal(p.headroom, 32 * MIB);
 	assert_int_equal(p.min_change, 8 * MIB);
-	assert_int_equal(p.shrink_step, 128 * MIB);
+	assert_int_equal(p.shrink_step, 256 * MIB);
 	assert_int_equal(p.grow_step, 256 * MIB);
 	assert_int_equal(p.weight, 1);
 	assert_int_equal(p.max_resizes, 12);
