@@ -64,17 +64,27 @@ static enum law_reason counter_pressure(const struct law_params *p,
 	return LAW_HOLD;
 }
 
+static uint64_t last_resize_ms(const struct law_state *s)
+{
+	return s->resize_ms[(s->resize_next + LAW_RESIZE_RING - 1) % LAW_RESIZE_RING];
+}
+
 /* How much MemAvailable falls over the lookahead at the rate the guest's
  * own allocations took it since the last reading.  What the balloon took
- * (actual fell) is not the guest's doing: counting it would make every
- * shrink look like pressure and start a resize loop. */
+ * is not the guest's doing: counting it would make every shrink look like
+ * pressure and start a resize loop.  Stats lag actual by up to a tick, so
+ * subtracting actual's change is not enough while the balloon moves: the
+ * projection is made only from two readings taken after it settled. */
 static uint64_t projected_fall(const struct law_params *p, const struct law_state *s,
 			       const struct law_sample *c)
 {
 	const struct law_sample *b = &s->prev;
+	uint64_t last = last_resize_ms(s);
 	int64_t fall;
 
 	if (!s->have_prev || c->t_ms <= b->t_ms || b->avail < 0 || c->avail < 0)
+		return 0;
+	if (last && (s->settled_ms < last || b->stats_ms <= s->settled_ms))
 		return 0;
 	fall = b->avail - c->avail;
 	if (b->actual > c->actual)
@@ -131,11 +141,6 @@ static uint64_t spare(const struct law_params *p, const struct law_sample *c,
 		return 0;
 	}
 	return min_u64(fr + cache - p->headroom, p->shrink_step);
-}
-
-static uint64_t last_resize_ms(const struct law_state *s)
-{
-	return s->resize_ms[(s->resize_next + LAW_RESIZE_RING - 1) % LAW_RESIZE_RING];
 }
 
 /* The balloon got where the last resize sent it: stats read after this
