@@ -157,13 +157,17 @@ static void note_settled(const struct law_params *p, struct law_state *s,
 /* A shrink is computed from free memory: only from stats the guest sent
  * after the balloon settled (stale stats would count memory the balloon
  * already took, and shrink twice), after a quiet period and a gap since the
- * last resize. */
+ * last resize, and not while the guest's available memory is falling. */
 static bool may_shrink(const struct law_params *p, const struct law_state *s,
 		       const struct law_sample *c)
 {
 	uint64_t last = last_resize_ms(s);
 
 	if (c->free < 0 || c->t_ms - s->last_pressure_ms < p->quiet_ms)
+		return false;
+	/* A guest still allocating (MemAvailable falling) is not idle, however
+	 * much is free now: taking it would meet the allocations head on. */
+	if (projected_fall(p, s, c) >= p->min_change)
 		return false;
 	if (last && (c->t_ms - last < p->shrink_gap_ms || s->settled_ms < last ||
 		     c->stats_ms <= s->settled_ms))

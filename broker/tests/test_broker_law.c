@@ -137,6 +137,22 @@ static void test_falling_available_is_pressure(void **st)
 	assert_false(law_reason_is_pressure(law_want(&p, &s, &c).reason));
 }
 
+/* Plenty free, but falling by 60 MiB/s: no shrink (a workload ramping up
+ * after its first grow would otherwise lose what it is about to use). */
+static void test_no_shrink_while_available_falls(void **st)
+{
+	struct law_params p = params();
+	struct law_state s;
+	struct law_want w;
+
+	law_state_init(&s, RAM, 0);
+	want_of(&p, &s, sample(5000, RAM, 200 * MIB, 0));
+	w = want_of(&p, &s, sample(6000, RAM, 260 * MIB, 0));
+	assert_int_equal(w.reason, LAW_HOLD);
+	w = want_of(&p, &s, sample(7000, RAM, 260 * MIB, 0));	/* steady again */
+	assert_int_equal(w.reason, LAW_RECLAIM_FREE);
+}
+
 static void test_major_fault_rate_is_pressure(void **st)
 {
 	struct law_params p = params();
@@ -420,6 +436,7 @@ int main(void)
 		cmocka_unit_test(test_low_available_grows_at_once),
 		cmocka_unit_test(test_grow_covers_twice_the_deficit),
 		cmocka_unit_test(test_falling_available_is_pressure),
+		cmocka_unit_test(test_no_shrink_while_available_falls),
 		cmocka_unit_test(test_major_fault_rate_is_pressure),
 		cmocka_unit_test(test_counters_going_backwards_are_not_pressure),
 		cmocka_unit_test(test_stalls_and_oom_kills_are_pressure),
