@@ -70,19 +70,20 @@ static uint64_t last_resize_ms(const struct law_state *s)
 }
 
 /* How much MemAvailable falls over the lookahead at the rate the guest's
- * own allocations took it since the last reading.  What the balloon took
- * is not the guest's doing: counting it would make every shrink look like
- * pressure and start a resize loop.  Stats lag actual by up to a tick, so
- * subtracting actual's change is not enough while the balloon moves: the
- * projection is made only from two readings taken after it settled. */
-static uint64_t projected_fall(const struct law_params *p, const struct law_state *s,
-			       const struct law_sample *c)
+ * own allocations took it between the last two stats reports (a reading
+ * that brings no new report changes nothing: the guest answers requests
+ * asynchronously).  What the balloon took is not the guest's doing:
+ * counting it would make every shrink look like pressure and start a
+ * resize loop.  Stats lag actual by up to a tick, so subtracting actual's
+ * change is not enough while the balloon moves: the projection is made
+ * only from two reports taken after it settled. */
+static uint64_t fall_between(const struct law_params *p, const struct law_state *s,
+			     const struct law_sample *b, const struct law_sample *c)
 {
-	const struct law_sample *b = &s->prev;
 	uint64_t last = last_resize_ms(s);
 	int64_t fall;
 
-	if (!s->have_prev || c->t_ms <= b->t_ms || b->avail < 0 || c->avail < 0)
+	if (c->stats_ms <= b->stats_ms || b->avail < 0 || c->avail < 0)
 		return 0;
 	if (last && (s->settled_ms < last || b->stats_ms <= s->settled_ms))
 		return 0;
@@ -91,7 +92,16 @@ static uint64_t projected_fall(const struct law_params *p, const struct law_stat
 		fall -= (int64_t)(b->actual - c->actual);
 	if (fall <= 0)
 		return 0;
-	return (uint64_t)fall * p->lookahead_ms / (c->t_ms - b->t_ms);
+	return (uint64_t)fall * p->lookahead_ms / (c->stats_ms - b->stats_ms);
+}
+
+static void update_fall(const struct law_params *p, struct law_state *s,
+			const struct law_sample *c)
+{
+	if (s->have_prev && c->stats_ms == s->prev_stats.stats_ms)
+		return;			/* no new report: the last projection stands */
+	s->fall = s->have_prev ? fall_between(p, s, &s->prev_stats, c) : 0;
+	s->prev_stats = *c;
 }
 
 static enum law_reason pressure(const struct law_params *p, const struct law_state *s,
@@ -101,7 +111,7 @@ static enum law_reason pressure(const struct law_params *p, const struct law_sta
 		return LAW_P_DEFLATED;
 	if (c->avail >= 0 && (uint64_t)c->avail < p->headroom / 2)
 		return LAW_P_LOW_AVAIL;
-	if (c->avail >= 0 && (uint64_t)c->avail < p->headroom / 2 + projected_fall(p, s, c))
+	if (c->avail >= 0 && (uint64_t)c->avail < p->headroom / 2 + s->fall)
 		return LAW_P_FALLING;
 	if (!s->have_prev || c->t_ms <= s->prev.t_ms)
 		return LAW_HOLD;
@@ -115,7 +125,7 @@ static enum law_reason pressure(const struct law_params *p, const struct law_sta
 static uint64_t grow_want(const struct law_params *p, const struct law_state *s,
 			  const struct law_sample *c)
 {
-	uint64_t need = max_u64(p->grow_step, 2 * projected_fall(p, s, c));
+	uint64_t need = max_u64(p->grow_step, 2 * s->fall);
 
 	if (c->avail >= 0 && (uint64_t)c->avail < p->headroom)
 		need = max_u64(need, 2 * (p->headroom - (uint64_t)c->avail));
@@ -167,7 +177,7 @@ static bool may_shrink(const struct law_params *p, const struct law_state *s,
 		return false;
 	/* A guest still allocating (MemAvailable falling) is not idle, however
 	 * much is free now: taking it would meet the allocations head on. */
-	if (projected_fall(p, s, c) >= p->min_change)
+	if (s->fall >= p->min_change)
 		return false;
 	if (last && (c->t_ms - last < p->shrink_gap_ms || s->settled_ms < last ||
 		     c->stats_ms <= s->settled_ms))
@@ -195,6 +205,7 @@ struct law_want law_want(const struct law_params *p, struct law_state *s,
 	struct law_want w;
 
 	note_settled(p, s, cur);
+	update_fall(p, s, cur);
 	w.reason = pressure(p, s, cur);
 	if (law_reason_is_pressure(w.reason)) {
 		s->last_pressure_ms = cur->t_ms;

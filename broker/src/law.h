@@ -79,6 +79,8 @@ static inline bool law_reason_is_pressure(enum law_reason r)
 struct law_state {
 	struct law_sample prev;
 	bool have_prev;
+	struct law_sample prev_stats;	/* the reading where stats last changed */
+	uint64_t fall;			/* projected MemAvailable fall, bytes */
 	uint64_t target;		/* last target set (or would be, dry run) */
 	uint64_t last_pressure_ms;
 	uint64_t settled_ms;		/* actual reached target after a resize */
