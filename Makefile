@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # vballoon top-level Makefile.  Each part of the tree owns a fragment:
 #   host/host.mk    vballoond, vballoonctl, host unit tests, fuzzers
+#   broker/broker.mk  vballoon-broker and its unit tests
 #   guest/guest.mk  vballoon.ko for ARCH=um and x86-64 (Kbuild in guest/)
 #   tools/tools.mk  guest-side tools (static workload binary)
 #   tests/tests.mk  the test runner behind `make check`
@@ -38,6 +39,7 @@ ALL_TARGETS :=
 
 # Plain include: a missing fragment is an error, not a silently smaller build.
 include host/host.mk
+include broker/broker.mk
 include tools/tools.mk
 include guest/guest.mk
 include tests/tests.mk

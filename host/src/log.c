@@ -17,6 +17,7 @@
 #define RL_INTERVAL_MS	5000
 
 static enum vb_log_level log_level = VB_LOG_INFO;
+static const char *log_ident = "vballoond";
 
 static const char *const level_tag[] = {
 	[VB_LOG_ERR] = "error",
@@ -24,6 +25,11 @@ static const char *const level_tag[] = {
 	[VB_LOG_INFO] = "info",
 	[VB_LOG_DEBUG] = "debug",
 };
+
+void vb_log_set_ident(const char *ident)
+{
+	log_ident = ident;
+}
 
 void vb_log_set_level(enum vb_log_level level)
 {
@@ -58,8 +64,8 @@ void log_line(enum vb_log_level level, const char *fmt, va_list ap)
 	while (n && msg[n - 1] == '\n')
 		msg[--n] = '\0';
 	/* A single fprintf keeps the line whole when stderr is shared. */
-	fprintf(stderr, "%s.%03ld vballoond %s: %s\n", stamp,
-		(long)(tv.tv_usec / 1000), level_tag[level], msg);
+	fprintf(stderr, "%s.%03ld %s %s: %s\n", stamp,
+		(long)(tv.tv_usec / 1000), log_ident, level_tag[level], msg);
 }
 
 void vb_log(enum vb_log_level level, const char *fmt, ...)

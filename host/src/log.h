@@ -16,6 +16,8 @@ struct vb_ratelimit {
 };
 
 void vb_log_set_level(enum vb_log_level level);
+/* The program name on each line (default "vballoond"). */
+void vb_log_set_ident(const char *ident);
 void vb_log(enum vb_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Rate-limited variant: 10 lines per 5 s per call site. */

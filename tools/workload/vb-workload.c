@@ -60,6 +60,7 @@ struct workload {
 	bool patterned;		/* the pattern was written (not plain alloc) */
 	bool remove;
 	double interval;
+	unsigned long rate;	/* MiB/s of hold-file writes, 0 = unpaced */
 	int fd;
 	uint64_t *mem;
 	uint64_t *buf;		/* CHUNK_PAGES pages of I/O buffer */
@@ -208,11 +209,26 @@ static int file_open(struct workload *wl, bool create)
 	return 0;
 }
 
+/* --rate: a workload that grows at a given speed, as a real one does,
+ * instead of all at once (a balloon policy reacting to it is timed). */
+static void pace(const struct workload *wl, unsigned long pages_done, double start)
+{
+	double due;
+
+	if (!wl->rate)
+		return;
+	due = start + (double)pages_done * PAGE / (1 << 20) / wl->rate - now();
+	if (due > 0)
+		usleep((useconds_t)(due * 1e6));
+}
+
 static int file_write(struct workload *wl)
 {
 	unsigned long p, n, i;
+	double start = now();
 
 	for (p = 0; p < wl->pages; p += n) {
+		pace(wl, p, start);
 		n = wl->pages - p < CHUNK_PAGES ? wl->pages - p : CHUNK_PAGES;
 		for (i = 0; i < n; i++) {
 			if (wl->patterned)
@@ -380,6 +396,7 @@ static void usage(FILE *f)
 	      "  --ready FILE       create FILE once memory is filled and verified\n"
 	      "  --hold-until FILE  hold (re-verifying) until FILE exists, then verify\n"
 	      "  --interval SEC     re-verification period while holding (default 1)\n"
+	      "  --rate MIBPS       write the hold file at most this fast (default: unpaced)\n"
 	      "  --remove           delete the hold file at exit (default: keep)\n"
 	      "exit: 0 ok, 1 corruption, 2 usage/allocation error\n", f);
 }
@@ -416,6 +433,7 @@ static int parse_args(int argc, char **argv, struct workload *wl)
 		{ "ready", required_argument, NULL, 'r' },
 		{ "hold-until", required_argument, NULL, 'u' },
 		{ "interval", required_argument, NULL, 'i' },
+		{ "rate", required_argument, NULL, 'S' },
 		{ "remove", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -451,6 +469,13 @@ static int parse_args(int argc, char **argv, struct workload *wl)
 				fprintf(stderr, "vb-workload: bad --interval '%s'\n", optarg);
 				return -1;
 			}
+			break;
+		case 'S':
+			if (parse_ulong(optarg, &v) || v > MAX_MIB) {
+				fprintf(stderr, "vb-workload: bad --rate '%s'\n", optarg);
+				return -1;
+			}
+			wl->rate = v;
 			break;
 		case 'h': usage(stdout); exit(EXIT_OK);
 		default: return -1;
