@@ -409,11 +409,18 @@ static void churn_pass(struct workload *wl, struct churn *c, unsigned long n)
 
 	msg("pass %lu begin", n);
 	bad += mem_verify(wl);
+	if (bad)
+		msg("pattern: %llu bad pages", bad);
 	for (i = 0; i < CHURN_SLOTS; i++) {
+		unsigned long b;
+
 		if (!c->slot[i])
 			continue;
-		bad += region_verify(wl, c->slot_seed[i], c->slot[i],
-				     c->slot_pages);
+		b = region_verify(wl, c->slot_seed[i], c->slot[i],
+				  c->slot_pages);
+		if (b)
+			msg("churn slot %u: %lu bad pages", i, b);
+		bad += b;
 		pages += c->slot_pages;
 	}
 	c->verified += pages;
