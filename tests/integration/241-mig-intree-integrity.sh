@@ -8,7 +8,7 @@
 # freed during a hint round is taken again mid-round; after every
 # migration a whole verification pass must run on the destination with no
 # bad page and no kernel warning.  Scenarios, one guest in sequence: plain,
-# precopy at 16 MiB/s (several rounds), cancelled then migrated, balloon
+# precopy at 32 MiB/s (several rounds), cancelled then migrated, balloon
 # inflated to half, ping-pong a->b->a... 10 migrations.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/migrate.sh"
@@ -18,7 +18,7 @@ vb_mig_setup
 vb_mig_guest_script intree 96 48
 vb_mig_start --mem 512M --no-balloon-module --balloon "free-page-hint=on,deflate-on-oom=on"
 vb_mig_scenario_plain
-vb_mig_scenario_slow 16
+vb_mig_scenario_slow 32
 vb_mig_scenario_cancel
 vb_mig_scenario_inflated 512
 vb_mig_scenario_pingpong ${VB_MIG_PINGPONG:-10}
