@@ -1202,12 +1202,11 @@ static int vb_hint_blocks(struct vballoon *vb, u32 id)
 #ifdef VB_TEST_REUSE_HINTED
 /*
  * Test-only broken build (build/x86_64-broken-hint, for the migration
- * integrity test's negative case; never loaded elsewhere): at the start of
- * each round, the blocks held since the last one go back to the page
- * allocator, long before DONE, yet every block ever given back is hinted
- * again, as if still held.  A page the guest wrote after taking it back,
- * and QEMU already marked dirty, is then skipped: the destination gets
- * stale memory.
+ * integrity test's negative case; never loaded elsewhere): once a round
+ * hinted its blocks, they go back to the page allocator, long before DONE,
+ * yet every later round hints them again, as if still held.  A page the
+ * guest wrote after taking it back, and QEMU already marked dirty, is then
+ * skipped: the destination gets stale memory.
  */
 #define VB_TEST_STALE_MAX	4096
 static unsigned long vb_test_stale[VB_TEST_STALE_MAX];	/* pfn << 4 | order */
@@ -1244,12 +1243,12 @@ static void vb_hint_round(struct vballoon *vb, u32 id)
 			   ((unsigned long)hint_reserve_mib << (20 - PAGE_SHIFT));
 	vb->hint_cmd[0] = cpu_to_le32(id);
 	err = vb_hint_send_id(vb, &vb->hint_cmd[0]);
+	if (!err)
+		err = vb_hint_blocks(vb, id);
 #ifdef VB_TEST_REUSE_HINTED
 	if (!err)
 		vb_test_reuse_hinted(vb);
 #endif
-	if (!err)
-		err = vb_hint_blocks(vb, id);
 	if (err && err != -EINTR)
 		dev_warn_ratelimited(&vb->vdev->dev,
 				     "free page hint round %u: %d\n", id, err);

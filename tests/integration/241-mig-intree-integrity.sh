@@ -15,7 +15,7 @@
 vb_require "$BUILD/vb-workload"
 
 vb_mig_setup
-vb_mig_guest_script intree 96 48
+vb_mig_guest_script intree 64 192
 vb_mig_start --mem 512M --no-balloon-module --balloon "free-page-hint=on,deflate-on-oom=on"
 vb_mig_scenario_plain
 vb_mig_scenario_slow 32

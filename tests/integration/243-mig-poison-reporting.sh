@@ -13,7 +13,7 @@ vb_require "$BUILD/x86_64/vballoon.ko" "$BUILD/vb-workload"
 
 vb_mig_setup
 for drv in intree ours; do
-	vb_mig_guest_script $drv 96 48
+	vb_mig_guest_script $drv 64 192
 	vb_mig_start --mem 512M --no-balloon-module --cmdline init_on_free=1 \
 		--balloon "free-page-hint=on,free-page-reporting=on"
 	grep -aq 'mem auto-init:.*heap free:on' "$(vb_mig_console)" ||

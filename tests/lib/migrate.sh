@@ -106,15 +106,33 @@ vb_mig_setup() {
 
 # vb_mig_guest_script DRIVER PATTERN_MIB CHURN_MIB [MODULE PARAMS...]: the
 # guest loads the balloon driver, says VB-MIG-READY and churns for ever
-# (the host quits QEMU at the end).
+# (the host quits QEMU at the end).  A churn slot (CHURN_MIB / 8) larger
+# than what vballoon.ko leaves free during a round (hint_reserve_mib, 16,
+# plus the high watermarks) makes the guest reclaim, and the shrinker hand
+# hint blocks back, mid-round.  With vballoon.ko the guest prints its hint
+# counters every 2 s (VB-HINT-STATE).
 vb_mig_guest_script() {
 	local drv=$1 pat=$2 churn=$3
 	shift 3
 	cat >"$T/mig-guest.sh" <<GUEST
 vb_load_balloon $drv $* || vb_fail "cannot load the $drv balloon driver"
+if [ $drv = ours ]; then
+	st=\$(vb_ours_dir) || vb_fail "no sysfs view"
+	while :; do
+		echo "VB-HINT-STATE \$(grep -E '^hint_(rounds|pages|shrunk|held_pages) ' \$st/state | tr '\n' ' ')"
+		sleep 2
+	done &
+fi
 echo "VB-MIG-READY $drv"
 exec vb-workload churn --mib $pat --churn-mib $churn --seed $$
 GUEST
+}
+
+# vb_mig_hint_state KEY: vballoon.ko's hint counter KEY as last printed on
+# the current side's console (empty before the first line).
+vb_mig_hint_state() {
+	grep -a '^VB-HINT-STATE' "$(vb_mig_console)" | tail -n 1 |
+		sed -n "s/.* $1 \([0-9]*\).*/\1/p"
 }
 
 vb_mig_qmp() {
@@ -243,6 +261,8 @@ vb_mig_wait_pass() {
 		kill -0 "$(vb_mig__launcher)" 2>/dev/null || break
 		sleep 0.2
 	done
+	# The workload ends its pass (with the count) before it exits.
+	grep -aq 'CORRUPTION' "$con" && vb_wait_console "$con" 'VB-EXIT:' 120 2>/dev/null
 	vb_mig__check_console "$con" || return 1
 	[ -n "$line" ] || vb_fail "no whole verification pass on side $VB_MIG_SIDE within ${timeout}s"
 	VB_MIG_PASS_VERIFIED=$(sed -n 's/.*end: verified \([0-9]*\) bad.*/\1/p' <<<"$line")
@@ -256,7 +276,7 @@ vb_mig_wait_pass() {
 # fatal.
 vb_mig__check_console() {
 	local con=$1
-	VB_MIG_CORRUPTION=$(grep -aE 'CORRUPTION|bad pages|VB-EXIT: [1-9]' "$con")
+	VB_MIG_CORRUPTION=$(grep -aE 'CORRUPTION|bad pages|end: verified [0-9]+ bad [1-9]|VB-EXIT: [1-9]' "$con")
 	if [ -n "$VB_MIG_CORRUPTION" ]; then
 		[ "${VB_MIG_EXPECT_CORRUPTION:-0}" = 1 ] && return 1
 		echo "$VB_MIG_CORRUPTION" >&2
