@@ -15,11 +15,15 @@
 #
 #   vb_mig_setup                      sides, transport, cleanup on exit
 #   vb_mig_guest_script DRV PAT CHURN [PARAMS]  $T/mig-guest.sh
-#   vb_mig_start [qemu-run opts]      boot the guest on side a
-#   vb_mig_wait_pass [LINE] [S]       a full pass begun after console LINE
-#   vb_mig_hop [URI-less options]     migrate to the other side and verify
+#   vb_mig_boot [opts] -- SCRIPT      boot any guest on side a
+#   vb_mig_start [qemu-run opts]      boot the churning guest on side a
+#   vb_mig_migrate [CANCEL_AT]        migrate to the other side (or cancel)
+#   vb_mig_wait_pass LINE [S]         a full pass begun after console LINE
+#   vb_mig_hop                        migrate, then a full pass there
 #   vb_mig_qmp JSON                   QMP on the side the guest runs on
+#   vb_mig_scenario_*, vb_mig_integrity_scenarios   tests 241-242's steps
 #   vb_mig_report NAME                one line for a scenario, counters reset
+# docs/testbed.md ("Migration testing") has the details.
 
 VB_MIG_NS=()		# namespaces we made, deleted on exit
 VB_MIG_OPTS=()		# qemu-run options every side of this guest gets
@@ -364,9 +368,12 @@ vb_mig_scenario_plain() {
 
 # vb_mig_scenario_slow MIB_S: precopy at a low bandwidth, so the guest
 # dirties memory (and QEMU starts a hint round) over several rounds.  The
-# larger downtime limit lets it converge while the churn goes on.
+# churn dirties memory faster than that: auto-converge (QEMU throttles the
+# vCPU more each round) and a 2 s downtime limit let it end.
 vb_mig_scenario_slow() {
 	local VB_MIG_PARAMS="{\"max-bandwidth\":$(($1 << 20)),\"downtime-limit\":2000}"
+	vb_mig_qmp '{"execute":"migrate-set-capabilities","arguments":{"capabilities":[{"capability":"auto-converge","state":true}]}}' >/dev/null ||
+		vb_fail "auto-converge refused"
 	vb_mig_hop
 	VB_MIG_ROUNDS=$(vb_mig__field dirty-sync-count "$VB_MIG_LAST")
 	vb_log "precopy at $1 MiB/s took $VB_MIG_ROUNDS dirty-bitmap syncs"
@@ -432,4 +439,15 @@ vb_mig_scenario_pingpong() {
 vb_mig_finish() {
 	vb_mig_quit "$VB_MIG_SIDE"
 	cat "$T/mig-report"
+}
+
+# vb_mig_integrity_scenarios MEM_MIB: tests 241/242's sequence on one
+# guest of MEM_MIB: plain, precopy at 32 MiB/s, cancelled then migrated,
+# balloon at half, ping-pong (VB_MIG_PINGPONG migrations, default 10).
+vb_mig_integrity_scenarios() {
+	vb_mig_scenario_plain
+	vb_mig_scenario_slow 32
+	vb_mig_scenario_cancel
+	vb_mig_scenario_inflated "$1"
+	vb_mig_scenario_pingpong "${VB_MIG_PINGPONG:-10}"
 }
