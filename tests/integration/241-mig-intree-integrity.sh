@@ -4,7 +4,7 @@
 # Live migration to a real destination QEMU (TCP across two network
 # namespaces), the in-tree virtio_balloon on QEMU's virtio-balloon with
 # free-page-hint and deflate-on-oom on.  The guest holds a 64 MiB pattern
-# and churns 192 MiB in 24 MiB slots (map, write, verify, unmap) all the
+# and churns 256 MiB in 32 MiB slots (map, write, verify, unmap) all the
 # time, more than a hint round leaves free, so hint blocks come back and
 # are written mid-round; after every
 # migration a whole verification pass must run on the destination with no
@@ -16,7 +16,7 @@
 vb_require "$BUILD/vb-workload"
 
 vb_mig_setup
-vb_mig_guest_script intree 64 192
-vb_mig_start --mem 768M --no-balloon-module --balloon "free-page-hint=on,deflate-on-oom=on"
-vb_mig_integrity_scenarios 768
+vb_mig_guest_script intree 64 256
+vb_mig_start --mem 1024M --no-balloon-module --balloon "free-page-hint=on,deflate-on-oom=on"
+vb_mig_integrity_scenarios 1024
 vb_mig_finish

@@ -4,7 +4,7 @@
 # Live migration to a real destination QEMU (TCP across two network
 # namespaces), vballoon.ko on QEMU's virtio-balloon with
 # free-page-hint and deflate-on-oom on.  The guest holds a 64 MiB pattern
-# and churns 192 MiB in 24 MiB slots (map, write, verify, unmap) all the
+# and churns 256 MiB in 32 MiB slots (map, write, verify, unmap) all the
 # time, more than a hint round leaves free, so the shrinker hands hint
 # blocks back and they are written mid-round (checked: hint_shrunk moved); after every
 # migration a whole verification pass must run on the destination with no
@@ -16,9 +16,9 @@
 vb_require "$BUILD/x86_64/vballoon.ko" "$BUILD/vb-workload"
 
 vb_mig_setup
-vb_mig_guest_script ours 64 192
-vb_mig_start --mem 768M --no-balloon-module --balloon "free-page-hint=on,deflate-on-oom=on"
-vb_mig_integrity_scenarios 768
+vb_mig_guest_script ours 64 256
+vb_mig_start --mem 1024M --no-balloon-module --balloon "free-page-hint=on,deflate-on-oom=on"
+vb_mig_integrity_scenarios 1024
 shrunk=$(vb_mig_hint_state hint_shrunk)
 vb_log "vballoon.ko: $(vb_mig_hint_state hint_rounds) hint rounds, $(( $(vb_mig_hint_state hint_pages) >> 8 )) MiB hinted, $((${shrunk:-0} >> 8)) MiB given back by the shrinker mid-round"
 (( ${shrunk:-0} > 0 )) || vb_fail "the shrinker never gave hint blocks back: the churn did not reuse hinted memory"
