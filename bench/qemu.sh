@@ -4,15 +4,16 @@
 #   qemu-inflate  balloon 2048 -> 512 MiB and back, RUNS times (QMP polling)
 #   compaction    fragment, inflate, free, compact_memory;
 #                 balloon pages migrated and order-9 blocks afterwards
-#   migration     dirty then free 1.5 GiB, migrate to
-#                 exec:cat > /dev/null at unlimited bandwidth and at 1 GiB/s
-# A third guest (in-tree driver, device without free-page-hint) gives the
-# migration baseline.
+#   migration     free page hints: a guest of its own per configuration (no
+#                 hints, in-tree hints, vballoon.ko hints) migrates to a
+#                 real destination QEMU over TCP (tests/lib/migrate.sh):
+#                 RUNS times, dirty then free 1.5 GiB, migrate (first),
+#                 migrate again (repeated)
 
 cat >"$T/qemu-guest.sh" <<'GUEST'
-# args: DRIVER FRAG_MIB DIRTY_MIB COMPACTION(0/1) MIGRATION(0/1) [MODULE PARAMS]
-drv=$1 frag=$2 dirty=$3 do_compact=$4 do_mig=$5
-shift 5
+# args: DRIVER FRAG_MIB COMPACTION(0/1) [MODULE PARAMS]
+drv=$1 frag=$2 do_compact=$3
+shift 3
 vb_load_balloon "$drv" "$@" || vb_fail "cannot load the $drv driver"
 vm() { awk -v k="$1" '$1 == k { print $2 }' /proc/vmstat; }
 # 2 MiB blocks the buddy allocator can hand out: order 9 + 2 x order 10.
@@ -36,33 +37,19 @@ if [ "$do_compact" = 1 ]; then
 	vb_signal compacted
 	vb_wait deflated 600 || exit 1
 fi
-if [ "$do_mig" = 1 ]; then
-	vb-workload fill --mib $dirty --hold-file /tmp/big --seed 3 || exit 1
-	rm -f /tmp/big
-	# QEMU refuses to migrate while the 9p share is mounted.
-	cd /
-	umount /vb/share || vb_fail "cannot unmount the share"
-	echo "VB-MIG-READY"
-	# The host quits QEMU after its migrations.  vballoon.ko counts the
-	# pages it hinted: the host reads the count from the console.
-	while :; do
-		vb_ours_dir >/dev/null 2>&1 && echo "VB-HINTED $(vb_ours_val hint_pages)"
-		sleep 1
-	done
-fi
 exit 0
 GUEST
 
-# qemu_guest LABEL DRIVER BALLOON-PROPS DO_INFLATE DO_COMPACT DO_MIG [PARAMS]
+# qemu_guest LABEL DRIVER BALLOON-PROPS DO_INFLATE DO_COMPACT [PARAMS]
 qemu_guest() {
-	local label=$1 drv=$2 props=$3 do_inf=$4 do_comp=$5 do_mig=$6
+	local label=$1 drv=$2 props=$3 do_inf=$4 do_comp=$5
 	local mlabel="$label, movable pages"
-	shift 6
+	shift 5
 	[ $# -gt 0 ] && mlabel="$label, not movable ($*)"
-	local mem=2048 target=512 frag=1024 bal=512 dirty=1536 i r im=() dm=() q
-	[ "$SMOKE" = 1 ] && mem=512 target=256 frag=128 bal=64 dirty=192
+	local mem=2048 target=512 frag=1024 bal=512 i r im=() dm=() q
+	[ "$SMOKE" = 1 ] && mem=512 target=256 frag=128 bal=64
 	vb_start_qemu --mem ${mem}M --no-balloon-module --balloon "$props" --timeout 3600 \
-		-- "$T/qemu-guest.sh" "$drv" $frag $dirty "$do_comp" "$do_mig" "$@" ||
+		-- "$T/qemu-guest.sh" "$drv" $frag "$do_comp" "$@" ||
 		vb_fail "$label: QEMU guest did not start"
 	q=$VB_QEMU_QMP
 	vb_wait_guest_alive "$VB_QEMU_LAUNCHER_PID" ready 600 || { vb_wait_qemu; vb_fail "$label: guest not ready"; }
@@ -99,56 +86,43 @@ qemu_guest() {
 			vb_fail "$label: deflate after compaction did not complete"
 		vb_signal_guest deflated
 	fi
-	if [ "$do_mig" = 1 ]; then
-		local ml="$label hints"
-		[ "$drv" = intree ] && [ -z "$props" ] && ml=$label
-		vb_wait_console "$VB_QEMU_CONSOLE" VB-MIG-READY 1200 ||
-			{ vb_wait_qemu; vb_fail "$label: guest not ready to migrate"; }
-		sleep 2
-		local bw tag h0 h1
-		: >"$T/mig.unlimited" && : >"$T/mig.1g"
-		: >"$T/hinted.unlimited" && : >"$T/hinted.1g"
-		: >"$T/mig.first" && : >"$T/hinted.first"
-		# The guest's first migration (unlimited) is reported on its own:
-		# it behaves differently from the repeated ones (see
-		# docs/results.md).
-		for ((i = 0; i <= RUNS; i++)); do
-			# "unlimited": 100 GiB/s, far above what TCG can produce.
-			for tag in unlimited 1g; do
-				[ $i = 0 ] && [ $tag = 1g ] && continue
-				bw=107374182400
-				[ $tag = 1g ] && bw=1073741824
-				[ $i = 0 ] && tag=first
-				h0=$(hinted_pages)
-				qmp "$q" migrate "exec:cat > /dev/null" --max-bandwidth $bw \
-					--timeout 900 >>"$T/mig.$tag" || vb_fail "$label: migration failed"
-				qmp "$q" cmd '{"execute":"cont"}' >/dev/null ||
-					vb_fail "$label: cont refused"
-				# A hinting guest gets DONE at the end of migration:
-				# let it free its hint blocks before the next round.
-				sleep 3
-				h1=$(hinted_pages)
-				[ -n "$h0" ] && [ -n "$h1" ] &&
-					echo "$(( (h1 - h0) * 4096 ))" >>"$T/hinted.$tag"
-			done
-		done
-		mig_row "$ml, first migration (unlimited)" "$T/mig.first" "$T/hinted.first"
-		mig_row "$ml, unlimited" "$T/mig.unlimited" "$T/hinted.unlimited"
-		mig_row "$ml, 1 GiB/s" "$T/mig.1g" "$T/hinted.1g"
-	fi
-	if [ "$do_mig" = 1 ]; then
-		qmp "$q" cmd '{"execute":"quit"}' >/dev/null 2>&1
-		vb_wait_qemu >/dev/null 2>&1
-	else
-		vb_wait_qemu || vb_fail "$label: guest script failed"
-	fi
+	vb_wait_qemu || vb_fail "$label: guest script failed"
 }
 
+# ---- migration to a real destination (tests/lib/migrate.sh) ----
+
+. "$TOP/tests/lib/migrate.sh"
+
+# The guest dirties then frees DIRTY_MIB and says VB-MIG-READY N; the host
+# migrates it twice (first, repeated), then moves the balloon target by
+# 16 MiB: MemTotal changing is the guest's cue for the next run (it has no
+# share mounted: QEMU refuses to migrate with the 9p share).  vballoon.ko's
+# hinted page count goes to the console every second.
+cat >"$T/mig-bench-guest.sh" <<'GUEST'
+# args: DRIVER DIRTY_MIB [MODULE PARAMS]
+drv=$1 dirty=$2
+shift 2
+vb_load_balloon "$drv" "$@" || vb_fail "cannot load the $drv driver"
+st=$(ls -d /sys/bus/virtio/drivers/vballoon/virtio*/vballoon 2>/dev/null)
+n=0
+while :; do
+	n=$((n + 1))
+	m=$(vb_meminfo MemTotal)
+	vb-workload fill --mib $dirty --hold-file /tmp/big --seed 3 || exit 1
+	rm -f /tmp/big
+	echo "VB-MIG-READY $n"
+	while [ "$(vb_meminfo MemTotal)" = "$m" ]; do
+		[ -n "$st" ] && echo "VB-HINTED $(sed -n 's/^hint_pages //p' $st/state)"
+		sleep 1
+	done
+done
+GUEST
+
 # hinted_pages: vballoon.ko's hinted page count, last seen on the console
-# of the QEMU guest started last (empty for the in-tree driver).
+# of the side the guest runs on (empty for the in-tree driver).
 hinted_pages() {
 	sleep 1.2
-	sed -n 's/^VB-HINTED \([0-9][0-9]*\).*/\1/p' "$VB_QEMU_CONSOLE" | tail -n 1
+	sed -n 's/^VB-HINTED \([0-9][0-9]*\).*/\1/p' "$(vb_mig_console)" | tail -n 1
 }
 
 # mig_row LABEL QUERY-JSON-LINES-FILE [HINTED-BYTES-FILE] (one line per run)
@@ -162,20 +136,84 @@ mig_row() {
 		normal_pages="$(jq .normal_pages "$2" | paste -sd,)" "${hinted[@]}"
 }
 
+# mig_measure KIND: one migration to the other side at unlimited
+# bandwidth; its query-migrate and vballoon.ko's hinted bytes appended to
+# $T/mig.KIND and $T/hinted.KIND.
+mig_measure() {
+	local kind=$1 h0 h1
+	h0=$(hinted_pages)
+	vb_mig_migrate
+	jq -c '.return | {total_ms: ."total-time", downtime_ms: .downtime,
+		ram_bytes: .ram.transferred, normal_pages: .ram.normal}' \
+		<<<"$VB_MIG_LAST" >>"$T/mig.$kind"
+	# A hinting guest gets DONE at the end of migration: let it free its
+	# hint blocks before anything else.
+	sleep 3
+	h1=$(hinted_pages)
+	[ -n "$h0" ] && [ -n "$h1" ] && echo "$(( (h1 - h0) * 4096 ))" >>"$T/hinted.$kind"
+	return 0
+}
+
+# mig_guest LABEL DRIVER BALLOON-PROPS CMDLINE [MODULE PARAMS]: RUNS first
+# and repeated migrations of one guest, at unlimited bandwidth (100 GiB/s,
+# far above what TCG produces).
+mig_guest() {
+	local label=$1 drv=$2 props=$3 cmdline=$4 mem=2048 dirty=1536 i target
+	shift 4
+	[ "$SMOKE" = 1 ] && mem=512 dirty=192
+	local VB_MIG_PARAMS='{"max-bandwidth":107374182400}'
+	: >"$T/mig.first" && : >"$T/mig.repeated"
+	: >"$T/hinted.first" && : >"$T/hinted.repeated"
+	vb_mig_boot --mem ${mem}M --no-share --no-balloon-module --balloon "$props" \
+		${cmdline:+--cmdline "$cmdline"} \
+		-- "$T/mig-bench-guest.sh" "$drv" $dirty "$@"
+	for ((i = 1; i <= RUNS; i++)); do
+		vb_wait_console "$(vb_mig_console)" "VB-MIG-READY $i" 1200 ||
+			vb_fail "$label: guest not ready for run $i"
+		sleep 2
+		mig_measure first
+		mig_measure repeated
+		target=$((i % 2 ? mem - 16 : mem))
+		vb_mig_qmp "{\"execute\":\"balloon\",\"arguments\":{\"value\":$((target * MIB))}}" >/dev/null ||
+			vb_fail "$label: balloon refused"
+	done
+	vb_mig_quit "$VB_MIG_SIDE"
+	mig_row "$label, first migration" "$T/mig.first" "$T/hinted.first"
+	mig_row "$label, repeated" "$T/mig.repeated" "$T/hinted.repeated"
+}
+
+sec_migration() {
+	vb_mig_setup
+	vb_log "migration: over $VB_MIG_WHERE"
+	# BENCH_MIG_VARIANTS=1 (=only: nothing else): what the first
+	# migration's gap depends on - the guest kernel zeroing hint blocks
+	# (init_on_alloc=0 for both drivers), and vballoon.ko hinting only the
+	# top order, as in-tree.
+	local variants=${BENCH_MIG_VARIANTS:-0}
+	if [ "$variants" != only ]; then
+		mig_guest "no hints" intree "" ""
+		mig_guest "in-tree hints" intree "free-page-hint=on" ""
+		mig_guest "vballoon.ko hints" ours "free-page-hint=on" ""
+	fi
+	[ "$variants" != 0 ] || return 0
+	mig_guest "in-tree hints init_on_alloc=0" intree "free-page-hint=on" init_on_alloc=0
+	mig_guest "vballoon.ko hints init_on_alloc=0" ours "free-page-hint=on" init_on_alloc=0
+	mig_guest "vballoon.ko hints top order only" ours "free-page-hint=on" "" hint_min_order=10
+}
+
 sec_qemu() {
 	local inf=0 comp=0 mig=0
 	want qemu-inflate && inf=1
 	want compaction && comp=1
 	want migration && mig=1
 	vb_log "qemu: inflate=$inf compaction=$comp migration=$mig"
-	if [ $mig = 1 ]; then
-		qemu_guest "no hints" intree "" 0 0 1
-	fi
-	qemu_guest "in-tree" intree "free-page-hint=on" $inf $comp $mig
-	qemu_guest "vballoon.ko" ours "free-page-hint=on" $inf $comp $mig
+	[ $mig = 1 ] && sec_migration
+	[ $inf = 1 ] || [ $comp = 1 ] || return 0
+	qemu_guest "in-tree" intree "free-page-hint=on" $inf $comp
+	qemu_guest "vballoon.ko" ours "free-page-hint=on" $inf $comp
 	# The unmovable-pages comparison needs balloon pages that are NOT
 	# movable: the driver's movable knob (docs/driver.md).
 	if [ $comp = 1 ]; then
-		qemu_guest "vballoon.ko" ours "" 0 1 0 movable=0
+		qemu_guest "vballoon.ko" ours "" 0 1 movable=0
 	fi
 }

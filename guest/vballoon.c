@@ -1326,6 +1326,37 @@ static int vb_hint_blocks(struct vballoon *vb, u32 id)
 	return err;
 }
 
+#ifdef VB_TEST_REUSE_HINTED
+/*
+ * Test-only broken build (build/x86_64-broken-hint, for the migration
+ * integrity test's negative case; never loaded elsewhere): once a round
+ * hinted its blocks, they go back to the page allocator, long before DONE,
+ * yet every later round hints them again, as if still held.  A page the
+ * guest wrote after taking it back, and QEMU already marked dirty, is then
+ * skipped: the destination gets stale memory.
+ */
+#define VB_TEST_STALE_MAX	4096
+static unsigned long vb_test_stale[VB_TEST_STALE_MAX];	/* pfn << 4 | order */
+static unsigned int vb_test_nstale;
+
+static void vb_test_reuse_hinted(struct vballoon *vb)
+{
+	struct page *page;
+	unsigned int i;
+
+	for (i = 0; i < vb_test_nstale; i++)
+		vb_hint_send_block(vb, vb_test_stale[i] >> 4,
+				   1UL << (vb_test_stale[i] & 15));
+	spin_lock_irq(&vb->hint_lock);
+	list_for_each_entry(page, &vb->hint_list, lru)
+		if (vb_test_nstale < VB_TEST_STALE_MAX)
+			vb_test_stale[vb_test_nstale++] =
+				page_to_pfn(page) << 4 | page_private(page);
+	spin_unlock_irq(&vb->hint_lock);
+	vb_hint_release(vb, ULONG_MAX);
+}
+#endif
+
 static void vb_hint_round(struct vballoon *vb, u32 id)
 {
 	ktime_t start = ktime_get();
@@ -1341,6 +1372,10 @@ static void vb_hint_round(struct vballoon *vb, u32 id)
 	err = vb_hint_send_id(vb, &vb->hint_cmd[0]);
 	if (!err)
 		err = vb_hint_blocks(vb, id);
+#ifdef VB_TEST_REUSE_HINTED
+	if (!err)
+		vb_test_reuse_hinted(vb);
+#endif
 	if (err && err != -EINTR && !vb_dead(vb))
 		dev_warn_ratelimited(&vb->vdev->dev,
 				     "free page hint round %u: %d\n", id, err);

@@ -25,3 +25,15 @@ demo:
 .PHONY: check-fresh
 check-fresh:
 	@testbed/check-fresh
+
+# vballoon.ko built with -DVB_TEST_REUSE_HINTED: it reuses hinted blocks
+# before DONE.  Only the migration integrity test's negative case loads it.
+ifneq ($(VB_X86_KDIR),)
+$(BUILD)/x86_64-broken-hint/vballoon.ko: $(GUEST_SRCS)
+	$(call guest_src,x86_64-broken-hint)
+	$(MAKE) -C $(VB_X86_KDIR) M=$(BUILD)/x86_64-broken-hint/src \
+		KCFLAGS=-DVB_TEST_REUSE_HINTED modules
+	cp $(BUILD)/x86_64-broken-hint/src/vballoon.ko $@
+
+ALL_TARGETS += $(BUILD)/x86_64-broken-hint/vballoon.ko
+endif

@@ -11,6 +11,12 @@
  *         the fragmentation seed 000 describes
  * verify  check an existing hold file (needs --hold-file; give the same
  *         --seed and --punch-holes as when it was written)
+ * churn   fill (anonymous memory), then churn --churn-mib more in a ring of
+ *         slots: map a slot, write it, verify and unmap the oldest, so freed
+ *         memory is reused all the time; after each turn of the ring, one
+ *         pass verifies every pattern page and every live slot and prints
+ *         "pass N begin" / "pass N end: ..." (a migration test wants a full
+ *         pass that ran on its destination); runs until --passes or killed
  *
  * Every 8-byte word holds a value derived from (seed, page index, word
  * index) and is never zero, so a page that comes back zeroed, stale or at
@@ -30,6 +36,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -46,7 +53,9 @@
 #define MAX_MIB		(1UL << 20)
 
 enum exit_code { EXIT_OK = 0, EXIT_CORRUPT = 1, EXIT_USAGE = 2 };
-enum cmd { CMD_ALLOC, CMD_FILL, CMD_FRAG, CMD_VERIFY };
+enum cmd { CMD_ALLOC, CMD_FILL, CMD_FRAG, CMD_VERIFY, CMD_CHURN };
+
+#define CHURN_SLOTS	8
 
 struct workload {
 	enum cmd cmd;
@@ -61,6 +70,8 @@ struct workload {
 	bool remove;
 	double interval;
 	unsigned long rate;	/* MiB/s of hold-file writes, 0 = unpaced */
+	unsigned long churn_mib;
+	unsigned long passes;	/* churn: stop after this many (0 = never) */
 	int fd;
 	uint64_t *mem;
 	uint64_t *buf;		/* CHUNK_PAGES pages of I/O buffer */
@@ -133,18 +144,24 @@ static int report_bad(const struct workload *wl, unsigned long page,
 }
 
 /* Check one page; returns 0 if it holds what it should. */
-static int check_page(const struct workload *wl, unsigned long page,
-		      const uint64_t *got)
+static int check_page_seed(const struct workload *wl, uint64_t seed,
+			   unsigned long page, const uint64_t *got)
 {
 	uint64_t want[WORDS];
 
 	if (page_punched(wl, page) || !wl->patterned)
 		memset(want, 0, sizeof(want));
 	else
-		page_pattern(wl->seed, page, want);
+		page_pattern(seed, page, want);
 	if (memcmp(got, want, PAGE) == 0)
 		return 0;
 	return report_bad(wl, page, got, want);
+}
+
+static int check_page(const struct workload *wl, unsigned long page,
+		      const uint64_t *got)
+{
+	return check_page_seed(wl, wl->seed, page, got);
 }
 
 /* ---- anonymous memory ---- */
@@ -342,6 +359,112 @@ static int hold(struct workload *wl)
 	return EXIT_OK;
 }
 
+/* ---- churn: memory freed and reused all the time, every page verified ---- */
+
+struct churn {
+	uint64_t *slot[CHURN_SLOTS];
+	uint64_t slot_seed[CHURN_SLOTS];
+	unsigned long slot_pages;
+	uint64_t next;			/* slots written so far */
+	unsigned long long verified;	/* pages, cumulative */
+	unsigned long long bad;
+};
+
+/* Each slot generation has its own seed: a page left from an older slot at
+ * the same place is caught. */
+static uint64_t churn_seed(const struct workload *wl, uint64_t gen)
+{
+	return mix(wl->seed ^ (gen + 1) * 0xd6e8feb86659fd93ULL);
+}
+
+static unsigned long region_verify(struct workload *wl, uint64_t seed,
+				   const uint64_t *mem, unsigned long pages)
+{
+	unsigned long p, bad = 0;
+
+	for (p = 0; p < pages; p++)
+		if (check_page_seed(wl, seed, p, mem + p * WORDS))
+			bad++;
+	return bad;
+}
+
+/* Map the next slot and write it before unmapping the oldest (verified
+ * first): the guest needs fresh pages while the freed ones come back. */
+static int churn_step(struct workload *wl, struct churn *c)
+{
+	unsigned int i = c->next % CHURN_SLOTS;
+	uint64_t seed = churn_seed(wl, c->next);
+	uint64_t *m;
+	unsigned long p;
+
+	m = mmap(NULL, c->slot_pages * PAGE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED) {
+		msg("churn: mmap: %s", strerror(errno));
+		return -1;
+	}
+	for (p = 0; p < c->slot_pages; p++)
+		page_pattern(seed, p, m + p * WORDS);
+	if (c->slot[i]) {
+		c->bad += region_verify(wl, c->slot_seed[i], c->slot[i],
+					c->slot_pages);
+		c->verified += c->slot_pages;
+		munmap(c->slot[i], c->slot_pages * PAGE);
+	}
+	c->slot[i] = m;
+	c->slot_seed[i] = seed;
+	c->next++;
+	return 0;
+}
+
+/* Every pattern page and every live slot. */
+static void churn_pass(struct workload *wl, struct churn *c, unsigned long n)
+{
+	unsigned long long bad = 0, pages = wl->pages;
+	unsigned int i;
+
+	msg("pass %lu begin", n);
+	bad += mem_verify(wl);
+	if (bad)
+		msg("pattern: %llu bad pages", bad);
+	for (i = 0; i < CHURN_SLOTS; i++) {
+		unsigned long b;
+
+		if (!c->slot[i])
+			continue;
+		b = region_verify(wl, c->slot_seed[i], c->slot[i],
+				  c->slot_pages);
+		if (b)
+			msg("churn slot %u: %lu bad pages", i, b);
+		bad += b;
+		pages += c->slot_pages;
+	}
+	c->verified += pages;
+	c->bad += bad;
+	msg("pass %lu end: verified %llu bad %llu; total verified %llu bad %llu",
+	    n, pages, bad, c->verified, c->bad);
+}
+
+static int churn(struct workload *wl)
+{
+	struct churn c = { .slot_pages = wl->churn_mib * (1024 * 1024 / PAGE) /
+					 CHURN_SLOTS };
+	unsigned long n;
+	unsigned int i;
+
+	msg("churn: %lu MiB pattern, %lu MiB churned in %d slots", wl->mib,
+	    wl->churn_mib, CHURN_SLOTS);
+	for (n = 1; !wl->passes || n <= wl->passes; n++) {
+		for (i = 0; i < CHURN_SLOTS; i++)
+			if (churn_step(wl, &c))
+				return EXIT_USAGE;
+		churn_pass(wl, &c, n);
+		if (c.bad)
+			return EXIT_CORRUPT;
+	}
+	return EXIT_OK;
+}
+
 static int run(struct workload *wl)
 {
 	double t0 = now();
@@ -367,6 +490,8 @@ static int run(struct workload *wl)
 		    wl->mib, bad);
 		return EXIT_CORRUPT;
 	}
+	if (wl->cmd == CMD_CHURN)
+		return churn(wl);
 	msg("%s %lu MiB%s%s ok in %.2f s", wl->cmd == CMD_ALLOC ? "alloc" :
 	    wl->cmd == CMD_VERIFY ? "verify" : "fill+verify", wl->mib,
 	    wl->punch ? ", every other page punched" : "",
@@ -388,7 +513,7 @@ static int run(struct workload *wl)
 
 static void usage(FILE *f)
 {
-	fputs("usage: vb-workload alloc|fill|frag|verify --mib N [options]\n"
+	fputs("usage: vb-workload alloc|fill|frag|verify|churn --mib N [options]\n"
 	      "  --mib N            size in MiB (1..1048576)\n"
 	      "  --seed S           pattern seed (default 1)\n"
 	      "  --hold-file PATH   keep memory in this (tmpfs) file, not anonymous memory\n"
@@ -398,15 +523,18 @@ static void usage(FILE *f)
 	      "  --interval SEC     re-verification period while holding (default 1)\n"
 	      "  --rate MIBPS       write the hold file at most this fast (default: unpaced)\n"
 	      "  --remove           delete the hold file at exit (default: keep)\n"
+	      "  --churn-mib M      churn: memory cycled through the slots (default 64)\n"
+	      "  --passes P         churn: stop after P verification passes (default: never)\n"
 	      "exit: 0 ok, 1 corruption, 2 usage/allocation error\n", f);
 }
 
 static int parse_cmd(const char *s, enum cmd *cmd)
 {
-	static const char *const names[] = { "alloc", "fill", "frag", "verify" };
+	static const char *const names[] = { "alloc", "fill", "frag", "verify",
+					     "churn" };
 	unsigned i;
 
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strcmp(s, names[i]) == 0) {
 			*cmd = i;
 			return 0;
@@ -435,6 +563,8 @@ static int parse_args(int argc, char **argv, struct workload *wl)
 		{ "interval", required_argument, NULL, 'i' },
 		{ "rate", required_argument, NULL, 'S' },
 		{ "remove", no_argument, NULL, 'R' },
+		{ "churn-mib", required_argument, NULL, 'c' },
+		{ "passes", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -477,12 +607,27 @@ static int parse_args(int argc, char **argv, struct workload *wl)
 			}
 			wl->rate = v;
 			break;
+		case 'c':
+			if (parse_ulong(optarg, &v) || v < CHURN_SLOTS || v > MAX_MIB) {
+				fprintf(stderr, "vb-workload: bad --churn-mib '%s' (%d..%lu)\n",
+					optarg, CHURN_SLOTS, MAX_MIB);
+				return -1;
+			}
+			wl->churn_mib = v;
+			break;
+		case 'P':
+			if (parse_ulong(optarg, &v) || v > ULONG_MAX) {
+				fprintf(stderr, "vb-workload: bad --passes '%s'\n", optarg);
+				return -1;
+			}
+			wl->passes = v;
+			break;
 		case 'h': usage(stdout); exit(EXIT_OK);
 		default: return -1;
 		}
 	}
 	if (optind != argc - 1 || parse_cmd(argv[optind], &wl->cmd)) {
-		fprintf(stderr, "vb-workload: need exactly one command: alloc, fill, frag or verify\n");
+		fprintf(stderr, "vb-workload: need exactly one command: alloc, fill, frag, verify or churn\n");
 		return -1;
 	}
 	if (!wl->mib) {
@@ -495,12 +640,17 @@ static int parse_args(int argc, char **argv, struct workload *wl)
 	}
 	if (wl->cmd == CMD_FRAG)
 		wl->punch = true;
+	if (wl->cmd == CMD_CHURN && (wl->hold_file || wl->punch || wl->hold_until)) {
+		fprintf(stderr, "vb-workload: churn works on anonymous memory only (no --hold-file, --punch-holes, --hold-until)\n");
+		return -1;
+	}
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	struct workload wl = { .seed = 1, .interval = 1.0, .fd = -1 };
+	struct workload wl = { .seed = 1, .interval = 1.0, .fd = -1,
+			       .churn_mib = 64 };
 
 	if (parse_args(argc, argv, &wl)) {
 		usage(stderr);
