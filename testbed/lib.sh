@@ -124,6 +124,51 @@ vb_console_panicked() {
 	grep -qE 'Kernel panic - not syncing|Attempted to kill init' "$1" 2>/dev/null
 }
 
+# vb_fail RC MSG: the launcher fails with RC, the console's tail on stderr.
+vb_fail() {
+	RC=$1
+	shift
+	echo "$VB_PROG: $*" >&2
+	vb_console_tail "$CONSOLE"
+	exit "$RC"
+}
+
+# vb_supervise PID TIMEOUT GRACE READY: watch the guest process PID (its
+# console is $CONSOLE) until it exits.  READY is called each round until it
+# succeeds (the launcher writes its info file there).  A panic fails the
+# launcher after GRACE seconds (time for the trace), the deadline after
+# TIMEOUT.  Then the process group is stopped, $GUEST_RC holds the exit
+# status, and a panic or a VB-ERROR line on the console fails the launcher.
+vb_supervise() {
+	local pid=$1 deadline=$(( $(date +%s) + $2 )) grace=$3 ready=$4 t0 panic_at= ok=0
+	t0=$(date +%s.%N)
+	while kill -0 "$pid" 2>/dev/null; do
+		[ "$ok" = 1 ] || ! "$ready" || ok=1
+		[ -n "$panic_at" ] || ! vb_console_panicked "$CONSOLE" || panic_at=$(date +%s)
+		[ -n "$panic_at" ] && (( $(date +%s) > panic_at + grace )) &&
+			vb_fail 125 "guest kernel panicked"
+		(( $(date +%s) >= deadline )) && vb_fail 124 "guest timed out after ${2}s"
+		sleep 0.1
+	done
+	wait "$pid" 2>/dev/null
+	GUEST_RC=$?
+	vb_kill_group "$pid"	# helpers of a crashed guest, if any
+	vb_note "guest ran $(echo "$(date +%s.%N) - $t0" | bc | cut -c1-5) s"
+	vb_console_panicked "$CONSOLE" && vb_fail 125 "guest kernel panicked"
+	return 0
+}
+
+# vb_run_dir_cleanup: remove the launcher's run directory $RUN (kept with
+# --keep, $KEEP = 1).
+vb_run_dir_cleanup() {
+	[ -n "$RUN" ] || return 0
+	if [ "$KEEP" = 1 ]; then
+		vb_note "kept run directory $RUN"
+	else
+		rm -rf -- "$RUN"
+	fi
+}
+
 # Per-run directory for a launcher: under $VB_RUN_DIR or /tmp.
 vb_make_run_dir() {
 	local base=${VB_RUN_DIR:-${TMPDIR:-/tmp}}
