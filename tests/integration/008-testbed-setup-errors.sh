@@ -13,7 +13,8 @@ vb_log "unwritable cache: $out"
 	vb_fail "unwritable cache: want one error line saying so, got: $out"
 
 if id nobody >/dev/null 2>&1; then
-	chmod 0711 "$T" && mkdir -m 0777 "$T/nobody"
+	# tests/run gives each test a private TMPDIR: let nobody through.
+	chmod 0711 "$T" "$(dirname "$T")" && mkdir -m 0777 "$T/nobody"
 	out=$(su nobody -s /bin/bash -c "VB_CACHE=$T/nobody/cache PATH=/usr/sbin:/usr/bin:/bin $SETUP" 2>&1) &&
 		vb_fail "setup as nobody on an empty cache succeeded"
 	vb_log "not root: $out"

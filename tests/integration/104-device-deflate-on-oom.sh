@@ -35,8 +35,9 @@ GUEST
 run() {	# run MODE: one guest with deflate-on-oom=MODE
 	local mode=$1 a
 	rm -f "$T/vhost.sock" "$T/qmp.sock"
+	# floor 0: the guest is taken below the default floor on purpose.
 	vb_start_daemon_uml 384M --deflate-on-oom "$mode" --page-reporting off --free-page-hint off \
-		-- --timeout 300 -- "$T/guest.sh" "$DRIVER" "$mode"
+		--floor 0 -- --timeout 300 -- "$T/guest.sh" "$DRIVER" "$mode"
 	vb_wait_guest loaded 120 || { vb_wait_uml; vb_fail "guest did not load the driver"; }
 	vb_ctl set "$TARGET" >/dev/null || vb_fail "balloon failed"
 	vb_wait_actual "$TARGET" 120 || vb_fail "$mode: inflate did not finish"
