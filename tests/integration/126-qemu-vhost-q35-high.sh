@@ -30,7 +30,7 @@ vb_wait_actual $((3584 * M)) 60 || vb_fail "vballoond does not see the 3.5 GiB Q
 low0=$(vb_file_alloc "$VB_RAM_FILE" 0 $((2 * G)))
 high0=$(vb_file_alloc "$VB_RAM_FILE" $((2 * G)) $((1536 * M)))
 vb_log "RAM file before: below 4 GiB $((low0 >> 20)) MiB, above $((high0 >> 20)) MiB"
-(( high0 >= 1024 * M )) || vb_fail "the guest did not touch its memory above 4 GiB ($((high0 >> 20)) MiB)"
+(( high0 >= 256 * M )) || vb_fail "the guest did not touch its memory above 4 GiB ($((high0 >> 20)) MiB)"
 vb_ctl set 512M >/dev/null
 vb_wait_actual $((512 * M)) 400 || vb_fail "deep inflate did not reach 512 MiB"
 vb_signal_guest deep
@@ -38,8 +38,10 @@ vb_wait_guest checked 300 || { vb_wait_qemu; vb_fail "pattern check after the in
 low1=$(vb_file_alloc "$VB_RAM_FILE" 0 $((2 * G)))
 high1=$(vb_file_alloc "$VB_RAM_FILE" $((2 * G)) $((1536 * M)))
 vb_log "RAM file after: below 4 GiB $((low1 >> 20)) MiB, above $((high1 >> 20)) MiB"
-(( low0 - low1 >= 1024 * M )) || vb_fail "below 4 GiB only $(( (low0 - low1) >> 20 )) MiB came back"
-(( high0 - high1 >= 768 * M )) || vb_fail "above 4 GiB only $(( (high0 - high1) >> 20 )) MiB came back"
+# The balloon takes 3 of the 3.5 GiB: each part gives back at least half
+# of what the guest had touched there.
+(( 2 * (low0 - low1) >= low0 )) || vb_fail "below 4 GiB only $(( (low0 - low1) >> 20 )) of $((low0 >> 20)) MiB came back"
+(( 2 * (high0 - high1) >= high0 )) || vb_fail "above 4 GiB only $(( (high0 - high1) >> 20 )) of $((high0 >> 20)) MiB came back"
 vb_ctl set 3584M >/dev/null
 vb_wait_actual $((3584 * M)) 400 || vb_fail "deflate did not finish"
 vb_signal_guest done
