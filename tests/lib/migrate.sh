@@ -121,9 +121,9 @@ vb_mig_guest_script() {
 	cat >"$T/mig-guest.sh" <<GUEST
 vb_load_balloon $drv $* || vb_fail "cannot load the $drv balloon driver"
 if [ $drv = ours ]; then
-	st=\$(vb_ours_dir) || vb_fail "no sysfs view"
+	st=\$(vb_ours_dir) || vb_fail "no debug view"
 	while :; do
-		echo "VB-HINT-STATE \$(grep -E '^hint_(rounds|pages|shrunk|held_pages) ' \$st/state | tr '\n' ' ')"
+		echo "VB-HINT-STATE \$(for k in hint_rounds hint_pages hint_shrunk hint_held_pages; do printf '%s %s ' \$k "\$(cat \$st/\$k)"; done)"
 		sleep 2
 	done &
 fi
