@@ -112,7 +112,7 @@ while :; do
 	rm -f /tmp/big
 	echo "VB-MIG-READY $n"
 	while [ "$(vb_meminfo MemTotal)" = "$m" ]; do
-		[ -n "$st" ] && echo "VB-HINTED $(sed -n 's/^hint_pages //p' $st/state)"
+		[ -n "$st" ] && echo "VB-HINTED $(cat $st/hint_pages)"
 		sleep 1
 	done
 done
