@@ -103,7 +103,7 @@ cat >"$T/mig-bench-guest.sh" <<'GUEST'
 drv=$1 dirty=$2
 shift 2
 vb_load_balloon "$drv" "$@" || vb_fail "cannot load the $drv driver"
-st=$(ls -d /sys/bus/virtio/drivers/vballoon/virtio*/vballoon 2>/dev/null)
+st=$(vb_ours_dir 2>/dev/null)
 n=0
 while :; do
 	n=$((n + 1))
