@@ -114,7 +114,7 @@ static bool get_bool(json_object *o, const char *key, bool *v)
 static bool list_entry(json_object *e, struct answer_guest *g)
 {
 	json_object *name;
-	int64_t ram, actual = 0;
+	int64_t ram, actual = 0, floor = 0;
 
 	if (!json_object_is_type(e, json_type_object) ||
 	    !json_object_object_get_ex(e, "name", &name) ||
@@ -126,9 +126,14 @@ static bool list_entry(json_object *e, struct answer_guest *g)
 		return false;
 	if (g->connected && (get_int(e, "actual", &actual) || actual <= 0 || actual > ram))
 		return false;
+	/* Optional (vballoond says it): the device refuses targets below it. */
+	if (json_object_object_get_ex(e, "floor", NULL) &&
+	    (get_int(e, "floor", &floor) || floor < 0 || floor > ram))
+		return false;
 	strcpy(g->name, json_object_get_string(name));
 	g->ram = (uint64_t)ram;
 	g->actual = (uint64_t)actual;
+	g->floor = (uint64_t)floor;
 	return true;
 }
 

@@ -27,6 +27,7 @@ struct answer_guest {			/* one x-vb-list entry */
 	bool connected, broken;
 	uint64_t ram;
 	uint64_t actual;
+	uint64_t floor;			/* the device's own floor, 0 = none said */
 };
 
 /* qom-get guest-stats: returns the number of values refused (0 = clean) or

@@ -98,6 +98,11 @@ static void guest_plan(struct broker *b, struct guest *g, uint64_t now, struct l
 	struct law_sample s;
 
 	config_params(&b->cfg, g->name, g->ram, &g->params, &g->paused);
+	/* Never plan below what the device accepts. */
+	if (g->params.floor < g->device_floor)
+		g->params.floor = g->device_floor;
+	if (g->params.ceiling < g->params.floor)
+		g->params.ceiling = g->params.floor;
 	log_status(g);
 	if (g->status != G_OK) {
 		g->managed = false;

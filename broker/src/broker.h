@@ -40,6 +40,7 @@ struct guest {
 	enum guest_status status;
 	enum guest_status logged_status;	/* G_STATUSES: none yet */
 	uint64_t ram, actual;
+	uint64_t device_floor;		/* the device refuses targets below it */
 	struct answer_stats stats;
 	uint64_t stats_seen_ms;		/* when the stats last changed */
 	struct law_params params;

@@ -225,6 +225,7 @@ static void vbd_guest(struct broker *b, struct endpoint *e, const struct answer_
 		return;
 	g->listed = true;
 	g->ram = a->ram;
+	g->device_floor = a->floor;
 	if (!a->connected || a->broken || !a->ram) {
 		g->status = a->broken ? G_BROKEN : G_DOWN;
 		g->managed = false;

@@ -131,6 +131,9 @@ static json_object *brief_json(const struct balloon_info *i)
 	ADD_BOOL(o, "broken", i->broken);
 	ADD_U64(o, "ram-size", i->ram_size);
 	ADD_U64(o, "actual", i->actual);
+	/* The smallest target the device accepts: a policy (the broker)
+	 * plans above it. */
+	ADD_U64(o, "floor", i->floor);
 	return o;
 }
 
