@@ -58,6 +58,9 @@ v=$(vb_wait_meminfo MemFree -ge $((free0 - 65536)) 30) || vb_fail "MemFree staye
 vb_put free_after "$v"
 vb_signal recovered
 vb_wait stop 300 || exit 1
+v=$(vb_wait_meminfo MemFree -ge $((free0 - 65536)) 30) ||
+	vb_fail "hint pages not all back at the end: MemFree $v kB (was $free0)"
+vb_check_dmesg || exit 1
 : >/tmp/stop
 wait $wp || { cat /tmp/w.log; vb_fail "pattern corrupted during hint rounds"; }
 wait $wr
@@ -94,6 +97,18 @@ for r in 2 3; do
 	vb_ctl hint done >/dev/null || vb_fail "done $r"
 	vb_log "round $r: hinted $((h / MIB)) MiB"
 done
+# A host that misbehaves: DONE twice; DONE in the middle of a round it
+# never stopped; a new round over a running one; DONE twice again.  The
+# guest must lose no page and free none twice: the pattern and the writer
+# verify all along, dmesg stays clean, and at the end every hint page is
+# back (MemFree, checked in the guest).
+vb_ctl hint start >/dev/null && sleep 0.3 && vb_ctl hint done >/dev/null &&
+	vb_ctl hint done >/dev/null || vb_fail "DONE mid-round, twice, refused"
+vb_ctl hint start >/dev/null && sleep 0.3 && vb_ctl hint start >/dev/null ||
+	vb_fail "a round over a running one refused"
+h=$(vb_ctl --json hint status | jq -r .state)
+vb_ctl hint done >/dev/null && vb_ctl hint done >/dev/null || vb_fail "DONE twice refused"
+vb_log "misbehaving host: DONE mid-round and twice, a round over a running one ($h)"
 # Host STOP of a round that is running or already stopped is accepted.
 vb_ctl hint start >/dev/null && vb_ctl hint stop >/dev/null || vb_fail "host stop failed"
 vb_ctl hint done >/dev/null || vb_fail "final done"
