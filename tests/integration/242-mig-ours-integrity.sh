@@ -19,7 +19,9 @@ vb_mig_setup
 vb_mig_guest_script ours 64 256
 vb_mig_start --mem 1024M --no-balloon-module --balloon "free-page-hint=on,deflate-on-oom=on"
 vb_mig_integrity_scenarios 1024
-shrunk=$(vb_mig_hint_state hint_shrunk)
-vb_log "vballoon.ko: $(vb_mig_hint_state hint_rounds) hint rounds, $(( $(vb_mig_hint_state hint_pages) >> 8 )) MiB hinted, $((${shrunk:-0} >> 8)) MiB given back by the shrinker mid-round"
+shrunk=$(vb_mig_hint_state hint_shrunk) || exit 1
+rounds=$(vb_mig_hint_state hint_rounds) || exit 1
+hinted=$(vb_mig_hint_state hint_pages) || exit 1
+vb_log "vballoon.ko: $rounds hint rounds, $((${hinted:-0} >> 8)) MiB hinted, $((${shrunk:-0} >> 8)) MiB given back by the shrinker mid-round"
 (( ${shrunk:-0} > 0 )) || vb_fail "the shrinker never gave hint blocks back: the churn did not reuse hinted memory"
 vb_mig_finish

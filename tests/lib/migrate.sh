@@ -133,10 +133,20 @@ GUEST
 }
 
 # vb_mig_hint_state KEY: vballoon.ko's hint counter KEY as last printed on
-# the current side's console (empty before the first line).
+# the current side's console.  Right after a migration the side's console
+# may not have a whole line yet (the guest prints every 2 s of its own
+# time, slower under TCG on a loaded host), so wait up to 60 s for one.
 vb_mig_hint_state() {
-	grep -a '^VB-HINT-STATE' "$(vb_mig_console)" | tail -n 1 |
-		sed -n "s/.* $1 \([0-9]*\).*/\1/p"
+	local line deadline=$((SECONDS + 60))
+	while :; do
+		line=$(grep -a '^VB-HINT-STATE .*hint_held_pages [0-9]' \
+			"$(vb_mig_console)" | tail -n 1)
+		[ -n "$line" ] && break
+		((SECONDS < deadline)) ||
+			vb_fail "no VB-HINT-STATE line on $(vb_mig_console) in 60 s"
+		sleep 1
+	done
+	sed -n "s/.* $1 \([0-9]*\).*/\1/p" <<<"$line"
 }
 
 vb_mig_qmp() {
