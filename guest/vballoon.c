@@ -109,6 +109,7 @@ struct vb_counters {
 	unsigned long oom_deflated;
 	unsigned long cont_fallbacks;	/* blocks retried one order lower */
 	unsigned long overlapped;	/* inflate requests sent without waiting */
+	unsigned long freed_in_blocks;	/* deflated pages freed as whole blocks */
 	unsigned long blocks_by_order[VB_TOP_ORDER + 1];
 	unsigned long stats_sent;
 	unsigned long hint_rounds;
@@ -883,7 +884,7 @@ static unsigned long vb_run_length(struct list_head *pages, struct page *page,
  * they run in address order, as whole balloon blocks come back, and one by
  * one elsewhere.
  */
-static void vb_free_pages(struct list_head *pages)
+static void vb_free_pages(struct vballoon *vb, struct list_head *pages)
 {
 	while (!list_empty(pages)) {
 		struct page *page = list_first_entry(pages, struct page, lru);
@@ -896,8 +897,10 @@ static void vb_free_pages(struct list_head *pages)
 		nr = 1UL << order;
 		for (i = 0; i < nr; i++)
 			list_del(&page[i].lru);
-		if (order && vb_free_block(page, order))
+		if (order && vb_free_block(page, order)) {
+			vb->cnt.freed_in_blocks += nr;
 			continue;
+		}
 		for (i = 0; i < nr; i++)
 			put_page(page + i);
 	}
@@ -913,7 +916,7 @@ static void vb_release_pages(struct vballoon *vb, struct list_head *pages)
 			vb_managed_add(&acct, page, 1);
 		vb_managed_flush(&acct);
 	}
-	vb_free_pages(pages);
+	vb_free_pages(vb, pages);
 }
 
 /* Deflate by up to @num 4 KiB pages, vb->lock held; returns pages freed. */
@@ -1644,6 +1647,7 @@ static const struct vb_view_entry vb_view_entries[] = {
 	VB_VIEW_CNT(oom_deflated),
 	VB_VIEW_CNT(cont_fallbacks),
 	VB_VIEW_CNT(overlapped),
+	VB_VIEW_CNT(freed_in_blocks),
 	VB_VIEW("blocks_by_order", cnt.blocks_by_order, VB_VIEW_ORDERS),
 	VB_VIEW_CNT(stats_sent),
 	VB_VIEW("hint_id_received", hint_id_received, VB_VIEW_U32),
