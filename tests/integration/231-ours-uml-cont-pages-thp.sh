@@ -41,6 +41,7 @@ vb-workload verify --mib 400 --hold-file /mnt/t/frag --seed 5 --punch-holes ||
 	exit 1
 vb_signal measured
 vb_wait deflated 300 || exit 1
+vb_put inblocks "$(vb_ours_val freed_in_blocks)"
 avail=$(vb_meminfo MemAvailable)
 dd if=/dev/zero of=/mnt/t/z bs=1M count=$((avail / 1024 - 32)) 2>/dev/null
 vb-workload verify --mib 400 --hold-file /mnt/t/frag --seed 5 --punch-holes ||
@@ -80,11 +81,17 @@ run() {
 	vb_wait_uml || vb_fail "guest script failed"
 	vb_log "[$label] mode $(vb_get mode), fallbacks $(vb_get fallbacks): host THP at 600 MiB $((t1 / 1024)) MiB, after deflate+refill $((t2 / 1024)) MiB"
 	vb_stop_daemon
-	R_T0=$t0 R_T1=$t1 R_T2=$t2 R_MODE=$(vb_get mode)
+	R_T0=$t0 R_T1=$t1 R_T2=$t2 R_MODE=$(vb_get mode) R_INBLOCKS=$(vb_get inblocks)
 }
 
 run cont
 c0=$R_T0 c1=$R_T1 c2=$R_T2 cmode=$R_MODE
+# Deflating continuous pages frees whole blocks: at least half of the
+# 424 MiB (108544 pages) must have gone back that way (compaction may
+# have moved some pages out of their blocks meanwhile).
+vb_log "continuous pages: $R_INBLOCKS of 108544 deflated pages freed as whole blocks"
+(( ${R_INBLOCKS:-0} >= 108544 / 2 )) ||
+	vb_fail "deflate freed only ${R_INBLOCKS:-0} pages as whole blocks"
 run order0 --cont-pages off
 o1=$R_T1 omode=$R_MODE
 [ "$omode" = ranges ] || vb_fail "4 KiB run used mode '$omode'"
