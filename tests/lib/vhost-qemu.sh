@@ -111,3 +111,125 @@ vb_wait_info() {
 	echo "$field is '$v', want $want" >&2
 	return 1
 }
+
+# vb_vhost_cycles "DRIVER..." [qemu-run options]: the balloon's contract
+# through QEMU 11 + vballoond, in one 1 GiB guest: each DRIVER (intree,
+# ours) in turn is loaded, `balloon` takes 384 MiB and gives it back twice,
+# and the driver is unloaded.  MemTotal drops exactly 384 MiB, the RAM file
+# gives back what the guest had touched, a pattern held since boot verifies
+# every cycle, the driver's own stats arrive, the transfer mode is the
+# driver's (vballoon.ko's extension bits pass through QEMU), and dmesg stays
+# clean.  Reporting is off: it would return the touched memory before the
+# balloon does.  The guest's kernel release is left in vb_get kernel.
+vb_vhost_cycles() {
+	local drivers=$1 d
+	shift
+	vb__cycles_guest >"$T/cycles.sh"
+	# shellcheck disable=SC2086 # the driver list is words
+	vb_start_daemon_qemu 1G --stats-interval 1 --page-reporting off -- \
+		--no-balloon-module --timeout 600 "$@" -- "$T/cycles.sh" $drivers
+	for d in $drivers; do
+		vb__cycles_driver "$d"
+	done
+	vb_wait_qemu || vb_fail "guest script failed"
+	vb_term_daemon
+}
+
+vb__cycles_guest() {
+	cat <<'GUEST'
+vb_put kernel "$(uname -r)"
+vb-workload fill --mib 64 --hold-file /tmp/hold --seed 11 || exit 1
+for d; do
+	vb_load_balloon "$d" || vb_fail "cannot load the $d driver"
+	# Touch and free most of RAM, so the host file holds it before inflating.
+	vb_touch_free /tmp 150 || exit 1
+	before=$(vb_meminfo MemTotal)
+	vb_put "before-$d" "$before"
+	vb_signal "ready-$d"
+	for c in 1 2; do
+		s=$d-$c
+		vb_wait "inflated-$s" 300 || exit 1
+		after=$(vb_wait_meminfo MemTotal -le $((before - 384 * 1024)) 60) ||
+			vb_fail "$s: MemTotal $after kB did not drop by 384 MiB from $before kB"
+		vb_put "after-$s" "$after"
+		vb-workload verify --mib 64 --hold-file /tmp/hold --seed 11 || exit 1
+		vb_signal "checked-$s"
+		vb_wait "deflated-$s" 300 || exit 1
+		vb_wait_meminfo MemTotal -ge "$before" 60 >/dev/null ||
+			vb_fail "$s: MemTotal did not return to $before kB"
+		vb-workload verify --mib 64 --hold-file /tmp/hold --seed 11 || exit 1
+		# Use the returned memory again, so the next cycle has some to free.
+		vb_touch_free /tmp 150 || exit 1
+		vb_signal "back-$s"
+	done
+	vb_wait "unload-$d" 300 || exit 1
+	vb_unload_balloon "$d" || vb_fail "rmmod $d failed"
+done
+vb_check_dmesg || exit 1
+GUEST
+}
+
+# vb__cycles_driver DRIVER: the host's half of one driver's cycles.
+vb__cycles_driver() {
+	local d=$1 c s held drop freed loaded want M=$((1 << 20))
+	vb_wait_guest "ready-$d" 240 || { vb_wait_qemu; vb_fail "$d: guest not ready"; }
+	loaded=$(date +%s)
+	vb_wait_actual $((1024 * M)) 60 || vb_fail "$d: vballoond does not see a 1 GiB guest"
+	want=pfns
+	[ "$d" = ours ] && want=ranges
+	[ "$(vb_info transfer)" = "\"$want\"" ] ||
+		vb_fail "$d: transfer $(vb_info transfer), want $want; features $(vb_info features | jq -c .)"
+	vb_log "$d: features $(vb_info features | jq -c .), transfer $want"
+	for c in 1 2; do
+		s=$d-$c
+		held=$(vb_ram_bytes)
+		vb_ctl set 640M >/dev/null
+		vb_wait_actual $((640 * M)) 120 || vb_fail "$s: actual did not reach 640 MiB"
+		vb_signal_guest "inflated-$s"
+		vb_wait_guest "checked-$s" 120 || { vb_wait_qemu; vb_fail "$s: guest check failed"; }
+		drop=$(($(vb_get "before-$d") - $(vb_get "after-$s")))
+		((drop == 384 * 1024)) || vb_fail "$s: MemTotal dropped by $drop kB, want $((384 * 1024))"
+		freed=$((held - $(vb_ram_bytes)))
+		vb_log "$s: MemTotal -$drop kB, RAM file $((held / M)) -> $(($(vb_ram_bytes) / M)) MiB"
+		# The guest touched ~700 MiB and balloons 384: most of it was backed.
+		((freed >= 300 * M)) || vb_fail "$s: the RAM file gave back only $((freed / M)) MiB"
+		vb_ctl set 1G >/dev/null
+		vb_wait_actual $((1024 * M)) 120 || vb_fail "$s: actual did not return to 1 GiB"
+		vb_signal_guest "deflated-$s"
+		vb_wait_guest "back-$s" 120 || { vb_wait_qemu; vb_fail "$s: guest did not get its memory back"; }
+	done
+	vb_wait_stats_since "$loaded" || vb_fail "$d: no stats from this driver"
+	vb_signal_guest "unload-$d"
+}
+
+# vb_wait_stats_since SECONDS: until vballoond holds a stats report with
+# a total memory received after SECONDS (epoch), 60 s at most.
+vb_wait_stats_since() {
+	local end=$((SECONDS + 60)) st=
+	while ((SECONDS < end)); do
+		st=$(vb_ctl --json stats 2>/dev/null) &&
+			jq -e --argjson t "$1" '.["last-update"] > $t and
+				.stats["stat-total-memory"] > 0 and
+				.stats["stat-total-memory"] < 18446744073709551615' <<<"$st" >/dev/null &&
+			return 0
+		sleep 0.5
+	done
+	echo "no stats report after $1: $st" >&2
+	return 1
+}
+
+# vb_hint_round: one free page hint round, as a migration tool starts it
+# (no migration needed): a new command id, then until the guest stopped
+# the round (120 s at most); prints the bytes hinted.
+vb_hint_round() {
+	local id st end=$((SECONDS + 120))
+	id=$(vb_ctl --json hint start | jq -e '.["cmd-id"]') || { echo "hint start failed" >&2; return 1; }
+	while ((SECONDS < end)); do
+		st=$(vb_ctl --json hint status) || return 1
+		[ "$(jq -r .state <<<"$st")" = stopped ] && break
+		sleep 0.2
+	done
+	[ "$(jq -r .state <<<"$st")" = stopped ] || { echo "round $id never stopped: $st" >&2; return 1; }
+	[ "$(jq '.["cmd-id"]' <<<"$st")" = "$id" ] || { echo "cmd id moved: $st" >&2; return 1; }
+	jq '.["hinted-bytes"]' <<<"$st"
+}
