@@ -13,7 +13,7 @@
 #     inflate to the kept target runs; then the guest has all its memory,
 #     vballoond is alive, serving and sees no balloon, and one more insmod
 #     inflates to the target with vballoond's actual equal to the guest's
-#     balloon.
+#     balloon, and stats from that driver.
 # A pattern held since boot verifies after every step; dmesg has no
 # warning, BUG, oops, hung task or "nobody cared" interrupt at the end.
 # vb-test: timeout=900
@@ -180,7 +180,7 @@ reload() {
 # storm DRIVER: 20 insmod/rmmod cycles mid-inflate, then one inflate that
 # vballoond must count as the guest does.
 storm() {
-	local d=$1 mid pages
+	local d=$1 mid pages t
 	vb_signal_guest "storm-$d"
 	vb_wait_guest "stormed-$d" 600 || { vb_wait_qemu; vb_fail "$d: storm failed in the guest"; }
 	mid=$(vb_get "mid-$d")
@@ -191,8 +191,12 @@ storm() {
 	vb_wait_actual $((RAM * M)) 60 || vb_fail "$d: vballoond sees a balloon with no driver"
 	[ "$(vb_info broken)" = false ] || vb_fail "$d: device marked broken"
 	[ "$(vb_info refused)" = 0 ] || vb_fail "$d: vballoond refused requests"
+	t=$(date +%s)
 	vb_signal_guest "final-$d"
 	vb_wait_guest "finalinflated-$d" 180 || { vb_wait_qemu; vb_fail "$d: no inflate after the storm"; }
+	# A driver taken for a paused one would find the stats buffer of a
+	# gone one still held: its stats would never flow.
+	vb_wait_stats_since "$t" || vb_fail "$d: no stats from the driver loaded after the storm"
 	vb_wait_actual $(((RAM - BALLOON) * M)) 60 || vb_fail "$d: actual not at the target after the storm"
 	pages=$(vb_get "pages-$d")
 	[ "$(vb_info actual-pages)" = "$pages" ] ||
@@ -202,7 +206,7 @@ storm() {
 	vb_signal_guest "finaldeflated-$d"
 }
 
-vb_start_daemon_qemu ${RAM}M -- --no-balloon-module --timeout 840 -- "$T/guest.sh" "$STORM" "$BALLOON" $DRIVERS
+vb_start_daemon_qemu ${RAM}M --stats-interval 1 -- --no-balloon-module --timeout 840 -- "$T/guest.sh" "$STORM" "$BALLOON" $DRIVERS
 for d in $DRIVERS; do
 	vb_wait_guest "filled-$d" 240 || { vb_wait_qemu; vb_fail "$d: guest not ready"; }
 	vb_info features | jq -e 'index("free-page-hint") and index("page-reporting")' >/dev/null ||
