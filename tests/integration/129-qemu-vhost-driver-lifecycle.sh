@@ -32,6 +32,9 @@ balloon=$2	# MiB, at the kept target
 shift 2
 FULL=$((balloon * 256))	# 4 KiB pages
 verify() { vb-workload verify --mib 32 --hold-file /tmp/hold --seed 13 || vb_fail "$1: pattern corrupted"; }
+inflated() {
+	vb_wait_meminfo MemTotal -le $((before - balloon * 1024)) 120 >/dev/null
+}
 # unload DRIVER: rmmod; HELD is the pages it handed back, what the balloon
 # held at that moment.
 unload() {
@@ -40,82 +43,97 @@ unload() {
 	vb_unload_balloon "$1" || vb_fail "rmmod $1 failed"
 	HELD=$(($(vb_vmstat balloon_deflate) - d0))
 }
-vb-workload fill --mib 32 --hold-file /tmp/hold --seed 13 || exit 1
-before=$(vb_meminfo MemTotal)
-vb_put before "$before"
-for d; do
-	# Small requests, one at a time, for vballoon.ko's storm: its default
-	# 256 MiB batches would finish an inflate between two polls.
-	knobs=
-	[ "$d" = ours ] && knobs="pipeline=0 range_batch_pages=1024"
-	vb_load_balloon "$d" || vb_fail "cannot load the $d driver"
 
+reporting() {
 	dd if=/dev/zero of=/tmp/big bs=1M count=200 2>/dev/null
-	vb_signal "filled-$d"
-	vb_wait "free-$d" 120 || exit 1
+	vb_signal "filled-$1"
+	vb_wait "free-$1" 120 || exit 1
 	rm /tmp/big
-	vb_signal "freed-$d"
+	vb_signal "freed-$1"
+}
 
-	vb_wait "hint-$d" 120 || exit 1
+hints() {
+	local free0 v
+	vb_wait "hint-$1" 120 || exit 1
 	free0=$(vb_meminfo MemFree)
-	vb_put "free0-$d" "$free0"
-	vb_signal "hintready-$d"
-	vb_wait "hinted-$d" 120 || exit 1
-	vb_put "freehinted-$d" "$(vb_meminfo MemFree)"
-	vb_signal "measured-$d"
-	vb_wait "hintdone-$d" 120 || exit 1
+	vb_put "free0-$1" "$free0"
+	vb_signal "hintready-$1"
+	vb_wait "hinted-$1" 120 || exit 1
+	vb_put "freehinted-$1" "$(vb_meminfo MemFree)"
+	vb_signal "measured-$1"
+	vb_wait "hintdone-$1" 120 || exit 1
 	v=$(vb_wait_meminfo MemFree -ge $((free0 - 65536)) 60) ||
-		vb_fail "$d: MemFree stayed at $v kB after DONE (was $free0)"
-	verify "$d: hint round"
-	vb_signal "recovered-$d"
+		vb_fail "$1: MemFree stayed at $v kB after DONE (was $free0)"
+	verify "$1: hint round"
+	vb_signal "recovered-$1"
+}
 
-	vb_wait "inflated-$d" 120 || exit 1
-	v=$(vb_wait_meminfo MemTotal -le $((before - balloon * 1024)) 60) ||
-		vb_fail "$d: MemTotal $v kB, not $balloon MiB below $before kB"
-	unload "$d"
-	[ "$HELD" = "$FULL" ] || vb_fail "$d: rmmod gave back $HELD pages, the balloon held $FULL"
+reload() {
+	local v
+	vb_wait "inflated-$1" 120 || exit 1
+	inflated || vb_fail "$1: MemTotal $(vb_meminfo MemTotal) kB, not $balloon MiB below $before kB"
+	unload "$1"
+	[ "$HELD" = "$FULL" ] || vb_fail "$1: rmmod gave back $HELD pages, the balloon held $FULL"
 	v=$(vb_meminfo MemTotal)
-	[ "$v" -ge "$before" ] || vb_fail "$d: MemTotal $v kB after rmmod, want $before kB"
-	vb_signal "unloaded-$d"
-	vb_wait "reload-$d" 120 || exit 1
-	vb_load_balloon "$d" || vb_fail "$d: second insmod failed"
-	v=$(vb_wait_meminfo MemTotal -le $((before - balloon * 1024)) 120) ||
-		vb_fail "$d: the reloaded driver did not inflate to the kept target (MemTotal $v kB)"
-	verify "$d: rmmod/insmod"
-	vb_signal "reinflated-$d"
+	[ "$v" -ge "$before" ] || vb_fail "$1: MemTotal $v kB after rmmod, want $before kB"
+	vb_signal "unloaded-$1"
+	vb_wait "reload-$1" 120 || exit 1
+	vb_load_balloon "$1" || vb_fail "$1: second insmod failed"
+	inflated || vb_fail "$1: the reloaded driver did not inflate to the kept target"
+	verify "$1: rmmod/insmod"
+	vb_signal "reinflated-$1"
+}
 
-	vb_wait "storm-$d" 120 || exit 1
-	unload "$d"
-	i=1 mid=0 helds=
+# storm DRIVER KNOBS: the cycles; each unloads the driver once the inflate
+# to the kept target has started (60 s at most).
+storm() {
+	local i=1 mid=0 helds= end v
+	vb_wait "storm-$1" 120 || exit 1
+	unload "$1"
 	while [ $i -le "$storm" ]; do
 		# shellcheck disable=SC2086 # knobs are words
-		vb_load_balloon "$d" $knobs || vb_fail "$d: storm insmod $i failed"
-		# Unload once the inflate has started (60 s at most).
+		vb_load_balloon "$1" $2 || vb_fail "$1: storm insmod $i failed"
 		end=$(($(date +%s) + 60))
 		while [ "$(vb_balloon_pages)" -le 0 ] && [ "$(date +%s)" -le $end ]; do :; done
-		unload "$d"
+		unload "$1"
 		[ "$HELD" -gt 0 ] && [ "$HELD" -lt "$FULL" ] && mid=$((mid + 1))
 		helds="$helds $HELD"
 		i=$((i + 1))
 	done
 	v=$(vb_wait_meminfo MemTotal -ge "$before" 60) ||
-		vb_fail "$d: after the storm MemTotal is $v kB, want $before kB"
-	[ "$(vb_balloon_pages)" = 0 ] || vb_fail "$d: $(vb_balloon_pages) pages still ballooned after the storm"
-	verify "$d: storm"
-	vb_put "mid-$d" "$mid"
-	vb_put "helds-$d" "$helds"
-	vb_signal "stormed-$d"
+		vb_fail "$1: after the storm MemTotal is $v kB, want $before kB"
+	[ "$(vb_balloon_pages)" = 0 ] || vb_fail "$1: $(vb_balloon_pages) pages still ballooned after the storm"
+	verify "$1: storm"
+	vb_put "mid-$1" "$mid"
+	vb_put "helds-$1" "$helds"
+	vb_signal "stormed-$1"
+}
 
-	vb_wait "final-$d" 120 || exit 1
-	vb_load_balloon "$d" || vb_fail "$d: insmod after the storm failed"
-	vb_wait_meminfo MemTotal -le $((before - balloon * 1024)) 120 >/dev/null ||
-		vb_fail "$d: no inflate after the storm"
-	vb_put "pages-$d" "$(vb_balloon_pages)"
-	vb_signal "finalinflated-$d"
-	vb_wait "finaldeflated-$d" 120 || exit 1
-	vb_wait_meminfo MemTotal -ge "$before" 60 >/dev/null || vb_fail "$d: MemTotal did not come back"
-	unload "$d"
-	verify "$d: end"
+final() {
+	vb_wait "final-$1" 120 || exit 1
+	vb_load_balloon "$1" || vb_fail "$1: insmod after the storm failed"
+	inflated || vb_fail "$1: no inflate after the storm"
+	vb_put "pages-$1" "$(vb_balloon_pages)"
+	vb_signal "finalinflated-$1"
+	vb_wait "finaldeflated-$1" 120 || exit 1
+	vb_wait_meminfo MemTotal -ge "$before" 60 >/dev/null || vb_fail "$1: MemTotal did not come back"
+	unload "$1"
+	verify "$1: end"
+}
+
+vb-workload fill --mib 32 --hold-file /tmp/hold --seed 13 || exit 1
+before=$(vb_meminfo MemTotal)
+for d; do
+	vb_load_balloon "$d" || vb_fail "cannot load the $d driver"
+	reporting "$d"
+	hints "$d"
+	reload "$d"
+	# Small requests, one at a time, for vballoon.ko's storm: its default
+	# 256 MiB batches would finish an inflate between two polls.
+	knobs=
+	[ "$d" = ours ] && knobs="pipeline=0 range_batch_pages=1024"
+	storm "$d" "$knobs"
+	final "$d"
 done
 vb_check_dmesg || exit 1
 dmesg | grep -E "nobody cared|Disabling IRQ|blocked for more than" &&
@@ -158,7 +176,7 @@ hints() {
 	vb_log "$d: hinted $((hinted / M)) MiB; guest MemFree $((f0 / 1024)) -> $((fh / 1024)) MiB while holding hints"
 	((hinted >= 150 * M)) || vb_fail "$d: only $hinted bytes hinted"
 	((f0 - fh >= 150 * 1024)) || vb_fail "$d: guest does not hold its hint blocks ($f0 -> $fh kB)"
-	vb_ctl hint done >/dev/null || vb_fail "$d: hint done failed"
+	vb_ctl hint 'done' >/dev/null || vb_fail "$d: hint done failed"
 	vb_signal_guest "hintdone-$d"
 	vb_wait_guest "recovered-$d" 90 || { vb_wait_qemu; vb_fail "$d: hint blocks not back after DONE"; }
 }
@@ -194,8 +212,6 @@ storm() {
 	t=$(date +%s)
 	vb_signal_guest "final-$d"
 	vb_wait_guest "finalinflated-$d" 180 || { vb_wait_qemu; vb_fail "$d: no inflate after the storm"; }
-	# A driver taken for a paused one would find the stats buffer of a
-	# gone one still held: its stats would never flow.
 	vb_wait_stats_since "$t" || vb_fail "$d: no stats from the driver loaded after the storm"
 	vb_wait_actual $(((RAM - BALLOON) * M)) 60 || vb_fail "$d: actual not at the target after the storm"
 	pages=$(vb_get "pages-$d")
