@@ -111,3 +111,142 @@ vb_wait_info() {
 	echo "$field is '$v', want $want" >&2
 	return 1
 }
+
+# vb_vhost_cycles "DRIVER..." [qemu-run options]: the balloon's contract
+# through QEMU 11 + vballoond, in one 512 MiB guest: each DRIVER (intree,
+# ours) in turn is loaded, `balloon` takes 256 MiB and gives it back twice,
+# and the driver is unloaded.  MemTotal drops exactly 256 MiB, the RAM file
+# gives back what the guest had touched, a pattern held since boot verifies
+# every cycle, the driver's own stats arrive, the transfer mode is the
+# driver's (vballoon.ko's extension bits pass through QEMU), and dmesg stays
+# clean.  Reporting is off: it would return the touched memory before the
+# balloon does.  The guest's kernel release is left in vb_get kernel.
+VB_CYCLES_RAM=512 VB_CYCLES_BALLOON=256	# MiB
+vb_vhost_cycles() {
+	local drivers=$1 d
+	shift
+	vb__cycles_guest >"$T/cycles.sh"
+	# shellcheck disable=SC2086 # the driver list is words
+	vb_start_daemon_qemu ${VB_CYCLES_RAM}M --stats-interval 1 --page-reporting off -- \
+		--no-balloon-module --timeout 840 "$@" -- "$T/cycles.sh" "$VB_CYCLES_BALLOON" $drivers
+	for d in $drivers; do
+		vb__cycles_driver "$d"
+	done
+	vb_wait_qemu || vb_fail "guest script failed"
+	vb_term_daemon
+}
+
+vb__cycles_guest() {
+	cat <<'GUEST'
+balloon=$1	# MiB
+shift
+vb_put kernel "$(uname -r)"
+vb-workload fill --mib 32 --hold-file /tmp/hold --seed 11 || exit 1
+for d; do
+	vb_load_balloon "$d" || vb_fail "cannot load the $d driver"
+	before=$(vb_meminfo MemTotal)
+	vb_put "before-$d" "$before"
+	for c in 1 2; do
+		s=$d-$c
+		# Touch and free most of RAM, so the host file holds it before
+		# the inflate.
+		vb_touch_free /tmp 100 || exit 1
+		vb_signal "touched-$s"
+		vb_wait "inflated-$s" 300 || exit 1
+		after=$(vb_wait_meminfo MemTotal -le $((before - balloon * 1024)) 60) ||
+			vb_fail "$s: MemTotal $after kB did not drop by $balloon MiB from $before kB"
+		vb_put "after-$s" "$after"
+		vb-workload verify --mib 32 --hold-file /tmp/hold --seed 11 || exit 1
+		vb_signal "checked-$s"
+		vb_wait "deflated-$s" 300 || exit 1
+		vb_wait_meminfo MemTotal -ge "$before" 60 >/dev/null ||
+			vb_fail "$s: MemTotal did not return to $before kB"
+		vb-workload verify --mib 32 --hold-file /tmp/hold --seed 11 || exit 1
+		vb_signal "back-$s"
+	done
+	vb_wait "unload-$d" 300 || exit 1
+	vb_unload_balloon "$d" || vb_fail "rmmod $d failed"
+done
+vb_check_dmesg || exit 1
+GUEST
+}
+
+# vb__cycles_driver DRIVER: the host's half of one driver's cycles.
+vb__cycles_driver() {
+	local d=$1 loaded
+	vb_wait_guest "touched-$d-1" 300 || { vb_wait_qemu; vb_fail "$d: guest not ready"; }
+	loaded=$(date +%s)
+	vb__cycles_mode "$d"
+	vb__cycle "$d" 1
+	vb__cycle "$d" 2
+	vb_wait_stats_since "$loaded" || vb_fail "$d: no stats from this driver"
+	vb_signal_guest "unload-$d"
+}
+
+# vb__cycles_mode DRIVER: the whole guest's RAM, and the driver's transfer
+# mode: PFNs for the in-tree driver, page ranges for vballoon.ko (the
+# generic device passes the extension bits unchanged).
+vb__cycles_mode() {
+	local d=$1 want=pfns
+	[ "$d" = ours ] && want=ranges
+	vb_wait_actual $((VB_CYCLES_RAM << 20)) 60 || vb_fail "$d: vballoond does not see a $VB_CYCLES_RAM MiB guest"
+	[ "$(vb_info transfer)" = "\"$want\"" ] ||
+		vb_fail "$d: transfer $(vb_info transfer), want $want; features $(vb_info features | jq -c .)"
+	vb_log "$d: features $(vb_info features | jq -c .), transfer $want"
+}
+
+# vb__cycle DRIVER N: one cycle, once the guest touched its RAM.
+vb__cycle() {
+	local d=$1 s=$1-$2 held drop freed M=$((1 << 20))
+	local full=$((VB_CYCLES_RAM * M)) target=$(((VB_CYCLES_RAM - VB_CYCLES_BALLOON) * M))
+	vb_wait_guest "touched-$s" 300 || { vb_wait_qemu; vb_fail "$s: guest did not touch its RAM"; }
+	held=$(vb_ram_bytes)
+	vb_ctl set "$target" >/dev/null
+	vb_wait_actual "$target" 120 || vb_fail "$s: actual did not reach $((target / M)) MiB"
+	vb_signal_guest "inflated-$s"
+	vb_wait_guest "checked-$s" 120 || { vb_wait_qemu; vb_fail "$s: guest check failed"; }
+	drop=$(($(vb_get "before-$d") - $(vb_get "after-$s")))
+	((drop == VB_CYCLES_BALLOON * 1024)) ||
+		vb_fail "$s: MemTotal dropped by $drop kB, want $((VB_CYCLES_BALLOON * 1024))"
+	freed=$((held - $(vb_ram_bytes)))
+	vb_log "$s: MemTotal -$drop kB, RAM file $((held / M)) -> $(($(vb_ram_bytes) / M)) MiB"
+	# The guest touched all but 100 MiB of its free memory, and the
+	# balloon takes recently freed pages first: most of it was backed.
+	((freed >= VB_CYCLES_BALLOON * M * 3 / 4)) || vb_fail "$s: the RAM file gave back only $((freed / M)) MiB"
+	vb_ctl set "$full" >/dev/null
+	vb_wait_actual "$full" 120 || vb_fail "$s: actual did not return to $VB_CYCLES_RAM MiB"
+	vb_signal_guest "deflated-$s"
+	vb_wait_guest "back-$s" 120 || { vb_wait_qemu; vb_fail "$s: guest did not get its memory back"; }
+}
+
+# vb_wait_stats_since SECONDS: until vballoond holds a stats report with
+# a total memory received after SECONDS (epoch), 60 s at most.
+vb_wait_stats_since() {
+	local end=$((SECONDS + 60)) st=
+	while ((SECONDS < end)); do
+		st=$(vb_ctl --json stats 2>/dev/null) &&
+			jq -e --argjson t "$1" '.["last-update"] > $t and
+				.stats["stat-total-memory"] > 0 and
+				.stats["stat-total-memory"] < 18446744073709551615' <<<"$st" >/dev/null &&
+			return 0
+		sleep 0.5
+	done
+	echo "no stats report after $1: $st" >&2
+	return 1
+}
+
+# vb_hint_round: one free page hint round, as a migration tool starts it
+# (no migration needed): a new command id, then until the guest stopped
+# the round (120 s at most); prints the bytes hinted.
+vb_hint_round() {
+	local id st end=$((SECONDS + 120))
+	id=$(vb_ctl --json hint start | jq -e '.["cmd-id"]') || { echo "hint start failed" >&2; return 1; }
+	while ((SECONDS < end)); do
+		st=$(vb_ctl --json hint status) || return 1
+		[ "$(jq -r .state <<<"$st")" = stopped ] && break
+		sleep 0.2
+	done
+	[ "$(jq -r .state <<<"$st")" = stopped ] || { echo "round $id never stopped: $st" >&2; return 1; }
+	[ "$(jq '.["cmd-id"]' <<<"$st")" = "$id" ] || { echo "cmd id moved: $st" >&2; return 1; }
+	jq '.["hinted-bytes"]' <<<"$st"
+}
