@@ -53,21 +53,26 @@ void broker_shutdown(struct broker *b)
 		qmp_close(&b->eps[i].q);
 }
 
-/* The configured budget, capped by what the host can give: the guests'
- * current sizes plus the host's MemAvailable minus its reserve. */
+/* The host's memory PSI over its threshold (docs/broker.md, "Host
+ * pressure"); a kernel without PSI never is. */
+static bool host_under_pressure(const struct broker *b)
+{
+	return b->cfg.host_psi > 0 && b->host.psi && b->host.some_avg10 >= b->cfg.host_psi;
+}
+
 static uint64_t effective_budget(struct broker *b)
 {
-	uint64_t sum = 0, cap, budget = b->cfg.budget;
+	uint64_t sum = 0;
 	unsigned i;
 
-	if (hostmem_read(&b->host) || !b->host.avail)
-		return budget;
+	if (hostmem_read(&b->host))
+		b->host.avail = 0;		/* unknown: the configured budget alone */
+	b->host_pressure = host_under_pressure(b);
 	for (i = 0; i < b->nguests; i++)
 		if (b->guests[i].status != G_DOWN)
 			sum += b->guests[i].actual;
-	cap = sum + b->host.avail;
-	cap = cap > b->cfg.host_reserve ? cap - b->cfg.host_reserve : 0;
-	return budget && budget < cap ? budget : cap;
+	return law_budget(b->cfg.budget, sum, b->host.avail, b->cfg.host_reserve,
+			  b->host_pressure);
 }
 
 static void log_status(struct guest *g)
@@ -119,6 +124,7 @@ static void guest_plan(struct broker *b, struct guest *g, uint64_t now, struct l
 	s.t_ms = now;
 	s.stats_ms = g->stats_seen_ms;
 	s.actual = g->actual;
+	s.host_pressure = b->host_pressure;
 	g->want = law_want(&g->params, &g->law, &s);
 	if (g->paused || b->paused) {
 		fixed_claim(g, c);

@@ -66,6 +66,7 @@ struct broker {
 	unsigned nguests;
 	struct host_mem host;
 	uint64_t budget;		/* effective, this tick (0 = none) */
+	bool host_pressure;		/* this tick */
 	uint64_t decisions;
 	uint64_t bad_answers;
 };

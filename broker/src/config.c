@@ -27,6 +27,7 @@
 #define MIN_RESIZES		2
 #define DEFAULT_INTERVAL_MS	250
 #define DEFAULT_HOST_RESERVE	(256 * LAW_MIB)
+#define DEFAULT_HOST_PSI	10.0	/* % of 10 s with some task stalled on memory */
 
 /* Built-in policy, for a guest of RAM size r (docs/broker.md, "Defaults"). */
 #define DEF_FLOOR_MIN		(128 * LAW_MIB)
@@ -69,6 +70,7 @@ void config_init(struct broker_config *c)
 	memset(c, 0, sizeof(*c));
 	c->interval_ms = DEFAULT_INTERVAL_MS;
 	c->host_reserve = DEFAULT_HOST_RESERVE;
+	c->host_psi = DEFAULT_HOST_PSI;
 	policy_unset(&c->defaults);
 }
 
@@ -133,6 +135,18 @@ static int parse_ms(const char *v, int64_t *out)
 	if (parse_number(v, &x, &end) || *end || x > MAX_SECONDS)
 		return -EINVAL;
 	*out = (int64_t)(x * 1000);
+	return 0;
+}
+
+/* A percentage, 0..100 (decimals allowed). */
+static int parse_percent(const char *v, double *out)
+{
+	double x;
+	char *end;
+
+	if (parse_number(v, &x, &end) || *end || x > 100)
+		return -EINVAL;
+	*out = x;
 	return 0;
 }
 
@@ -217,6 +231,8 @@ static int global_key(struct broker_config *c, const char *k, const char *v)
 		return config_parse_bytes(v, &c->budget);
 	if (!strcmp(k, "host-reserve"))
 		return config_parse_bytes(v, &c->host_reserve);
+	if (!strcmp(k, "host-psi"))
+		return parse_percent(v, &c->host_psi);
 	if (!strcmp(k, "metrics"))
 		return copy_str(c->metrics, sizeof(c->metrics), v);
 	if (!strcmp(k, "interval")) {

@@ -55,6 +55,7 @@ struct cfg_endpoint {
 struct broker_config {
 	uint64_t budget;		/* 0: none */
 	uint64_t host_reserve;		/* host MemAvailable kept free */
+	double host_psi;		/* host memory PSI some avg10 (%) = pressure; 0 off */
 	uint64_t interval_ms;
 	bool dry_run;
 	bool paused;

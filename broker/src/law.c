@@ -132,6 +132,21 @@ static uint64_t grow_want(const struct law_params *p, const struct law_state *s,
 	return max_u64(c->actual, s->target) + need;
 }
 
+/* The host under memory pressure needs the guests' idle memory now: the
+ * quiet period shrinks to the shrink gap (the guest's own pressure still
+ * counts, and the settling rules still prevent double counting), and page
+ * cache is taken after the normal quiet instead of the long one.  Guests
+ * with the most free memory above their headroom give the most. */
+static uint64_t quiet_needed(const struct law_params *p, const struct law_sample *c)
+{
+	return c->host_pressure ? min_u64(p->quiet_ms, p->shrink_gap_ms) : p->quiet_ms;
+}
+
+static uint64_t cache_quiet_needed(const struct law_params *p, const struct law_sample *c)
+{
+	return c->host_pressure ? min_u64(p->cache_quiet_ms, p->quiet_ms) : p->cache_quiet_ms;
+}
+
 /* Memory the guest does not use beyond its headroom: free memory, and
  * after a longer quiet the page cache MemAvailable counts as reclaimable
  * (bounded by the cache the guest reports). */
@@ -141,7 +156,7 @@ static uint64_t spare(const struct law_params *p, const struct law_sample *c,
 	uint64_t fr = (uint64_t)c->free, cache = 0;
 
 	*why = LAW_RECLAIM_FREE;
-	if (p->reclaim_cache && quiet_ms >= p->cache_quiet_ms &&
+	if (p->reclaim_cache && quiet_ms >= cache_quiet_needed(p, c) &&
 	    c->avail > c->free && c->caches > 0) {
 		cache = min_u64((uint64_t)(c->avail - c->free), (uint64_t)c->caches);
 		*why = LAW_RECLAIM_CACHE;
@@ -173,7 +188,7 @@ static bool may_shrink(const struct law_params *p, const struct law_state *s,
 {
 	uint64_t last = last_resize_ms(s);
 
-	if (c->free < 0 || c->t_ms - s->last_pressure_ms < p->quiet_ms)
+	if (c->free < 0 || c->t_ms - s->last_pressure_ms < quiet_needed(p, c))
 		return false;
 	/* A guest still allocating (MemAvailable falling) is not idle, however
 	 * much is free now: taking it would meet the allocations head on. */
@@ -216,6 +231,23 @@ struct law_want law_want(const struct law_params *p, struct law_state *s,
 	s->prev = *cur;
 	s->have_prev = true;
 	return w;
+}
+
+uint64_t law_budget(uint64_t configured, uint64_t guests, uint64_t host_avail,
+		    uint64_t reserve, bool host_pressure)
+{
+	uint64_t cap = guests + host_avail;
+
+	/* A host short of memory (its tasks stall on it) gets no more of it
+	 * taken: a guest under pressure is grown only with what the others
+	 * give back. */
+	if (host_pressure)
+		cap = guests;
+	else if (!host_avail)
+		return configured;
+	else
+		cap = cap > reserve ? cap - reserve : 0;
+	return configured && configured < cap ? configured : cap;
 }
 
 static uint64_t clamp_claim(const struct law_claim *c)

@@ -52,6 +52,7 @@ struct law_sample {
 	uint64_t actual;		/* guest RAM minus balloon, bytes */
 	int64_t avail, free, caches;	/* bytes */
 	int64_t majflt, swapin, stalls, oom_kills;	/* cumulative counts */
+	bool host_pressure;		/* the host's memory PSI is over its threshold */
 };
 
 enum law_reason {
@@ -107,6 +108,13 @@ void law_state_init(struct law_state *s, uint64_t actual, uint64_t now_ms);
 /* Step 1.  Updates s->prev and s->last_pressure_ms. */
 struct law_want law_want(const struct law_params *p, struct law_state *s,
 			 const struct law_sample *cur);
+
+/* The budget for this tick: the configured one (0 = none), capped by what
+ * the host can give (the guests' current sizes `guests` plus the host's
+ * MemAvailable `host_avail` minus `reserve`; host_avail 0 = unknown), and
+ * under host memory pressure by the guests' current sizes: no net growth. */
+uint64_t law_budget(uint64_t configured, uint64_t guests, uint64_t host_avail,
+		    uint64_t reserve, bool host_pressure);
 
 /* Step 2.  budget 0 = none.  Returns the sum of grants. */
 uint64_t law_divide(struct law_claim *c, unsigned n, uint64_t budget);

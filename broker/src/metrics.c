@@ -79,6 +79,7 @@ static void write_host(FILE *f, const struct broker *b)
 		b->host.avail);
 	fprintf(f, "# TYPE " P "host_psi_some_avg10 gauge\n" P "host_psi_some_avg10 %.2f\n",
 		b->host.psi ? b->host.some_avg10 : 0.0);
+	fprintf(f, "# TYPE " P "host_pressure gauge\n" P "host_pressure %d\n", b->host_pressure);
 	fprintf(f, "# TYPE " P "decisions_total counter\n" P "decisions_total %" PRIu64 "\n",
 		b->decisions);
 	fprintf(f, "# TYPE " P "bad_answers_total counter\n" P "bad_answers_total %" PRIu64 "\n",

@@ -85,11 +85,12 @@ static void test_config_globals_and_endpoints(void **st)
 
 	config_init(&c);
 	assert_int_equal(config_parse(&c,
-		"budget=6G,interval=0.1,dry-run=yes,metrics=/tmp/m.prom\n"
+		"budget=6G,interval=0.1,dry-run=yes,metrics=/tmp/m.prom,host-psi=2.5\n"
 		"qmp=/run/vb.sock\n"
 		"qmp=/run/q.sock,name=web,qom-path=/machine/peripheral/b0\n"), 0);
 	assert_int_equal(c.budget, 6ULL << 30);
 	assert_int_equal(c.interval_ms, 100);
+	assert_true(c.host_psi == 2.5);
 	assert_true(c.dry_run);
 	assert_string_equal(c.metrics, "/tmp/m.prom");
 	assert_int_equal(c.nendpoints, 2);
@@ -126,6 +127,7 @@ static void test_config_bad_globals_refused(void **st)
 	static const char *const bad[] = {
 		"budget=-1G", "budget=nan", "interval=0", "interval=0.01",
 		"interval=nan", "interval=-1", "dry-run=2", "metrics=", "qmp=",
+		"host-psi=101", "host-psi=nan", "host-psi=-1", "host-psi=1e1",
 	};
 	struct broker_config c, def;
 	unsigned i;

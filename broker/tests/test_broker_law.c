@@ -269,13 +269,88 @@ static void test_cache_only_after_long_quiet(void **st)
 	law_state_init(&s, 300 * MIB, 0);
 	w = want_of(&p, &s, sample(3000, 300 * MIB, 100 * MIB, 170 * MIB));	/* 30 MiB free */
 	assert_int_equal(w.reason, LAW_HOLD);			/* free < headroom */
-	c.t_ms = c.stats_ms = 10000;
+	c = sample(10000, 300 * MIB, 100 * MIB, 170 * MIB);
 	w = law_want(&p, &s, &c);
 	assert_int_equal(w.reason, LAW_RECLAIM_CACHE);
 	assert_int_equal(w.want, 300 * MIB - 128 * MIB);	/* one step */
 	p.reclaim_cache = false;
 	c.t_ms = c.stats_ms = 11000;
 	assert_int_equal(law_want(&p, &s, &c).reason, LAW_HOLD);
+}
+
+static struct law_claim claim(uint64_t want, uint64_t floor, uint64_t ceiling, unsigned w)
+{
+	return (struct law_claim){ .want = want, .floor = floor, .ceiling = ceiling, .weight = w };
+}
+
+/* Host memory pressure: idle memory is taken after the shrink gap instead
+ * of the quiet period, page cache after the quiet period instead of the
+ * long one; the same guest without host pressure waits. */
+static void test_host_pressure_reclaims_sooner(void **st)
+{
+	struct law_params p = params();
+	struct law_state calm, hot;
+	struct law_sample c;
+
+	law_state_init(&calm, 300 * MIB, 1000);
+	law_state_init(&hot, 300 * MIB, 1000);
+	c = sample(2100, 300 * MIB, 100 * MIB, 0);		/* 1.1 s quiet */
+	assert_int_equal(law_want(&p, &calm, &c).reason, LAW_HOLD);
+	c.host_pressure = true;
+	assert_int_equal(law_want(&p, &hot, &c).reason, LAW_RECLAIM_FREE);
+	assert_int_equal(law_want(&p, &hot, &c).want, 300 * MIB - 128 * MIB);
+
+	law_state_init(&calm, 300 * MIB, 1000);
+	law_state_init(&hot, 300 * MIB, 1000);
+	c = sample(3500, 300 * MIB, 100 * MIB, 170 * MIB);	/* 30 MiB free, 2.5 s quiet */
+	assert_int_equal(law_want(&p, &calm, &c).reason, LAW_HOLD);
+	c.host_pressure = true;
+	assert_int_equal(law_want(&p, &hot, &c).reason, LAW_RECLAIM_CACHE);
+	/* The guest's own pressure still counts: none of it is taken then. */
+	c = sample(3600, 300 * MIB, 280 * MIB, 0);		/* 20 MiB free: pressure */
+	c.host_pressure = true;
+	assert_true(law_reason_is_pressure(law_want(&p, &hot, &c).reason));
+	c = sample(4000, 300 * MIB, 100 * MIB, 0);
+	c.host_pressure = true;
+	assert_int_equal(law_want(&p, &hot, &c).reason, LAW_HOLD);
+}
+
+/* The budget: configured, capped by what the host can give, and under host
+ * pressure by what the guests have now (no net growth). */
+static void test_budget_host_cap_and_pressure(void **st)
+{
+	const uint64_t G = 1024 * MIB, res = 256 * MIB;
+
+	assert_int_equal(law_budget(2 * G, G, 8 * G, res, false), 2 * G);
+	assert_int_equal(law_budget(2 * G, G, 512 * MIB, res, false), G + 256 * MIB);
+	assert_int_equal(law_budget(0, G, 512 * MIB, res, false), G + 256 * MIB);
+	assert_int_equal(law_budget(2 * G, G, 0, res, false), 2 * G);	/* host unknown */
+	assert_int_equal(law_budget(0, G, 0, res, false), 0);		/* none */
+	assert_int_equal(law_budget(2 * G, G, 8 * G, res, true), G);
+	assert_int_equal(law_budget(0, G, 8 * G, res, true), G);
+	assert_int_equal(law_budget(512 * MIB, G, 8 * G, res, true), 512 * MIB);
+}
+
+/* Under host pressure a guest under pressure grows only by what another
+ * gives back: the sum stays at what the guests had. */
+static void test_host_pressure_growth_paid_by_the_others(void **st)
+{
+	struct law_claim c[2] = {
+		claim(400 * MIB, 128 * MIB, RAM, 1),	/* was 300, under pressure */
+		claim(300 * MIB, 128 * MIB, RAM, 1),	/* holds at 300 */
+	};
+	uint64_t budget = law_budget(0, 600 * MIB, 8192 * MIB, 256 * MIB, true);
+
+	assert_int_equal(law_divide(c, 2, budget), 600 * MIB);
+	assert_int_equal(c[0].grant, 300 * MIB);
+	c[1].want = 200 * MIB;				/* it reclaims 100 */
+	assert_int_equal(law_divide(c, 2, budget), 600 * MIB);
+	assert_int_equal(c[0].grant, 400 * MIB);
+	assert_int_equal(c[1].grant, 200 * MIB);
+	/* Without host pressure the host's MemAvailable pays for it. */
+	budget = law_budget(0, 600 * MIB, 8192 * MIB, 256 * MIB, false);
+	c[1].want = 300 * MIB;
+	assert_int_equal(law_divide(c, 2, budget), 700 * MIB);
 }
 
 static void test_unknown_free_never_shrinks(void **st)
@@ -290,11 +365,6 @@ static void test_unknown_free_never_shrinks(void **st)
 	c.avail = -1;
 	assert_int_equal(law_want(&p, &s, &c).reason, LAW_HOLD);
 	assert_int_equal(law_want(&p, &s, &c).want, RAM);
-}
-
-static struct law_claim claim(uint64_t want, uint64_t floor, uint64_t ceiling, unsigned w)
-{
-	return (struct law_claim){ .want = want, .floor = floor, .ceiling = ceiling, .weight = w };
 }
 
 static void test_divide_under_budget_grants_wants_within_bounds(void **st)
@@ -443,6 +513,9 @@ int main(void)
 		cmocka_unit_test(test_guest_deflating_itself_is_pressure),
 		cmocka_unit_test(test_no_second_shrink_before_fresh_stats),
 		cmocka_unit_test(test_cache_only_after_long_quiet),
+		cmocka_unit_test(test_host_pressure_reclaims_sooner),
+		cmocka_unit_test(test_budget_host_cap_and_pressure),
+		cmocka_unit_test(test_host_pressure_growth_paid_by_the_others),
 		cmocka_unit_test(test_unknown_free_never_shrinks),
 		cmocka_unit_test(test_divide_under_budget_grants_wants_within_bounds),
 		cmocka_unit_test(test_divide_over_budget_by_weight),
