@@ -1,0 +1,133 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# tests/lib/overcommit.sh - the overcommit scenario, shared by test 405 and
+# bench/broker.sh (bash; source after common.sh and broker.sh).
+#
+# OC_N UML guests of OC_MEM MiB (vballoon.ko, deflate-on-oom on) on one
+# vballoond touch all their memory, then idle.  A phase runs in one guest
+# while the others idle: vb-workload writes a pattern over OC_PHASE_MIB of a
+# tmpfs file as fast as it can (a sudden need of most of the guest's RAM),
+# verifies it twice more (work over that memory), and deletes it.  The
+# guest times the phase itself.  Budget for the broker: two thirds of the
+# guests' total, so their maximum sizes add up to 150% of it.
+#
+# A sampler records, every 250 ms, each guest's actual and target (the
+# daemon's query) and the blocks its RAM file holds on the host:
+#   T_MS  ACTUAL_0 TARGET_0 RAMFILE_0  ACTUAL_1 ...   (bytes)
+
+OC_N=${OC_N:-4}
+OC_MEM=${OC_MEM:-512}
+OC_PHASE_MIB=${OC_PHASE_MIB:-$((OC_MEM * 7 / 10))}
+OC_BUDGET_MIB=$((OC_N * OC_MEM * 2 / 3))
+OC_SHARE=() OC_INFO=() OC_PID=()
+
+cat >"$T/oc-guest.sh" <<'GUEST'
+# args: PHASE_MIB
+uptime_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
+vb_load_balloon ours || vb_fail "cannot load vballoon.ko"
+vb_tmpfs /mnt/t
+vb_touch_free /mnt/t 24
+vb_signal idle
+k=1
+while vb_wait "kv.go$k" 1800; do
+	[ "$(vb_get "go$k")" = run ] || break
+	t0=$(uptime_ms)
+	rc=0
+	vb-workload fill --mib "$1" --hold-file /mnt/t/p --seed "$k" >/dev/null || rc=$?
+	for pass in 1 2; do
+		[ $rc = 0 ] || break
+		vb-workload verify --mib "$1" --hold-file /mnt/t/p --seed "$k" >/dev/null || rc=$?
+	done
+	t1=$(uptime_ms)
+	rm -f /mnt/t/p
+	vb_put "ms$k" $((t1 - t0))
+	vb_put "rc$k" "$rc"
+	vb_signal "done$k"
+	k=$((k + 1))
+done
+vb_put oom "$(dmesg | grep -c 'Killed process')"
+vb_signal ended
+exit 0
+GUEST
+
+# oc_start REPORTING(on|off): the daemon and OC_N guests, idle when it
+# returns; guest i is named g<i>.
+oc_start() {
+	local i gs=()
+	for ((i = 1; i < OC_N; i++)); do
+		gs+=(--guest "name=g$i,socket=$T/g$i.sock,ram-size=${OC_MEM}M,page-reporting=$1,deflate-on-oom=on")
+	done
+	vb_start_daemon --name g0 --ram-size "${OC_MEM}M" --page-reporting "$1" \
+		--deflate-on-oom on "${gs[@]}" || vb_fail "daemon did not start"
+	for ((i = 0; i < OC_N; i++)); do
+		vb_start_uml --mem "${OC_MEM}M" --vhost "$([ $i = 0 ] && echo "$VB_SOCK" || echo "$T/g$i.sock")" \
+			--timeout 1800 -- "$T/oc-guest.sh" "$OC_PHASE_MIB" || vb_fail "UML g$i did not boot"
+		OC_SHARE[i]=$VB_SHARE OC_INFO[i]=$VB_UML_INFO OC_PID[i]=$VB_UML_LAUNCHER_PID
+	done
+	OC_K=()
+	for ((i = 0; i < OC_N; i++)); do
+		VB_SHARE=${OC_SHARE[i]} vb_wait_guest_alive "${OC_PID[i]}" idle 300 ||
+			vb_fail "g$i did not touch its memory"
+		OC_K[i]=0
+	done
+}
+
+# oc_phase I: one phase in guest I; sets OC_MS to its time in ms (the
+# guest's clock), fails the test when the workload failed.
+oc_phase() {
+	local i=$1 k rc
+	k=$((OC_K[i] + 1))
+	OC_K[i]=$k
+	VB_SHARE=${OC_SHARE[i]} vb_put_guest "go$k" run
+	VB_SHARE=${OC_SHARE[i]} vb_wait_guest_alive "${OC_PID[i]}" "done$k" 600 ||
+		vb_fail "g$i: phase $k did not finish"
+	OC_MS=$(VB_SHARE=${OC_SHARE[i]} vb_get "ms$k") rc=$(VB_SHARE=${OC_SHARE[i]} vb_get "rc$k")
+	[ "$rc" = 0 ] || vb_fail "g$i: phase $k: workload failed (rc $rc)"
+}
+
+# oc_finish: end every guest's script; sets OC_OOM to the OOM kills in all
+# guests.
+oc_finish() {
+	local i
+	OC_OOM=0
+	for ((i = 0; i < OC_N; i++))
+		do VB_SHARE=${OC_SHARE[i]} vb_put_guest "go$((OC_K[i] + 1))" end; done
+	for ((i = 0; i < OC_N; i++)); do
+		VB_SHARE=${OC_SHARE[i]} vb_wait_guest_alive "${OC_PID[i]}" ended 120 ||
+			vb_fail "g$i did not end"
+		OC_OOM=$((OC_OOM + $(VB_SHARE=${OC_SHARE[i]} vb_get oom)))
+		vb_wait_uml "${OC_PID[i]}" || vb_fail "g$i's script failed"
+	done
+}
+
+# oc_sample_start FILE: the sampler (see the top of this file), tracked.
+oc_sample_start() {
+	local files=() i
+	for ((i = 0; i < OC_N; i++)); do files+=("$(vb_ramfile_path "${OC_INFO[i]}")"); done
+	(
+		while :; do
+			q=$(vb_ctl --json query 2>/dev/null) || { sleep 0.25; continue; }
+			line=$(date +%s%3N)
+			for ((i = 0; i < OC_N; i++)); do
+				line+=" $(jq -r --arg g "g$i" '.[] | select(.guest == $g) |
+					"\(.actual) \(.target)"' <<<"$q") $(stat -L -c '%b*%B' "${files[i]}" | bc)"
+			done
+			echo "$line"
+			sleep 0.25
+		done
+	) >"$1" &
+	OC_SAMPLER=$!
+	vb_track "$OC_SAMPLER"
+}
+
+oc_sample_stop() {
+	vb_stop_pid "$OC_SAMPLER"
+	vb_untrack "$OC_SAMPLER"
+}
+
+# oc_sample_max FILE COLUMN(0 actual, 1 target, 2 ramfile) [FROM_MS]: the
+# largest sum over the guests of that column, in MiB, from FROM_MS on.
+oc_sample_max() {
+	awk -v c="$2" -v from="${3:-0}" '$1 >= from && NF > 1 {
+		s = 0; for (i = 2 + c; i <= NF; i += 3) s += $i
+		if (s > m) m = s } END { printf "%d\n", m / 1048576 }' "$1"
+}
