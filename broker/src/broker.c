@@ -90,10 +90,17 @@ static void log_status(struct guest *g)
 	g->logged_status = g->status;
 }
 
+/* What a guest holds against the budget: its set target when managed, else
+ * its actual size; nothing when it is gone. */
+static uint64_t guest_size(const struct guest *g)
+{
+	return g->status == G_DOWN ? 0 : g->managed ? g->law.target : g->actual;
+}
+
 /* A claim that keeps the guest where it is. */
 static void fixed_claim(const struct guest *g, struct law_claim *c)
 {
-	uint64_t size = g->status == G_DOWN ? 0 : g->managed ? g->law.target : g->actual;
+	uint64_t size = guest_size(g);
 
 	*c = (struct law_claim){ .want = size, .floor = size, .ceiling = size, .weight = 1 };
 }
@@ -199,6 +206,19 @@ static void guest_act(struct broker *b, struct guest *g, const struct law_claim 
 	}
 }
 
+static void guest_grow(struct broker *b, unsigned i, struct law_claim *c, uint64_t now)
+{
+	struct guest *g = &b->guests[i];
+	uint64_t others = 0;
+	unsigned j;
+
+	for (j = 0; j < b->nguests; j++)
+		if (j != i)
+			others += guest_size(&b->guests[j]);
+	c->grant = law_fit(c->grant, guest_size(g), others, b->budget);
+	guest_act(b, g, c, now);
+}
+
 void broker_tick(struct broker *b)
 {
 	struct law_claim claims[BROKER_MAX_GUESTS];
@@ -212,8 +232,13 @@ void broker_tick(struct broker *b)
 	for (i = 0; i < b->nguests; i++)
 		guest_plan(b, &b->guests[i], now, &claims[i]);
 	law_divide(claims, b->nguests, b->budget);
+	/* Shrinks first, then grows into what the shrinks really freed. */
 	for (i = 0; i < b->nguests; i++)
-		guest_act(b, &b->guests[i], &claims[i], now);
+		if (claims[i].grant < guest_size(&b->guests[i]))
+			guest_act(b, &b->guests[i], &claims[i], now);
+	for (i = 0; i < b->nguests; i++)
+		if (claims[i].grant >= guest_size(&b->guests[i]))
+			guest_grow(b, i, &claims[i], now);
 	if (b->cfg.metrics[0])
 		broker_write_metrics(b, b->cfg.metrics);
 }

@@ -311,6 +311,15 @@ uint64_t law_divide(struct law_claim *c, unsigned n, uint64_t budget)
 	return sum;
 }
 
+uint64_t law_fit(uint64_t grant, uint64_t target, uint64_t others, uint64_t budget)
+{
+	uint64_t room = budget > others ? budget - others : 0;
+
+	if (!budget || grant <= target)
+		return grant;
+	return max_u64(target, min_u64(grant, room));
+}
+
 unsigned law_recent_resizes(const struct law_state *s, uint64_t now_ms)
 {
 	unsigned i, n = 0;

@@ -119,6 +119,13 @@ uint64_t law_budget(uint64_t configured, uint64_t guests, uint64_t host_avail,
 /* Step 2.  budget 0 = none.  Returns the sum of grants. */
 uint64_t law_divide(struct law_claim *c, unsigned n, uint64_t budget);
 
+/* Step 2b: the budget holds for the targets set, not only for the grants
+ * planned: a shrink law_commit() refuses (rate limit, hysteresis) leaves
+ * its guest above its grant, so a grow is cut to what the budget leaves
+ * after `others`, the other guests' set sizes; never below `target`, the
+ * guest's own set size (budget 0 = none). */
+uint64_t law_fit(uint64_t grant, uint64_t target, uint64_t others, uint64_t budget);
+
 /* Step 3: the target to set now, or 0 to leave the guest alone.  Records
  * the resize in s when it returns non-zero. */
 uint64_t law_commit(const struct law_params *p, struct law_state *s,

@@ -353,6 +353,20 @@ static void test_host_pressure_growth_paid_by_the_others(void **st)
 	assert_int_equal(law_divide(c, 2, budget), 700 * MIB);
 }
 
+/* A grow takes only what the other guests' set targets leave: a shrink
+ * refused by the rate limit does not free what the division counted on. */
+static void test_fit_grow_to_set_targets(void **st)
+{
+	const uint64_t budget = 1365 * MIB;
+
+	/* Planned: 136 + 409 x 3; set: 136 + 512 + 512 (refused shrinks). */
+	assert_int_equal(law_fit(409 * MIB, 136 * MIB, 1160 * MIB, budget), 205 * MIB);
+	assert_int_equal(law_fit(409 * MIB, 136 * MIB, 500 * MIB, budget), 409 * MIB);
+	assert_int_equal(law_fit(409 * MIB, 136 * MIB, 1400 * MIB, budget), 136 * MIB);
+	assert_int_equal(law_fit(100 * MIB, 136 * MIB, 1400 * MIB, budget), 100 * MIB);
+	assert_int_equal(law_fit(409 * MIB, 136 * MIB, 1400 * MIB, 0), 409 * MIB);
+}
+
 static void test_unknown_free_never_shrinks(void **st)
 {
 	struct law_params p = params();
@@ -516,6 +530,7 @@ int main(void)
 		cmocka_unit_test(test_host_pressure_reclaims_sooner),
 		cmocka_unit_test(test_budget_host_cap_and_pressure),
 		cmocka_unit_test(test_host_pressure_growth_paid_by_the_others),
+		cmocka_unit_test(test_fit_grow_to_set_targets),
 		cmocka_unit_test(test_unknown_free_never_shrinks),
 		cmocka_unit_test(test_divide_under_budget_grants_wants_within_bounds),
 		cmocka_unit_test(test_divide_over_budget_by_weight),
