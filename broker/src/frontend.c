@@ -15,7 +15,11 @@
 #include "broker.h"
 #include "frontend.h"
 
-#define QMP_TIMEOUT_MS		500
+/* A slow answer is not a dead endpoint: on a loaded host (2 cores, load
+ * 30) vballoond's answers took more than 500 ms for minutes at a time, and
+ * each timeout dropped every guest's law state.  A silent endpoint costs
+ * at most this per attempt, and attempts back off to one per 16 s. */
+#define QMP_TIMEOUT_MS		2000
 #define BACKOFF_MIN_MS		1000
 #define BACKOFF_MAX_MS		16000
 #define STALE_MIN_MS		5000
