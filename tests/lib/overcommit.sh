@@ -5,23 +5,28 @@
 # OC_N UML guests of OC_MEM MiB (vballoon.ko, deflate-on-oom on) on one
 # vballoond touch all their memory, then idle.  A phase runs in one guest
 # while the others idle: vb-workload writes a pattern over OC_PHASE_MIB of a
-# tmpfs file as fast as it can (a sudden need of most of the guest's RAM),
-# verifies it twice more (work over that memory), and deletes it.  The
+# tmpfs file at OC_RATE MiB/s (a program loading its data: most of the
+# guest's RAM in a few seconds), verifies it twice more (work over that
+# memory), and deletes it.  The
 # guest times the phase itself.  Budget for the broker: two thirds of the
 # guests' total, so their maximum sizes add up to 150% of it.
 #
-# A sampler records, every 250 ms, each guest's actual and target (the
-# daemon's query) and the blocks its RAM file holds on the host:
-#   T_MS  ACTUAL_0 TARGET_0 RAMFILE_0  ACTUAL_1 ...   (bytes)
+# The guests' RAM files are on a huge=always tmpfs (the host backs guest
+# RAM with transparent huge pages, as a VMM does): memory the balloon
+# returned is faulted back in 2 MiB at a time when a guest uses it again.
+# A sampler records, every 100 ms, each guest's actual (the daemon's) and
+# the blocks its RAM file holds on the host:
+#   T_MS  ACTUAL_0 RAMFILE_0  ACTUAL_1 RAMFILE_1 ...   (bytes)
 
 OC_N=${OC_N:-4}
 OC_MEM=${OC_MEM:-512}
 OC_PHASE_MIB=${OC_PHASE_MIB:-$((OC_MEM * 7 / 10))}
+OC_RATE=${OC_RATE:-64}
 OC_BUDGET_MIB=$((OC_N * OC_MEM * 2 / 3))
 OC_SHARE=() OC_INFO=() OC_PID=()
 
 cat >"$T/oc-guest.sh" <<'GUEST'
-# args: PHASE_MIB
+# args: PHASE_MIB RATE_MIBPS
 uptime_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
 vb_load_balloon ours || vb_fail "cannot load vballoon.ko"
 vb_tmpfs /mnt/t
@@ -32,10 +37,11 @@ while vb_wait "kv.go$k" 1800; do
 	[ "$(vb_get "go$k")" = run ] || break
 	t0=$(uptime_ms)
 	rc=0
-	vb-workload fill --mib "$1" --hold-file /mnt/t/p --seed "$k" >/dev/null || rc=$?
+	vb_log "phase $k: start"
+	vb-workload fill --mib "$1" --rate "$2" --hold-file /mnt/t/p --seed "$k" || rc=$?
 	for pass in 1 2; do
 		[ $rc = 0 ] || break
-		vb-workload verify --mib "$1" --hold-file /mnt/t/p --seed "$k" >/dev/null || rc=$?
+		vb-workload verify --mib "$1" --hold-file /mnt/t/p --seed "$k" || rc=$?
 	done
 	t1=$(uptime_ms)
 	rm -f /mnt/t/p
@@ -56,11 +62,12 @@ oc_start() {
 	for ((i = 1; i < OC_N; i++)); do
 		gs+=(--guest "name=g$i,socket=$T/g$i.sock,ram-size=${OC_MEM}M,page-reporting=$1,deflate-on-oom=on")
 	done
+	vb_huge_tmpfs $((OC_N * OC_MEM + 256))M
 	vb_start_daemon --name g0 --ram-size "${OC_MEM}M" --page-reporting "$1" \
 		--deflate-on-oom on "${gs[@]}" || vb_fail "daemon did not start"
 	for ((i = 0; i < OC_N; i++)); do
-		vb_start_uml --mem "${OC_MEM}M" --vhost "$([ $i = 0 ] && echo "$VB_SOCK" || echo "$T/g$i.sock")" \
-			--timeout 1800 -- "$T/oc-guest.sh" "$OC_PHASE_MIB" || vb_fail "UML g$i did not boot"
+		vb_start_uml --mem "${OC_MEM}M" --ram-dir "$VB_HUGE_DIR" --vhost "$([ $i = 0 ] && echo "$VB_SOCK" || echo "$T/g$i.sock")" \
+			--timeout 1800 -- "$T/oc-guest.sh" "$OC_PHASE_MIB" "$OC_RATE" || vb_fail "UML g$i did not boot"
 		OC_SHARE[i]=$VB_SHARE OC_INFO[i]=$VB_UML_INFO OC_PID[i]=$VB_UML_LAUNCHER_PID
 	done
 	OC_K=()
@@ -72,11 +79,13 @@ oc_start() {
 }
 
 # oc_phase I: one phase in guest I; sets OC_MS to its time in ms (the
-# guest's clock), fails the test when the workload failed.
+# guest's clock) and OC_START_MS to when the host started it (wall clock);
+# fails the test when the workload failed.
 oc_phase() {
 	local i=$1 k rc
 	k=$((OC_K[i] + 1))
 	OC_K[i]=$k
+	OC_START_MS=$(date +%s%3N)
 	VB_SHARE=${OC_SHARE[i]} vb_put_guest "go$k" run
 	VB_SHARE=${OC_SHARE[i]} vb_wait_guest_alive "${OC_PID[i]}" "done$k" 600 ||
 		vb_fail "g$i: phase $k did not finish"
@@ -99,22 +108,12 @@ oc_finish() {
 	done
 }
 
-# oc_sample_start FILE: the sampler (see the top of this file), tracked.
+# oc_sample_start FILE: the sampler (bench/qmp.py sample: one QMP
+# connection, every 100 ms), tracked.
 oc_sample_start() {
-	local files=() i
-	for ((i = 0; i < OC_N; i++)); do files+=("$(vb_ramfile_path "${OC_INFO[i]}")"); done
-	(
-		while :; do
-			q=$(vb_ctl --json query 2>/dev/null) || { sleep 0.25; continue; }
-			line=$(date +%s%3N)
-			for ((i = 0; i < OC_N; i++)); do
-				line+=" $(jq -r --arg g "g$i" '.[] | select(.guest == $g) |
-					"\(.actual) \(.target)"' <<<"$q") $(stat -L -c '%b*%B' "${files[i]}" | bc)"
-			done
-			echo "$line"
-			sleep 0.25
-		done
-	) >"$1" &
+	local pairs=() i
+	for ((i = 0; i < OC_N; i++)); do pairs+=("g$i=$(vb_ramfile_path "${OC_INFO[i]}")"); done
+	python3 "$TOP/bench/qmp.py" "$VB_QMP" sample --interval 0.1 "${pairs[@]}" >"$1" &
 	OC_SAMPLER=$!
 	vb_track "$OC_SAMPLER"
 }
@@ -124,10 +123,10 @@ oc_sample_stop() {
 	vb_untrack "$OC_SAMPLER"
 }
 
-# oc_sample_max FILE COLUMN(0 actual, 1 target, 2 ramfile) [FROM_MS]: the
-# largest sum over the guests of that column, in MiB, from FROM_MS on.
+# oc_sample_max FILE COLUMN(0 actual, 1 RAM file) [FROM_MS]: the largest
+# sum over the guests of that column, in MiB, from FROM_MS on.
 oc_sample_max() {
 	awk -v c="$2" -v from="${3:-0}" '$1 >= from && NF > 1 {
-		s = 0; for (i = 2 + c; i <= NF; i += 3) s += $i
+		s = 0; for (i = 2 + c; i <= NF; i += 2) s += $i
 		if (s > m) m = s } END { printf "%d\n", m / 1048576 }' "$1"
 }
