@@ -25,6 +25,16 @@ object on stdout.
       migrate and wait for completion; {"total_ms", "ram_bytes", ...}
   qmp.py SOCK cmd JSON
       the reply's "return" value
+  qmp.py SOCK sample [--interval S] GUEST=RAMFILE...
+      until killed, one line per interval on stdout: the wall clock in ms,
+      then per guest its actual (x-vb-list: one request for all) and the
+      bytes its RAM file holds on the host (st_blocks); one connection
+  qmp.py SOCK mom --budget BYTES [--floor BYTES] GUEST...
+      until killed, every 10 s, a policy in the manner of oVirt's MoM: when
+      the guests' total is over the budget, each guest with more than 20%
+      of its size free gives 5% of its RAM (not below the floor); else
+      each with less than 20% free gets 5% back (not above its RAM); one
+      line per resize on stdout
 """
 import json
 import os
@@ -228,12 +238,62 @@ def do_migrate(q, uri, bandwidth, timeout):
             "wall_ms": round((time.monotonic() - t0) * 1000.0, 1)}
 
 
+def do_sample(q, pairs, interval):
+    while True:
+        line = ["%d" % (time.time() * 1000)]
+        actual = {g["name"]: g["actual"] for g in q.execute("x-vb-list")}
+        for g, path in pairs:
+            line += ["%d" % actual[g], "%d" % (os.stat(path).st_blocks * 512)]
+        print(" ".join(line), flush=True)
+        time.sleep(interval)
+
+
+MOM_PERIOD_S = 10.0
+MOM_STEP = 0.05			# of the guest's RAM, per period
+MOM_FREE = 0.20			# free share of its size a guest keeps
+
+
+def mom_free(q, g):
+    stats = q.execute("qom-get", {"path": g, "property": "guest-stats"})["stats"]
+    free = stats.get("stat-free-memory", -1)
+    return free if 0 <= free < 1 << 62 else None
+
+
+def do_mom(q, guests, budget, floor):
+    for g in guests:
+        q.execute("qom-set", {"path": g, "property": "guest-stats-polling-interval",
+                              "value": 2})
+    while True:
+        time.sleep(MOM_PERIOD_S)
+        sizes = {g: q.execute("query-balloon", {"guest": g})["actual"] for g in guests}
+        over = sum(sizes.values()) > budget
+        for g in guests:
+            ram = q.execute("x-vb-query", {"guest": g})
+            ram = (ram[0] if isinstance(ram, list) else ram)["ram-size"]
+            free, size = mom_free(q, g), sizes[g]
+            if free is None:
+                continue
+            step = int(ram * MOM_STEP)
+            if over and free > MOM_FREE * size:
+                new = max(floor, size - step)
+            elif not over and free < MOM_FREE * size:
+                new = min(ram, size + step)
+            else:
+                continue
+            if new != size:
+                q.execute("balloon", {"value": new, "guest": g})
+                print("%d %s %d -> %d" % (time.time() * 1000, g, size, new), flush=True)
+
+
 def main(argv):
     args = list(argv[1:])
     guest = opt(args, "--guest")
     pid = opt(args, "--pid", None, int)
     timeout = opt(args, "--timeout", 600.0, float)
     bw = opt(args, "--max-bandwidth", None, int)
+    budget = opt(args, "--budget", None, int)
+    interval = opt(args, "--interval", 0.1, float)
+    floor = opt(args, "--floor", 136 << 20, int)
     event = "--event" in args
     if event:
         args.remove("--event")
@@ -249,6 +309,10 @@ def main(argv):
         out = do_hint(q, guest, pid, timeout)
     elif cmd == "migrate" and len(args) == 3:
         out = do_migrate(q, args[2], bw, timeout)
+    elif cmd == "sample" and len(args) >= 3:
+        do_sample(q, [a.split("=", 1) for a in args[2:]], interval)
+    elif cmd == "mom" and len(args) >= 3 and budget:
+        do_mom(q, args[2:], budget, floor)
     elif cmd == "cmd" and len(args) == 3:
         msg = json.loads(args[2])
         out = q.execute(msg["execute"], msg.get("arguments"))
