@@ -14,6 +14,8 @@
 # 100 ms samples of each guest's actual and RAM-file blocks):
 #   saved_gib_s   integral over the phases of (the guests' RAM - their RAM
 #                 files' blocks on the host)
+#   mean_saved_gib  the same over the phases' duration: a policy that slows
+#                 the phases lengthens the integral, so policies compare by this
 #   slowdown_pct  median phase time over the no-policy median, minus 1
 #   short_ms      median over the phases of the longest time a guest's
 #                 actual was below what its workload had written so far
@@ -80,12 +82,12 @@ broker_decisions() {
 	day=$(date -d "$(date +%F)" +%s)
 	sed -n 's/^\([0-9:.]*\) .*guest \(g[0-9]*\): target [0-9]* -> \([0-9]*\) MiB.*/\1 \2 \3/p' \
 		"$T/broker.log" | awk -v day="$day" -F'[ ]' '{ split($1, t, /[:.]/)
-			printf "%d %s %d\n", day * 1000 + ((t[1] * 60 + t[2]) * 60 + t[3]) * 1000 + t[4], $2, $3 * 1048576 }'
+			printf "%.0f %s %.0f\n", day * 1000 + ((t[1] * 60 + t[2]) * 60 + t[3]) * 1000 + t[4], $2, $3 * 1048576 }'
 }
 
 # broker_mode NAME: one run of the scenario under policy NAME.
 broker_mode() {
-	local mode=$1 rep=off pol= from to slow= med
+	local mode=$1 rep=off pol= from to slow= med saved
 	case $mode in *reporting) rep=on ;; esac
 	vb_log "broker: $mode"
 	oc_start "$rep"
@@ -121,7 +123,8 @@ broker_mode() {
 		cp "$T/samples" "$OUT/broker-samples.txt"
 		cp "$T/decisions" "$OUT/broker-targets.txt"
 	fi
-	row broker "$mode" saved_gib_s="$(saved_gib_s "$T/samples" "$from" "$to")" \
+	saved=$(saved_gib_s "$T/samples" "$from" "$to")
+	row broker "$mode" saved_gib_s="$saved" mean_saved_gib="$(calc "$saved * 1000 / ($to - $from)")" \
 		phase_ms="$(IFS=,; echo "${PH_MS[*]}")" slowdown_pct="$slow" \
 		short_ms="$(short_ms "$T/samples")" oom_kills="$OC_OOM" \
 		resizes_per_min="$(resizes_per_min "$T/decisions" "$from" "$to")" \
