@@ -35,6 +35,7 @@ vb_signal idle
 k=1
 while vb_wait "kv.go$k" 1800; do
 	[ "$(vb_get "go$k")" = run ] || break
+	vb_signal "start$k"
 	t0=$(uptime_ms)
 	rc=0
 	vb_log "phase $k: start"
@@ -79,17 +80,18 @@ oc_start() {
 }
 
 # oc_phase I: one phase in guest I; sets OC_MS to its time in ms (the
-# guest's clock) and OC_START_MS to when the host started it (wall clock);
+# guest's clock) and OC_START_MS to when it started on the host's wall
+# clock (the mtime the host gave the guest's start signal in the share);
 # fails the test when the workload failed.
 oc_phase() {
 	local i=$1 k rc
 	k=$((OC_K[i] + 1))
 	OC_K[i]=$k
-	OC_START_MS=$(date +%s%3N)
 	VB_SHARE=${OC_SHARE[i]} vb_put_guest "go$k" run
 	VB_SHARE=${OC_SHARE[i]} vb_wait_guest_alive "${OC_PID[i]}" "done$k" 600 ||
 		vb_fail "g$i: phase $k did not finish"
 	OC_MS=$(VB_SHARE=${OC_SHARE[i]} vb_get "ms$k") rc=$(VB_SHARE=${OC_SHARE[i]} vb_get "rc$k")
+	OC_START_MS=$(stat -c %.3Y "${OC_SHARE[i]}/start$k" | tr -d .)
 	[ "$rc" = 0 ] || vb_fail "g$i: phase $k: workload failed (rc $rc)"
 }
 
