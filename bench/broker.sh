@@ -26,6 +26,12 @@
 
 BROKER_ROUNDS=${BENCH_BROKER_ROUNDS:-1}
 OC_IDLE_S=${OC_IDLE_S:-20}
+BROKER_MODES=${BENCH_BROKER_MODES:-none reporting mom broker broker+reporting}
+# Smoke (test 901): two 256 MiB guests, no policy and the broker only.
+if [ "$SMOKE" = 1 ]; then
+	OC_N=2 OC_MEM=256 OC_IDLE_S=3
+	BROKER_MODES=${BENCH_BROKER_MODES:-none broker}
+fi
 OC_USE_MIB=48
 . "$TOP/tests/lib/broker.sh"
 . "$TOP/tests/lib/overcommit.sh"
@@ -135,5 +141,5 @@ broker_mode() {
 
 sec_broker() {
 	local m
-	for m in ${BENCH_BROKER_MODES:-none reporting mom broker broker+reporting}; do broker_mode "$m"; done
+	for m in $BROKER_MODES; do broker_mode "$m"; done
 }

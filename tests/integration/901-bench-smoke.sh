@@ -56,6 +56,7 @@ expect=(
 	"migration|no hints, first migration" "migration|no hints, repeated"
 	"migration|in-tree hints, first migration" "migration|in-tree hints, repeated"
 	"migration|vballoon.ko hints, first migration" "migration|vballoon.ko hints, repeated"
+	"broker|none" "broker|broker"
 )
 # The seed 001 comparison exists only if the driver can make its pages
 # unmovable.
@@ -89,7 +90,7 @@ for e in "${expect[@]}"; do
 done
 grep -E '^\|' "$md" | grep -qE '\| *(null|n/a|nan|) *\|' &&
 	vb_fail "placeholder in the Markdown table: $(grep -E '\| *(null|n/a|nan|) *\|' "$md" | head -3)"
-for p in inflate thp migration qemu-inflate; do
+for p in inflate thp migration qemu-inflate broker; do
 	[ "$(head -c 4 "$OUT/$p.png" 2>/dev/null | tail -c 3)" = PNG ] ||
 		vb_fail "plot $p.png missing or not a PNG"
 done
