@@ -206,6 +206,16 @@ static void guest_act(struct broker *b, struct guest *g, const struct law_claim 
 	}
 }
 
+/* What a guest holds on the host now: a shrink in flight (actual above the
+ * target until the balloon has inflated) or a guest that deflated itself
+ * still holds its actual size. */
+static uint64_t guest_held(const struct guest *g)
+{
+	uint64_t size = guest_size(g);
+
+	return g->status != G_DOWN && g->actual > size ? g->actual : size;
+}
+
 static void guest_grow(struct broker *b, unsigned i, struct law_claim *c, uint64_t now)
 {
 	struct guest *g = &b->guests[i];
@@ -214,7 +224,7 @@ static void guest_grow(struct broker *b, unsigned i, struct law_claim *c, uint64
 
 	for (j = 0; j < b->nguests; j++)
 		if (j != i)
-			others += guest_size(&b->guests[j]);
+			others += guest_held(&b->guests[j]);
 	c->grant = law_fit(c->grant, guest_size(g), others, b->budget);
 	guest_act(b, g, c, now);
 }
