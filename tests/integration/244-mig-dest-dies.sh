@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # vb-test: timeout=900
 # A destination QEMU that dies mid-migration.  For each driver, in-tree
-# and vballoon.ko, a 512 MiB guest churning beside a verified pattern
-# (see 241) on QEMU's virtio-balloon with free-page-hint: a migration at
-# 16 MiB/s starts, the guest's first hint round takes free memory (MemFree
+# and vballoon.ko, a 384 MiB guest churning 96 MiB beside a verified
+# 32 MiB pattern (see 241) on QEMU's virtio-balloon with free-page-hint: a
+# migration at 4 MiB/s starts (slow enough to be under way long after), the guest's first hint round takes free memory (MemFree
 # drops; vballoon.ko holds hint blocks), and the destination QEMU gets
 # SIGKILL.  Then the source must say the migration failed, and its guest
 # must keep running: QEMU's cleanup sends DONE (vballoon.ko reads it and
@@ -17,7 +17,7 @@ vb_require "$BUILD/x86_64/vballoon.ko" "$BUILD/vb-workload"
 
 VB_CMD_ID_DONE=1
 # MemFree a hint round must take, and how close it must come back: the
-# churn alone moves it by a slot (24 MiB) or two.
+# churn alone moves it by a slot (12 MiB) or two.
 ROUND_KB=$((64 << 10)) BACK_KB=$((56 << 10))
 
 # hint_round_started DRV AFTER FREE0_KB: the guest shows a hint round
@@ -25,7 +25,7 @@ ROUND_KB=$((64 << 10)) BACK_KB=$((56 << 10))
 hint_round_started() {
 	local drv=$1 after=$2 free0=$3 v
 	v=$(vb_mig_wait_state "$after" mem_free_kb "v < $free0 - $ROUND_KB" 120) ||
-		vb_fail "no hint round: MemFree $v kB, $free0 kB before the migration"
+		vb_fail "no hint round: MemFree $v kB, $free0 kB before the migration; $(vb_mig_qmp '{"execute":"query-migrate"}')"
 	vb_log "$drv: hint round under way: MemFree $((v >> 10)) MiB, $((free0 >> 10)) MiB before"
 	[ "$drv" = ours ] || return 0
 	v=$(vb_mig_wait_state "$after" hint_held_pages 'v > 0' 60) ||
@@ -49,7 +49,7 @@ hints_returned() {
 }
 
 dest_dies() {
-	local drv=$1 after free0 r VB_MIG_PARAMS='{"max-bandwidth":16777216}'
+	local drv=$1 after free0 r VB_MIG_PARAMS='{"max-bandwidth":4194304}'
 	after=$(vb_mig_lines)
 	free0=$(vb_mig_wait_state "$after" mem_free_kb 1) || vb_fail "no MemFree line"
 	vb_log "$drv: MemFree $((free0 >> 10)) MiB before the migration"
@@ -71,8 +71,8 @@ dest_dies() {
 
 vb_mig_setup
 for drv in intree ours; do
-	vb_mig_guest_script $drv 64 192
-	vb_mig_start --mem 512M --no-balloon-module --balloon "free-page-hint=on"
+	vb_mig_guest_script $drv 32 96
+	vb_mig_start --mem 384M --no-balloon-module --balloon "free-page-hint=on"
 	dest_dies $drv
 	vb_mig_hop
 	vb_mig_report "$drv: then migrated to a fresh destination"
