@@ -119,9 +119,8 @@ vb_mig_setup() {
 # hint blocks back, mid-round.  Every 2 s of its own time the guest
 # prints a VB-HINT-STATE line: MemFree (mem_free_kb) and, with
 # vballoon.ko, its hint counters and the last command id it read.  The
-# loop reads with shell builtins: a process per value, as cat costs
-# under TCG, took enough of the vCPU from the churn that the shrinker no
-# longer ran mid-round in test 242.
+# loop reads with shell builtins: a process per value costs the churn
+# vCPU time under TCG.
 vb_mig_guest_script() {
 	local drv=$1 pat=$2 churn=$3
 	shift 3
