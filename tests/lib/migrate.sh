@@ -18,6 +18,9 @@
 #   vb_mig_boot [opts] -- SCRIPT      boot any guest on side a
 #   vb_mig_start [qemu-run opts]      boot the churning guest on side a
 #   vb_mig_migrate [CANCEL_AT]        migrate to the other side (or cancel)
+#   vb_mig_begin, vb_mig_wait_end     start one and return; its final state
+#   vb_mig_kill_dest                  SIGKILL the destination mid-way
+#   vb_mig_wait_state AFTER KEY COND  the guest's MemFree / hint counters
 #   vb_mig_wait_pass LINE [S]         a full pass begun after console LINE
 #   vb_mig_hop                        migrate, then a full pass there
 #   vb_mig_qmp JSON                   QMP on the side the guest runs on
@@ -113,40 +116,69 @@ vb_mig_setup() {
 # (the host quits QEMU at the end).  A churn slot (CHURN_MIB / 8) larger
 # than what vballoon.ko leaves free during a round (hint_reserve_mib, 16,
 # plus the high watermarks) makes the guest reclaim, and the shrinker hand
-# hint blocks back, mid-round.  With vballoon.ko the guest prints its hint
-# counters every 2 s (VB-HINT-STATE).
+# hint blocks back, mid-round.  Every 2 s of its own time the guest
+# prints a VB-HINT-STATE line: MemFree (mem_free_kb) and, with
+# vballoon.ko, its hint counters and the last command id it read.  The
+# loop reads with shell builtins: a process per value costs the churn
+# vCPU time under TCG.
 vb_mig_guest_script() {
 	local drv=$1 pat=$2 churn=$3
 	shift 3
 	cat >"$T/mig-guest.sh" <<GUEST
 vb_load_balloon $drv $* || vb_fail "cannot load the $drv balloon driver"
+keys= st=
 if [ $drv = ours ]; then
 	st=\$(vb_ours_dir) || vb_fail "no debug view"
-	while :; do
-		echo "VB-HINT-STATE \$(for k in hint_rounds hint_pages hint_shrunk hint_held_pages; do printf '%s %s ' \$k "\$(cat \$st/\$k)"; done)"
-		sleep 2
-	done &
+	keys="hint_rounds hint_pages hint_shrunk hint_held_pages hint_id_received"
 fi
+while :; do
+	while read -r k v rest; do [ "\$k" = MemFree: ] && break; done </proc/meminfo
+	line="VB-HINT-STATE mem_free_kb \$v"
+	for k in \$keys; do
+		read -r v <"\$st/\$k"
+		line="\$line \$k \$v"
+	done
+	echo "\$line"
+	sleep 2
+done &
 echo "VB-MIG-READY $drv"
 exec vb-workload churn --mib $pat --churn-mib $churn --seed $$
 GUEST
 }
 
-# vb_mig_hint_state KEY: vballoon.ko's hint counter KEY as last printed on
-# the current side's console.  Right after a migration the side's console
-# may not have a whole line yet (the guest prints every 2 s of its own
-# time, slower under TCG on a loaded host), so wait up to 60 s for one.
-vb_mig_hint_state() {
-	local line deadline=$((SECONDS + 60))
+# vb_mig__state_line AFTER KEY: the last VB-HINT-STATE line with KEY after
+# line AFTER of the current side's console.
+vb_mig__state_line() {
+	tail -n +"$(($1 + 1))" "$(vb_mig_console)" |
+		grep -aE "^VB-HINT-STATE (.* )?$2 [0-9]" | tail -n 1
+}
+
+# vb_mig_wait_state AFTER KEY CONDITION [timeout_s]: wait (default 60 s)
+# for a VB-HINT-STATE line after console line AFTER whose KEY, as v,
+# meets the arithmetic CONDITION (e.g. 'v == 0'); prints that value, or
+# the last one seen and returns 1.  The guest prints every 2 s of its own
+# time, slower under TCG on a loaded host, hence the generous bound.
+vb_mig_wait_state() {
+	local after=$1 key=$2 cond=$3 deadline=$((SECONDS + ${4:-60})) line v=
 	while :; do
-		line=$(grep -a '^VB-HINT-STATE .*hint_held_pages [0-9]' \
-			"$(vb_mig_console)" | tail -n 1)
-		[ -n "$line" ] && break
-		((SECONDS < deadline)) ||
-			vb_fail "no VB-HINT-STATE line on $(vb_mig_console) in 60 s"
-		sleep 1
+		line=$(vb_mig__state_line "$after" "$key")
+		[ -z "$line" ] || v=$(sed -n "s/.* $key \([0-9]*\).*/\1/p" <<<"$line")
+		[ -n "$v" ] && (( $cond )) && break
+		if ((SECONDS >= deadline)); then
+			echo "$v"
+			return 1
+		fi
+		sleep 0.5
 	done
-	sed -n "s/.* $1 \([0-9]*\).*/\1/p" <<<"$line"
+	echo "$v"
+}
+
+# vb_mig_hint_state KEY: the guest's state value KEY as last printed on
+# the current side's console; waits up to 60 s for a line (right after a
+# migration the side's console may not have a whole one yet).
+vb_mig_hint_state() {
+	vb_mig_wait_state 0 "$1" 1 ||
+		vb_fail "no VB-HINT-STATE line with $1 on $(vb_mig_console) in 60 s"
 }
 
 vb_mig_qmp() {
@@ -158,7 +190,8 @@ vb_mig__set_side() {
 	local side=$1
 	declare -g "VB_MIG_QMP_$side=$VB_QEMU_QMP" \
 		"VB_MIG_CONSOLE_$side=$VB_QEMU_CONSOLE" \
-		"VB_MIG_LAUNCHER_$side=$VB_QEMU_LAUNCHER_PID"
+		"VB_MIG_LAUNCHER_$side=$VB_QEMU_LAUNCHER_PID" \
+		"VB_MIG_PID_$side=$VB_QEMU_PID"
 }
 
 vb_mig__launcher() {
@@ -235,10 +268,10 @@ vb_mig_dest() {
 	VB_MIG_DEST=$side VB_MIG_URI=$uri
 }
 
-# vb_mig__poll [cancel_at_bytes]: poll the source until the migration ends;
+# vb_mig_wait_end [cancel_at_bytes]: poll the source until the migration ends;
 # with cancel_at_bytes, cancel it once that much RAM went.  Prints the last
 # query-migrate reply.
-vb_mig__poll() {
+vb_mig_wait_end() {
 	local cancel=${1:-} r sent i
 	for ((i = 0; i < 6000; i++)); do
 		r=$(vb_mig_qmp '{"execute":"query-migrate"}') || return 1
@@ -311,18 +344,33 @@ vb_mig_quit() {
 	vb_wait_qemu "$vb_l" >/dev/null 2>&1
 }
 
+# vb_mig_begin: start a destination and a migration there (with
+# VB_MIG_PARAMS); returns at once, VB_MIG_SIDE still the source.
+vb_mig_begin() {
+	local src=$VB_MIG_SIDE
+	vb_mig_dest
+	VB_MIG_SIDE=$src
+	vb_mig_params "$VB_MIG_PARAMS"
+	vb_mig_qmp "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"$VB_MIG_URI\"}}" >/dev/null ||
+		vb_fail "migrate to $VB_MIG_URI refused"
+}
+
+# vb_mig_kill_dest: SIGKILL the destination's QEMU (no quit, no cleanup
+# of its own), then reap its launcher.
+vb_mig_kill_dest() {
+	local -n vb_p=VB_MIG_PID_$VB_MIG_DEST vb_l=VB_MIG_LAUNCHER_$VB_MIG_DEST
+	kill -KILL "$vb_p" || vb_fail "destination QEMU $vb_p already gone"
+	vb_wait_qemu "$vb_l" >/dev/null 2>&1
+}
+
 # vb_mig_migrate [cancel_at_bytes]: start a destination, migrate there.
 # Completed: the source is quit, the guest runs on the destination
 # (VB_MIG_SIDE), VB_MIG_LAST holds the source's final query-migrate.
 # Cancelled: the destination is quit, the guest stays.  Fails otherwise.
 vb_mig_migrate() {
 	local cancel=${1:-} r src=$VB_MIG_SIDE
-	vb_mig_dest
-	VB_MIG_SIDE=$src
-	vb_mig_params "$VB_MIG_PARAMS"
-	vb_mig_qmp "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"$VB_MIG_URI\"}}" >/dev/null ||
-		vb_fail "migrate to $VB_MIG_URI refused"
-	r=$(vb_mig__poll "$cancel") || vb_fail "source QMP gone during migration"
+	vb_mig_begin
+	r=$(vb_mig_wait_end "$cancel") || vb_fail "source QMP gone during migration"
 	VB_MIG_LAST=$r
 	case $r in
 	*'"completed"'*)
