@@ -356,12 +356,13 @@ vb_ramfile_smaps() {
 		END { print sum + 0 }' "/proc/$pid/smaps"
 }
 
-# vb_huge_tmpfs [SIZE]: mount a huge=always tmpfs at $T/huge (for
-# uml-run --ram-dir), unmounted at exit.  Sets VB_HUGE_DIR.
+# vb_huge_tmpfs [SIZE [HUGE]]: mount a huge=always tmpfs (HUGE: the
+# tmpfs huge= option, e.g. never for 4 KiB pages) at $T/huge (for uml-run
+# --ram-dir), unmounted at exit.  Sets VB_HUGE_DIR.
 vb_huge_tmpfs() {
 	VB_HUGE_DIR=$T/huge
 	mkdir -p "$VB_HUGE_DIR"
-	mount -t tmpfs -o "huge=always,size=${1:-4G}" vb-huge "$VB_HUGE_DIR" ||
+	mount -t tmpfs -o "huge=${2:-always},size=${1:-4G}" vb-huge "$VB_HUGE_DIR" ||
 		vb_skip "cannot mount a huge=always tmpfs (need root)"
 	VB_MOUNTS+=("$VB_HUGE_DIR")
 }
