@@ -97,14 +97,14 @@ big_shrink_mib() {
 }
 
 sec_big() {
-	local mem=${BENCH_BIG_MIB:-8192} target size_by shrink holes="all 2m 4k"
+	local mem=${BENCH_BIG_MIB:-8192} target size_by shrink
 	local drivers=("in-tree|intree|" "vballoon.ko, ranges|ours|--cont-pages off"
 		"vballoon.ko, continuous pages|ours|") shrinkers
 	shrinkers=("${drivers[0]}" "${drivers[2]}")
 	# Smoke: the code path only (one guest per scenario and tmpfs kind:
 	# make check's time is short); every row shape is that of uml-inflate.
 	if [ "$SMOKE" = 1 ]; then
-		drivers=("${drivers[2]}") shrinkers=("${drivers[0]}") holes=all
+		drivers=("${drivers[2]}") shrinkers=("${drivers[0]}")
 	fi
 	if [ "${BENCH_BIG:-1}" = 0 ]; then
 		vb_log "big: skipped (BENCH_BIG=0)"
@@ -116,7 +116,7 @@ sec_big() {
 	# Smoke: 1 GiB, to 160 MiB (the daemon's floor for 1 GiB is 144 MiB).
 	[ "$SMOKE" = 1 ] && mem=1024 target=160 size_by="smoke size"
 	big_scenario "7/8 inflate" "$mem" "$target" "$size_by" \
-		tmpfs:"$holes" huge:all -- "${drivers[@]}"
+		tmpfs:all huge:all -- "${drivers[@]}"
 	read -r shrink size_by <<<"$(big_shrink_mib)"
 	[ "$SMOKE" = 1 ] && shrink=1024 size_by="smoke size"
 	if [ "$shrink" = 0 ]; then
