@@ -338,9 +338,11 @@ vb_ramfile_path() {
 
 # Bytes of host memory the guest's RAM file holds (st_blocks * 512).
 vb_ramfile_bytes() {
-	local f
+	local f blocks unit
 	f=$(vb_ramfile_path "$@") || return 1
-	stat -L -c '%b %B' "$f" | awk '{ print $1 * $2 }'
+	# Shell arithmetic: awk prints a product of 2^31 or more as 8.2e+09.
+	read -r blocks unit < <(stat -L -c '%b %B' "$f") || return 1
+	echo $((blocks * unit))
 }
 
 # vb_ramfile_smaps FIELD [INFO]: FIELD (kB) summed over the guest process's
