@@ -109,7 +109,7 @@ sec_big() {
 	# Smoke: the code path only (one guest per scenario and tmpfs kind:
 	# make check's time is short); every row shape is that of uml-inflate.
 	if [ "$SMOKE" = 1 ]; then
-		drivers=("${drivers[2]}") shrinkers=("${drivers[0]}")
+		shrinkers=("${drivers[0]}") drivers=("${drivers[2]}")
 	fi
 	if [ "${BENCH_BIG:-1}" = 0 ]; then
 		vb_log "big: skipped (BENCH_BIG=0)"
