@@ -17,10 +17,10 @@
 # A size runs only while MemAvailable >= its bytes + 3 GiB (the machine is
 # shared); the floor rows (section big-floor) say what chose each size
 # (info "size_by").
-# Knobs: BENCH_BIG=0 skips the section; BENCH_BIG_MIB (8192) the 7/8
-# guest; BENCH_BIG_SHRINK_MIB forces the large guest's size (0 skips
-# either scenario).  Smoke
-# (BENCH_SMOKE=1): 1 GiB guests, so make check covers the code path.
+# Knobs: BENCH_BIG=0 skips the section; BENCH_BIG_MIB (8192) sets the 7/8
+# guest's size, BENCH_BIG_SHRINK_MIB the large one's (0 skips either
+# scenario).  Smoke (BENCH_SMOKE=1): 1 GiB guests, so that make check
+# covers the code path.
 
 BIG_HEADROOM_MIB=3072
 
@@ -106,15 +106,15 @@ sec_big() {
 	local mem=${BENCH_BIG_MIB:-8192} target size_by shrink
 	local drivers=("in-tree|intree|" "vballoon.ko, ranges|ours|--cont-pages off"
 		"vballoon.ko, continuous pages|ours|") shrinkers
+	if [ "${BENCH_BIG:-1}" = 0 ]; then
+		vb_log "big: skipped (BENCH_BIG=0)"
+		return 0
+	fi
 	shrinkers=("${drivers[0]}" "${drivers[2]}")
 	# Smoke: the code path only (one guest per scenario and tmpfs kind:
 	# make check's time is short); every row shape is that of uml-inflate.
 	if [ "$SMOKE" = 1 ]; then
 		shrinkers=("${drivers[0]}") drivers=("${drivers[2]}")
-	fi
-	if [ "${BENCH_BIG:-1}" = 0 ]; then
-		vb_log "big: skipped (BENCH_BIG=0)"
-		return 0
 	fi
 	size_by="the published scenario (8 GiB guest, 7 GiB inflated)"
 	[ -n "${BENCH_BIG_MIB:-}" ] && size_by=BENCH_BIG_MIB
