@@ -6,9 +6,11 @@ One connection per measurement, polling every few milliseconds, so the
 timings are not dominated by spawning a client per poll.  Prints one JSON
 object on stdout.
 
-  qmp.py SOCK balloon BYTES [--guest NAME] [--pid PID] [--timeout S] [--event]
+  qmp.py SOCK balloon BYTES [--guest NAME] [--pid PID] [--guest-pid PID]
+         [--timeout S] [--event]
       set the target, wait until query-balloon's actual == BYTES;
-      {"ms": elapsed, "cpu_ms": CPU time of PID meanwhile (scheduler runtime)}
+      {"ms": elapsed, "cpu_ms": CPU time of PID meanwhile (scheduler runtime),
+       "guest_cpu_ms": the same for --guest-pid (a UML guest's kernel)}
       Polled every 4 ms by default (QEMU).  With --event (vballoond) the
       client does not poll: it waits for the BALLOON_CHANGE event that
       reports actual == BYTES and takes "ms" from its timestamp, which
@@ -163,37 +165,44 @@ def set_targets(q, value, guests):
         q.execute("balloon", args)
 
 
-def do_balloon(q, value, guests, pid, timeout, event=False):
+def cpu_start(pids):
+    """CPU time of each named process now: {"cpu_ms": PID, ...} -> values."""
+    return {k: cpu_ms(p) for k, p in pids.items() if p}
+
+
+def cpu_done(out, c0, pids):
+    """Adds to out the CPU each process of cpu_start used since."""
+    for k, c in c0.items():
+        out[k] = round(cpu_ms(pids[k]) - c, 1)
+    return out
+
+
+def do_balloon(q, value, guests, pids, timeout, event=False):
     if event:
-        return do_balloon_event(q, value, guests, pid, timeout)
-    c0 = cpu_ms(pid)
+        return do_balloon_event(q, value, guests, pids, timeout)
+    c0 = cpu_start(pids)
     t0 = time.monotonic()
     set_targets(q, value, guests)
     wait_actual(q, value, guests, t0 + timeout)
     ms = (time.monotonic() - t0) * 1000.0
-    out = {"ms": round(ms, 1)}
-    if pid:
-        out["cpu_ms"] = round(cpu_ms(pid) - c0, 1)
-    return out
+    return cpu_done({"ms": round(ms, 1)}, c0, pids)
 
 
-def do_balloon_event(q, value, guests, pid, timeout):
+def do_balloon_event(q, value, guests, pids, timeout):
     todo = []
     for g in guests:
         a = q.execute("query-balloon", {"guest": g} if g else None)
         if a["actual"] != value:
             todo.append(g)
     q.events.clear()
-    c0 = cpu_ms(pid)
+    c0 = cpu_start(pids)
     w0 = time.time()
     m0 = time.monotonic()
     set_targets(q, value, guests)
     t = wait_event(q, value, todo, m0 + timeout) if todo else w0
     out = {"ms": round((t - w0) * 1000.0, 2),
            "wait_ms": round((time.monotonic() - m0) * 1000.0, 1)}
-    if pid:
-        out["cpu_ms"] = round(cpu_ms(pid) - c0, 1)
-    return out
+    return cpu_done(out, c0, pids)
 
 
 def do_hint(q, guest, pid, timeout):
@@ -289,6 +298,7 @@ def main(argv):
     args = list(argv[1:])
     guest = opt(args, "--guest")
     pid = opt(args, "--pid", None, int)
+    pids = {"cpu_ms": pid, "guest_cpu_ms": opt(args, "--guest-pid", None, int)}
     timeout = opt(args, "--timeout", 600.0, float)
     bw = opt(args, "--max-bandwidth", None, int)
     budget = opt(args, "--budget", None, int)
@@ -302,9 +312,9 @@ def main(argv):
     q = QMP(args[0])
     cmd = args[1]
     if cmd == "balloon" and len(args) == 3:
-        out = do_balloon(q, int(args[2]), [guest], pid, timeout, event)
+        out = do_balloon(q, int(args[2]), [guest], pids, timeout, event)
     elif cmd == "balloon-many" and len(args) >= 4:
-        out = do_balloon(q, int(args[2]), args[3:], pid, timeout, event)
+        out = do_balloon(q, int(args[2]), args[3:], pids, timeout, event)
     elif cmd == "hint" and guest:
         out = do_hint(q, guest, pid, timeout)
     elif cmd == "migrate" and len(args) == 3:

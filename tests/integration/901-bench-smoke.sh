@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# vb-test: serial timeout=900
+# vb-test: serial timeout=1200
 # `make bench` in its smoke form (BENCH_SMOKE=1: tiny guests, one run per
 # row), so the benchmark code cannot rot: every section runs on real
 # guests, the results JSON holds every expected row with numeric values,
@@ -57,6 +57,12 @@ expect=(
 	"migration|in-tree hints, first migration" "migration|in-tree hints, repeated"
 	"migration|vballoon.ko hints, first migration" "migration|vballoon.ko hints, repeated"
 	"broker|none" "broker|broker"
+	"big-floor|7/8 inflate, tmpfs, one range, mmapped"
+	"big-floor|7/8 inflate, huge tmpfs, one range, mmapped"
+	"big-floor|large shrink, huge tmpfs, one range, mmapped"
+	"big|7/8 inflate, tmpfs, vballoon.ko, continuous pages"
+	"big|7/8 inflate, huge tmpfs, vballoon.ko, continuous pages"
+	"big|large shrink, huge tmpfs, in-tree"
 )
 # The seed 001 comparison exists only if the driver can make its pages
 # unmovable.
@@ -83,8 +89,15 @@ for m in "PFN arrays|pfns" "ranges|ranges" "continuous pages|cont"; do
 	[ "$got" = "${m#*|}" ] || vb_fail "'vballoon.ko, ${m%|*}' ran in mode '$got'"
 done
 
+# The big rows' guests gave their RAM file's memory back to the host.
+jq -e '[.rows[] | select(.section == "big") | .metrics.host_released_mib > 0] | all' "$J" >/dev/null ||
+	vb_fail "a big row released nothing from its RAM file"
+
 md=$OUT/latest.md
 [ -s "$md" ] || vb_fail "no $md"
+# The big rows stand beside the floor measured in the same run.
+grep -A2 '^## Big guests: 7 GiB' "$md" | grep -q 'x_floor' ||
+	vb_fail "the big table has no x_floor column"
 for e in "${expect[@]}"; do
 	grep -qF "| ${e#*|} |" "$md" || vb_fail "'${e#*|}' not in the Markdown table"
 done

@@ -338,9 +338,11 @@ vb_ramfile_path() {
 
 # Bytes of host memory the guest's RAM file holds (st_blocks * 512).
 vb_ramfile_bytes() {
-	local f
+	local f blocks unit
 	f=$(vb_ramfile_path "$@") || return 1
-	stat -L -c '%b %B' "$f" | awk '{ print $1 * $2 }'
+	# Shell arithmetic: awk prints a product of 2^31 or more as 8.2e+09.
+	read -r blocks unit < <(stat -L -c '%b %B' "$f") || return 1
+	echo $((blocks * unit))
 }
 
 # vb_ramfile_smaps FIELD [INFO]: FIELD (kB) summed over the guest process's
@@ -356,12 +358,13 @@ vb_ramfile_smaps() {
 		END { print sum + 0 }' "/proc/$pid/smaps"
 }
 
-# vb_huge_tmpfs [SIZE]: mount a huge=always tmpfs at $T/huge (for
-# uml-run --ram-dir), unmounted at exit.  Sets VB_HUGE_DIR.
+# vb_huge_tmpfs [SIZE [HUGE]]: mount a huge=always tmpfs (HUGE: the
+# tmpfs huge= option, e.g. never for 4 KiB pages) at $T/huge (for uml-run
+# --ram-dir), unmounted at exit.  Sets VB_HUGE_DIR.
 vb_huge_tmpfs() {
 	VB_HUGE_DIR=$T/huge
 	mkdir -p "$VB_HUGE_DIR"
-	mount -t tmpfs -o "huge=always,size=${1:-4G}" vb-huge "$VB_HUGE_DIR" ||
+	mount -t tmpfs -o "huge=${2:-always},size=${1:-4G}" vb-huge "$VB_HUGE_DIR" ||
 		vb_skip "cannot mount a huge=always tmpfs (need root)"
 	VB_MOUNTS+=("$VB_HUGE_DIR")
 }
