@@ -24,7 +24,10 @@ vb_ram_tmpfs() {
 
 # vb_ram_bytes [FILE]: host memory the guest's RAM file holds.
 vb_ram_bytes() {
-	stat -c '%b %B' "${1:-$VB_RAM_FILE}" | awk '{ print $1 * $2 }'
+	local b
+	# Shell arithmetic: mawk prints a product above 2^31 as 2.1e+09.
+	b=$(stat -c '%b * %B' "${1:-$VB_RAM_FILE}") || return 1
+	echo $((b))
 }
 
 # vb_start_daemon_qemu MEM [vballoond options] -- [qemu-run options] --
