@@ -23,6 +23,10 @@ object on stdout.
       {"ms", "hinted_bytes", "cpu_ms"}
   qmp.py SOCK migrate URI [--max-bandwidth BYTES_PER_S] [--timeout S]
       migrate and wait for completion; {"total_ms", "ram_bytes", ...}
+  qmp.py SOCK stop-cont PAIRS
+      PAIRS pairs of `stop` then `cont` (a VM pause storm) on one
+      connection, each command sent as soon as the one before was
+      answered; {"pairs", "ms"}
   qmp.py SOCK cmd JSON
       the reply's "return" value
 """
@@ -228,6 +232,15 @@ def do_migrate(q, uri, bandwidth, timeout):
             "wall_ms": round((time.monotonic() - t0) * 1000.0, 1)}
 
 
+def do_stop_cont(q, pairs):
+    t0 = time.monotonic()
+    for _ in range(pairs):
+        q.execute("stop")
+        q.execute("cont")
+        q.events.clear()
+    return {"pairs": pairs, "ms": round((time.monotonic() - t0) * 1000.0, 1)}
+
+
 def main(argv):
     args = list(argv[1:])
     guest = opt(args, "--guest")
@@ -249,6 +262,8 @@ def main(argv):
         out = do_hint(q, guest, pid, timeout)
     elif cmd == "migrate" and len(args) == 3:
         out = do_migrate(q, args[2], bw, timeout)
+    elif cmd == "stop-cont" and len(args) == 3:
+        out = do_stop_cont(q, int(args[2]))
     elif cmd == "cmd" and len(args) == 3:
         msg = json.loads(args[2])
         out = q.execute(msg["execute"], msg.get("arguments"))
