@@ -60,10 +60,12 @@ q11_run() {
 			-- "$T/uml-inflate.sh" "$drv" "$RUNS" || vb_fail "$label: QEMU did not start"
 		sock=$VB_QMP dpid=$VB_DAEMON_PID
 	fi
-	vb_qemu_ram_info "$T/q11-ram.info" || vb_fail "$label: no guest RAM fd in QEMU"
 	for ((i = 1; i <= RUNS; i++)); do
 		vb_wait_guest_alive "$VB_QEMU_LAUNCHER_PID" touched$i 900 ||
 			{ vb_wait_qemu; vb_fail "$label: guest not ready"; }
+		# Once the guest runs, QEMU has its RAM (not when QMP is up).
+		[ $i = 1 ] && { vb_qemu_ram_info "$T/q11-ram.info" ||
+			vb_fail "$label: no guest RAM fd in QEMU"; }
 		b0=$(vb_ramfile_bytes "$T/q11-ram.info")
 		c0=$(cpu_ms "$VB_QEMU_PID")
 		r=$(q11_balloon "$sock" $((target * MIB)) "$dpid") ||
