@@ -12,6 +12,7 @@
 # vballoond behind vhost-user-test-device-pci}; vballoon.ko on vballoond in
 # its default mode (continuous pages at the backing's order), and with
 # BENCH_Q11_MODES=1 also in the other transfer modes (PFN arrays, ranges).
+# BENCH_Q11_BACKINGS=REGEX picks backings by name (default: all three).
 # One guest per row; RUNS cycles each.  The guest touches nearly all its
 # free memory before every inflate (the same guest script as uml-inflate),
 # so the host really holds what the balloon takes.  Per row: time from the
@@ -120,20 +121,26 @@ sec_qemu11() {
 	# hugetlbfs first: a host that cannot reserve the pages skips the
 	# bench before the other rows ran.  The guest's RAM in 2 MiB pages,
 	# and room for nothing else.
-	vb_hugetlbfs $((mem / 2 + 8))
-	floor=$(q11_floor "$VB_HUGETLB_DIR" $mib)
-	q11_rows hugetlbfs "hugetlbfs:$VB_HUGETLB_DIR" "$floor"
-	VB_HUGE_DIR=$VB_HUGETLB_DIR vb_huge_umount
-	vb__restore_hugepages
-
-	vb_huge_tmpfs $((mem + 64))M
-	floor=$(q11_floor "$VB_HUGE_DIR" $mib)
-	q11_rows "huge tmpfs" "file:$VB_HUGE_DIR" "$floor"
-	vb_huge_umount
-
-	# memfd is shmem: its floor is a tmpfs file's.
-	dir=$(mktemp -d /dev/shm/vb-bench.XXXXXX) || vb_fail "no /dev/shm"
-	floor=$(q11_floor "$dir" $mib)
-	rmdir "$dir"
-	q11_rows memfd memfd "$floor"
+	if q11_want hugetlbfs; then
+		vb_hugetlbfs $((mem / 2 + 8))
+		floor=$(q11_floor "$VB_HUGETLB_DIR" $mib)
+		q11_rows hugetlbfs "hugetlbfs:$VB_HUGETLB_DIR" "$floor"
+		VB_HUGE_DIR=$VB_HUGETLB_DIR vb_huge_umount
+		vb__restore_hugepages
+	fi
+	if q11_want "huge tmpfs"; then
+		vb_huge_tmpfs $((mem + 64))M
+		floor=$(q11_floor "$VB_HUGE_DIR" $mib)
+		q11_rows "huge tmpfs" "file:$VB_HUGE_DIR" "$floor"
+		vb_huge_umount
+	fi
+	if q11_want memfd; then
+		# memfd is shmem: its floor is a tmpfs file's.
+		dir=$(mktemp -d /dev/shm/vb-bench.XXXXXX) || vb_fail "no /dev/shm"
+		floor=$(q11_floor "$dir" $mib)
+		rmdir "$dir"
+		q11_rows memfd memfd "$floor"
+	fi
 }
+
+q11_want() { [[ $1 =~ ${BENCH_Q11_BACKINGS:-.} ]]; }
