@@ -25,6 +25,10 @@ object on stdout.
       {"ms", "hinted_bytes", "cpu_ms"}
   qmp.py SOCK migrate URI [--max-bandwidth BYTES_PER_S] [--timeout S]
       migrate and wait for completion; {"total_ms", "ram_bytes", ...}
+  qmp.py SOCK stop-cont PAIRS
+      PAIRS pairs of `stop` then `cont` (a VM pause storm) on one
+      connection, each command sent as soon as the one before was
+      answered; {"pairs", "ms"}
   qmp.py SOCK cmd JSON
       the reply's "return" value
   qmp.py SOCK sample [--interval S] GUEST=RAMFILE...
@@ -292,6 +296,13 @@ def do_mom(q, guests, budget, floor):
             if new != size:
                 q.execute("balloon", {"value": new, "guest": g})
                 print("%d %s %d -> %d" % (time.time() * 1000, g, size, new), flush=True)
+def do_stop_cont(q, pairs):
+    t0 = time.monotonic()
+    for _ in range(pairs):
+        q.execute("stop")
+        q.execute("cont")
+        q.events.clear()
+    return {"pairs": pairs, "ms": round((time.monotonic() - t0) * 1000.0, 1)}
 
 
 def main(argv):
@@ -323,6 +334,8 @@ def main(argv):
         do_sample(q, [a.split("=", 1) for a in args[2:]], interval)
     elif cmd == "mom" and len(args) >= 3 and budget:
         do_mom(q, args[2:], budget, floor)
+    elif cmd == "stop-cont" and len(args) == 3:
+        out = do_stop_cont(q, int(args[2]))
     elif cmd == "cmd" and len(args) == 3:
         msg = json.loads(args[2])
         out = q.execute(msg["execute"], msg.get("arguments"))

@@ -164,10 +164,13 @@ static int region_thp(const struct guest_mapping *mp, uint64_t *bytes)
 	int ret;
 
 	*bytes = 0;
-	if ((base - file_off) % THP_CHUNK)
-		return -EOPNOTSUPP;
+	/* Too short for one aligned 2 MiB block of the file (QEMU's 640 KiB
+	 * below the VGA hole): no huge page to count, and shmem aligns no
+	 * mapping shorter than a huge page. */
 	if (mp->len < head + THP_CHUNK)
 		return 0;
+	if ((base - file_off) % THP_CHUNK)
+		return -EOPNOTSUPP;
 	p = mp->base + head;
 	len = (mp->len - head) & ~(THP_CHUNK - 1);
 	if (touch_data_chunks(mp->fd, p, file_off + head, len) < 0)

@@ -64,6 +64,10 @@ expect=(
 	"big|7/8 inflate, huge tmpfs, vballoon.ko, continuous pages"
 	"big|large shrink, huge tmpfs, in-tree"
 )
+# QEMU 11 (make setup's newer QEMU): one row per RAM backing.
+grep -qs '^VB_QEMU_NEW=.' "$VB_CACHE/env.sh" && expect+=(
+	"qemu11|hugetlbfs: vballoon.ko + vballoond, cont (order 9)"
+	"qemu11|huge tmpfs: in-tree + vballoond" "qemu11|memfd: in-tree + QEMU's device")
 # The seed 001 comparison exists only if the driver can make its pages
 # unmovable.
 p=$(modinfo -p "$BUILD/x86_64/vballoon.ko" | sed -n 's/^\([a-z_]*movable[a-z_]*\):.*/\1/p' | head -1)
