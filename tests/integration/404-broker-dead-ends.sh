@@ -24,7 +24,12 @@ vb_tmpfs /mnt/t
 vb_touch_free /mnt/t 24
 vb_signal idle
 vb_wait work 300 || exit 1
-vb-workload fill --mib 200 --hold-file /mnt/t/p --seed 9 || exit 1
+# Paced as a real workload grows: this test shows alpha is still grown
+# while beta is a dead end; the unpaced spike from the floor is test 402's.
+vb-workload fill --mib 200 --rate 64 --hold-file /mnt/t/p --seed 9 || {
+	dmesg | grep -iE "oom|killed process" | tail -n 5
+	exit 1
+}
 vb_signal worked
 vb_wait finish 300 || exit 1
 exit 0
