@@ -75,27 +75,44 @@ PY
 # vb_qemu_cmd JSON: one QMP command to QEMU itself (not vballoond).
 vb_qemu_cmd() { vb_qmp "$VB_QEMU_QMP" "$1"; }
 
-# vb_hugetlbfs PAGES: reserve PAGES more 2 MiB huge pages (the old
-# nr_hugepages comes back on every exit path) and mount a hugetlbfs of that
+# vb_hugetlbfs PAGES: reserve PAGES more 2 MiB huge pages (given back
+# on every exit path) and mount a hugetlbfs of that
 # size at $T/huge.  Sets VB_HUGETLB_DIR.  Skips when the host cannot.
 vb_hugetlbfs() {
-	local f=/proc/sys/vm/nr_hugepages old
+	local f=/proc/sys/vm/nr_hugepages old pages=$1
 	old=$(cat "$f") || vb_skip "no $f"
-	echo "$old" >"$T/nr_hugepages.old"
-	trap 'rc=$?; vb__restore_hugepages; (exit $rc); vb_cleanup' EXIT
-	echo $((old + $1)) >"$f" 2>/dev/null || vb_skip "cannot reserve huge pages (need root)"
-	[ "$(cat "$f")" -ge $((old + $1)) ] || vb_skip "the host gave only $(( $(cat "$f") - old )) of $1 huge pages"
+	vb__hugepages_trap
+	echo $((old + pages)) >"$f" 2>/dev/null || vb_skip "cannot reserve huge pages (need root)"
+	# What we added, not the old total, is given back: another test may
+	# reserve and release its own pages meanwhile.
+	echo $(($(cat "$f") - old)) >"$T/nr_hugepages.added"
+	[ "$(cat "$T/nr_hugepages.added")" -ge "$pages" ] ||
+		vb_skip "the host gave only $(cat "$T/nr_hugepages.added") of $pages huge pages"
 	VB_HUGETLB_DIR=$T/huge
 	mkdir -p "$VB_HUGETLB_DIR"
-	mount -t hugetlbfs -o "pagesize=2M,size=$(($1 * 2))M" vb-hugetlb "$VB_HUGETLB_DIR" ||
+	mount -t hugetlbfs -o "pagesize=2M,size=$((pages * 2))M" vb-hugetlb "$VB_HUGETLB_DIR" ||
 		vb_skip "cannot mount hugetlbfs"
 	VB_MOUNTS+=("$VB_HUGETLB_DIR")
+}
+
+# vb__hugepages_trap: restore nr_hugepages on exit, then run the EXIT
+# handler that was there before (vb_cleanup, or one that chains to it such
+# as the migration library's, which deletes its network namespaces).
+vb__hugepages_trap() {
+	[ -n "${VB__HUGEPAGES_PREV_EXIT:-}" ] && return 0
+	eval "set -- $(trap -p EXIT)"
+	VB__HUGEPAGES_PREV_EXIT=${3:-vb_cleanup}
+	trap 'rc=$?; vb__restore_hugepages; (exit $rc); eval "$VB__HUGEPAGES_PREV_EXIT"' EXIT
 }
 
 # The reservation shrinks back; pages still in use become surplus and are
 # freed when their last user goes (the kernel's rule), so order is free.
 vb__restore_hugepages() {
-	[ -f "$T/nr_hugepages.old" ] && cat "$T/nr_hugepages.old" >/proc/sys/vm/nr_hugepages
+	local f=/proc/sys/vm/nr_hugepages added n
+	[ -f "$T/nr_hugepages.added" ] || return 0
+	added=$(cat "$T/nr_hugepages.added") && n=$(($(cat "$f") - added))
+	echo $((n < 0 ? 0 : n)) >"$f"
+	rm -f "$T/nr_hugepages.added"
 	return 0
 }
 
