@@ -167,11 +167,13 @@ q11_want() { [[ $1 =~ ${BENCH_Q11_BACKINGS:-.} ]]; }
 # (tried, then given back): a host that cannot loses the hugetlbfs rows
 # only (vb_hugetlbfs would skip, ending the whole bench).
 q11_can_reserve() {
-	local f=/proc/sys/vm/nr_hugepages old ok=1
+	local f=/proc/sys/vm/nr_hugepages old got ok=1
 	old=$(cat "$f" 2>/dev/null) || return 1
 	echo $((old + $1)) >"$f" 2>/dev/null || ok=0
-	[ "$(cat "$f")" -ge $((old + $1)) ] || ok=0
-	echo "$old" >"$f"
+	got=$(($(cat "$f") - old))
+	((got >= $1)) || ok=0
+	# Give back what was added, not the old total (as vb_hugetlbfs does).
+	echo $(($(cat "$f") - got)) >"$f"
 	[ $ok = 1 ] || vb_log "qemu11: the host cannot reserve $1 huge pages: no hugetlbfs rows"
 	[ $ok = 1 ]
 }
