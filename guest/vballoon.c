@@ -106,7 +106,10 @@ struct vb_counters {
 	unsigned long req_bytes;	/* inflate/deflate bytes sent */
 	unsigned long alloc_fail;	/* inflate rounds that ran out of memory */
 	unsigned long migrated;
-	unsigned long oom_deflated;
+	unsigned long oom_calls;	/* OOM notifications */
+	unsigned long oom_deflated;	/* pages the notifier deflated itself */
+	unsigned long oom_credited;	/* pages other deflates freed meanwhile */
+	unsigned long oom_empty;	/* notifications that freed nothing */
 	unsigned long cont_fallbacks;	/* blocks retried one order lower */
 	unsigned long overlapped;	/* inflate requests sent without waiting */
 	unsigned long freed_in_blocks;	/* deflated pages freed as whole blocks */
@@ -179,6 +182,7 @@ struct vballoon {
 
 	struct mutex lock;
 	u32 num_pages;			/* lock: balloon size, 4 KiB units */
+	unsigned long deflated;		/* lock: 4 KiB pages deflates freed, ever */
 	struct vb_reqs reqs;		/* lock */
 	unsigned long actual_at;	/* size work: last write or resize start */
 	bool resizing;			/* size work: target not reached yet */
@@ -966,6 +970,8 @@ static unsigned long vb_leak_locked(struct vballoon *vb, unsigned long num)
 	got *= VB_PAGES_PER_PAGE;
 	vb->num_pages -= got;
 	vb_release_pages(vb, &pages);
+	/* Before the lock is dropped: an OOM notification waiting counts it. */
+	WRITE_ONCE(vb->deflated, vb->deflated + got);
 	return got;
 }
 
@@ -1504,6 +1510,20 @@ static unsigned long vb_shrink_scan(struct shrinker *s,
 
 /* ---- config changes, OOM, reporting, migration ---- */
 
+static void vb_count_oom(struct vballoon *vb, unsigned long others,
+			 unsigned long got)
+{
+	vb->cnt.oom_calls++;
+	vb->cnt.oom_credited += others;
+	vb->cnt.oom_deflated += got;
+	if (!others && !got) {
+		vb->cnt.oom_empty++;
+		dev_info_ratelimited(&vb->vdev->dev,
+				     "OOM: nothing to deflate (%u pages in the balloon)\n",
+				     vb->num_pages);
+	}
+}
+
 static void vb_config_changed(struct virtio_device *vdev)
 {
 	struct vballoon *vb = vdev->priv;
@@ -1521,22 +1541,31 @@ static void vb_config_changed(struct virtio_device *vdev)
 	spin_unlock_irqrestore(&vb->stop_lock, flags);
 }
 
+/*
+ * Deflate on OOM: up to VB_OOM_PAGES per notification, as in-tree.  The
+ * lock may be held by a long operation: a deflate of up to a GiB (dequeue,
+ * a host round trip, freeing), or an inflate waiting for the host.  A
+ * deflate frees its pages before it unlocks, and when it takes the whole
+ * balloon (the host growing the guest) the notifier would find nothing
+ * left: so what deflates freed while it waited counts towards its share
+ * (the OOM killer asks only whether memory came back), and it deflates
+ * only the rest.
+ */
 static int vb_oom_notify(struct notifier_block *nb, unsigned long unused,
 			 void *parm)
 {
 	struct vballoon *vb = container_of(nb, struct vballoon, oom_nb);
 	unsigned long *freed = parm;
-	unsigned long got;
+	unsigned long before, others, got = 0;
 
-	/*
-	 * As in-tree: wait for a request in flight, which every wait bounds
-	 * by VB_ACK_TIMEOUT (a stuck queue fails the next ones at once).
-	 */
+	before = READ_ONCE(vb->deflated);
 	mutex_lock(&vb->lock);
-	got = vb_leak_locked(vb, VB_OOM_PAGES);
+	others = vb->deflated - before;
+	if (others < VB_OOM_PAGES)
+		got = vb_leak_locked(vb, VB_OOM_PAGES - others);
+	vb_count_oom(vb, others, got);
 	mutex_unlock(&vb->lock);
-	vb->cnt.oom_deflated += got;
-	*freed += got / VB_PAGES_PER_PAGE;
+	*freed += (others + got) / VB_PAGES_PER_PAGE;
 	vb_update_actual(vb);
 	return NOTIFY_OK;
 }
@@ -1644,7 +1673,11 @@ static const struct vb_view_entry vb_view_entries[] = {
 	VB_VIEW_CNT(req_bytes),
 	VB_VIEW_CNT(alloc_fail),
 	VB_VIEW_CNT(migrated),
+	VB_VIEW("deflated", deflated, VB_VIEW_ULONG),
+	VB_VIEW_CNT(oom_calls),
 	VB_VIEW_CNT(oom_deflated),
+	VB_VIEW_CNT(oom_credited),
+	VB_VIEW_CNT(oom_empty),
 	VB_VIEW_CNT(cont_fallbacks),
 	VB_VIEW_CNT(overlapped),
 	VB_VIEW_CNT(freed_in_blocks),
