@@ -1566,7 +1566,13 @@ static int vb_oom_notify(struct notifier_block *nb, unsigned long unused,
 	vb_count_oom(vb, others, got);
 	mutex_unlock(&vb->lock);
 	*freed += (others + got) / VB_PAGES_PER_PAGE;
-	vb_update_actual(vb);
+	/*
+	 * Only when this changed the balloon: on UML a config write allocates
+	 * (GFP_KERNEL), which with nothing freed could only wait for the OOM
+	 * lock this task holds.
+	 */
+	if (got)
+		vb_update_actual(vb);
 	return NOTIFY_OK;
 }
 
