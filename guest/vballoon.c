@@ -97,6 +97,7 @@ enum vb_flag_bits {
 	VB_CFG_CMD_ID,		/* free_page_hint_cmd_id must be re-read */
 	VB_CFG_SIZE,		/* num_pages and pages_order must be re-read */
 	VB_DEAD,		/* the device stopped working: no more requests */
+	VB_OOM_WAIT,		/* an OOM notification waits for vb->lock */
 };
 
 /* Debug counters (the view below), updated under the lock of their path. */
@@ -110,6 +111,7 @@ struct vb_counters {
 	unsigned long oom_deflated;	/* pages the notifier deflated itself */
 	unsigned long oom_credited;	/* pages other deflates freed meanwhile */
 	unsigned long oom_empty;	/* notifications that freed nothing */
+	unsigned long oom_yields;	/* inflate batches given up for an OOM */
 	unsigned long cont_fallbacks;	/* blocks retried one order lower */
 	unsigned long overlapped;	/* inflate requests sent without waiting */
 	unsigned long freed_in_blocks;	/* deflated pages freed as whole blocks */
@@ -805,9 +807,22 @@ static unsigned long vb_fill_locked(struct vballoon *vb,
 	return got;
 }
 
+/* Free pages vb_alloc_pages() allocated that never went into the balloon. */
+static void vb_unalloc_pages(struct list_head *pages)
+{
+	struct page *page, *next;
+
+	list_for_each_entry_safe(page, next, pages, lru) {
+		set_page_private(page, 0);	/* a block's order */
+		list_del(&page->lru);
+		__free_page(page);
+	}
+}
+
 /*
  * Inflate by up to @num 4 KiB pages; returns 4 KiB pages added.  @dry:
- * the allocator could not provide the whole batch.
+ * the allocator could not provide the whole batch, or an OOM notification
+ * was waiting.
  */
 static unsigned long vb_fill(struct vballoon *vb, unsigned long num,
 			     bool *dry)
@@ -826,6 +841,17 @@ static unsigned long vb_fill(struct vballoon *vb, unsigned long num,
 	}
 	if (!got)
 		return 0;
+	/*
+	 * The guest ran out of memory while we allocated: these pages are
+	 * what it needs, and ballooning them would keep the OOM notifier
+	 * waiting for the lock until the host had them.  Retry later.
+	 */
+	if (test_bit(VB_OOM_WAIT, &vb->flags)) {
+		vb_unalloc_pages(&pages);
+		vb->cnt.oom_yields++;
+		*dry = true;
+		return 0;
+	}
 
 	mutex_lock(&vb->lock);
 	got = vb_fill_locked(vb, &pages);
@@ -1549,7 +1575,8 @@ static void vb_config_changed(struct virtio_device *vdev)
  * balloon (the host growing the guest) the notifier would find nothing
  * left: so what deflates freed while it waited counts towards its share
  * (the OOM killer asks only whether memory came back), and it deflates
- * only the rest.
+ * only the rest.  An inflate gives up its next batch while a notification
+ * waits (vb_fill()).
  */
 static int vb_oom_notify(struct notifier_block *nb, unsigned long unused,
 			 void *parm)
@@ -1559,12 +1586,14 @@ static int vb_oom_notify(struct notifier_block *nb, unsigned long unused,
 	unsigned long before, others, got = 0;
 
 	before = READ_ONCE(vb->deflated);
+	set_bit(VB_OOM_WAIT, &vb->flags);
 	mutex_lock(&vb->lock);
 	others = vb->deflated - before;
 	if (others < VB_OOM_PAGES)
 		got = vb_leak_locked(vb, VB_OOM_PAGES - others);
 	vb_count_oom(vb, others, got);
 	mutex_unlock(&vb->lock);
+	clear_bit(VB_OOM_WAIT, &vb->flags);
 	*freed += (others + got) / VB_PAGES_PER_PAGE;
 	/*
 	 * Only when this changed the balloon: on UML a config write allocates
@@ -1684,6 +1713,7 @@ static const struct vb_view_entry vb_view_entries[] = {
 	VB_VIEW_CNT(oom_deflated),
 	VB_VIEW_CNT(oom_credited),
 	VB_VIEW_CNT(oom_empty),
+	VB_VIEW_CNT(oom_yields),
 	VB_VIEW_CNT(cont_fallbacks),
 	VB_VIEW_CNT(overlapped),
 	VB_VIEW_CNT(freed_in_blocks),
