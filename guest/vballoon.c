@@ -949,6 +949,29 @@ static void vb_release_pages(struct vballoon *vb, struct list_head *pages)
 	vb_free_pages(vb, pages);
 }
 
+#ifdef VB_TEST_SLOW_DEFLATE
+/*
+ * Test-only build (build/um-slow-deflate, for test 235; never loaded
+ * elsewhere): a large deflate's pages, off the balloon list and not yet
+ * freed, stay so with vb->lock held until an OOM notification waits for
+ * the lock (30 s at most): the interleaving a loaded host makes likely,
+ * made certain.
+ */
+#define VB_TEST_HOLD_MAX_MS	30000
+static void vb_test_slow_deflate(struct vballoon *vb, unsigned long pages)
+{
+	unsigned int ms;
+
+	if (pages <= VB_OOM_PAGES)
+		return;
+	for (ms = 0; ms < VB_TEST_HOLD_MAX_MS; ms += 20) {
+		if (test_bit(VB_OOM_WAIT, &vb->flags))
+			return;
+		msleep(20);
+	}
+}
+#endif
+
 /* Deflate by up to @num 4 KiB pages, vb->lock held; returns pages freed. */
 static unsigned long vb_leak_locked(struct vballoon *vb, unsigned long num)
 {
@@ -988,6 +1011,9 @@ static unsigned long vb_leak_locked(struct vballoon *vb, unsigned long num)
 	}
 	/* MUST_TELL_HOST or not, the host hears before the pages are reused. */
 	vb_flush(vb, vb->deflate_vq);
+#ifdef VB_TEST_SLOW_DEFLATE
+	vb_test_slow_deflate(vb, got);
+#endif
 	if (r->err) {
 		/* Unacknowledged: the device may still discard them. */
 		vb_enqueue(vb, &pages);

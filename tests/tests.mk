@@ -37,3 +37,16 @@ $(BUILD)/x86_64-broken-hint/vballoon.ko: $(GUEST_SRCS)
 
 ALL_TARGETS += $(BUILD)/x86_64-broken-hint/vballoon.ko
 endif
+
+# vballoon.ko for UML built with -DVB_TEST_SLOW_DEFLATE: a large deflate
+# holds the balloon's lock for seconds before freeing its pages, so an OOM
+# notification surely waits behind it.  Only test 235 loads it.
+ifneq ($(VB_UML_KDIR),)
+$(BUILD)/um-slow-deflate/vballoon.ko: $(GUEST_SRCS)
+	$(call guest_src,um-slow-deflate)
+	$(MAKE) -C $(VB_UML_KDIR) ARCH=um M=$(BUILD)/um-slow-deflate/src \
+		KBUILD_MODPOST_WARN=1 KCFLAGS=-DVB_TEST_SLOW_DEFLATE modules
+	cp $(BUILD)/um-slow-deflate/src/vballoon.ko $@
+
+ALL_TARGETS += $(BUILD)/um-slow-deflate/vballoon.ko
+endif
