@@ -29,6 +29,8 @@ vb-workload fill --mib "$1" --rate "$2" --hold-file /mnt/t/p --seed 11 || rc=$?
 [ $rc = 0 ] && { vb-workload verify --mib "$1" --hold-file /mnt/t/p --seed 11 || rc=$?; }
 vb_put rc "$rc"
 if dmesg | grep -qi "killed process"; then vb_put oomkill yes; else vb_put oomkill no; fi
+[ "$3" = ours ] && vb_put oom "$(for k in oom_calls oom_deflated oom_credited oom_empty; do
+	echo "$k $(vb_ours_val $k)"; done | tr "\n" " ")"
 vb_log "workload rc $rc, MemTotal $(vb_meminfo MemTotal) kB, MemAvailable $(vb_meminfo MemAvailable) kB"
 vb_signal worked
 vb_wait finish 120 || exit 1
@@ -57,6 +59,7 @@ run() {	# run DEFLATE_ON_OOM RATE_MIBPS
 	sleep 1
 	tail -n +"$((before + 1))" "$T/broker.log" >"$T/spike.log"
 	cat "$T/spike.log"
+	[ "$DRIVER" = ours ] && vb_log "OOM notifier: $(vb_get oom)"
 	[ "$(vb_get rc)" = 0 ] || vb_fail "workload failed (rc $(vb_get rc))"
 	[ "$(vb_get oomkill)" = no ] || vb_fail "something was OOM-killed"
 	grep -q "reason pressure-" "$T/spike.log" || vb_fail "no pressure decision"
@@ -89,6 +92,7 @@ run() {	# run DEFLATE_ON_OOM RATE_MIBPS
 	vb_log "deflate-on-oom $1, workload rate $2 MiB/s (0: unpaced): ok"
 }
 
+# ONLY_ON / ONLY_OFF: one half (a loop over the unpaced spike: ONLY_ON=1).
 [ -z "${ONLY_OFF:-}" ] && run on 0
-run off 50
+[ -z "${ONLY_ON:-}" ] && run off 50
 vb_log "ok"
