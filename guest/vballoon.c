@@ -98,6 +98,7 @@ enum vb_flag_bits {
 	VB_CFG_SIZE,		/* num_pages and pages_order must be re-read */
 	VB_DEAD,		/* the device stopped working: no more requests */
 	VB_OOM_WAIT,		/* an OOM notification waits for vb->lock */
+	VB_FILLING,		/* the size work holds pages outside the balloon */
 };
 
 /* Debug counters (the view below), updated under the lock of their path. */
@@ -184,7 +185,7 @@ struct vballoon {
 
 	struct mutex lock;
 	u32 num_pages;			/* lock: balloon size, 4 KiB units */
-	unsigned long deflated;		/* lock: 4 KiB pages deflates freed, ever */
+	unsigned long released;		/* lock: 4 KiB pages given back, ever */
 	struct vb_reqs reqs;		/* lock */
 	unsigned long actual_at;	/* size work: last write or resize start */
 	bool resizing;			/* size work: target not reached yet */
@@ -685,6 +686,9 @@ static unsigned long vb_alloc_pages(struct vballoon *vb, unsigned long want,
 		struct page *page;
 		unsigned int i;
 
+		/* The guest ran out of memory: stop taking it (vb_fill()). */
+		if (test_bit(VB_OOM_WAIT, &vb->flags))
+			break;
 		while (order && (1UL << order) > want - got)
 			order--;
 		page = vb_alloc_block(order);
@@ -820,19 +824,34 @@ static void vb_unalloc_pages(struct list_head *pages)
 }
 
 /*
- * Inflate by up to @num 4 KiB pages; returns 4 KiB pages added.  @dry:
- * the allocator could not provide the whole batch, or an OOM notification
- * was waiting.
+ * An inflate batch allocated while an OOM notification waits goes back to
+ * the allocator instead of into the balloon: it holds the memory the guest
+ * ran out of, and ballooning it would make the notification wait for the
+ * host too.  Counted in released, so the notification (which waits for
+ * the batch, VB_FILLING) counts it as memory given back.
  */
-static unsigned long vb_fill(struct vballoon *vb, unsigned long num,
-			     bool *dry)
+static void vb_give_up_batch(struct vballoon *vb, struct list_head *pages,
+			     unsigned long got)
 {
-	unsigned long want, got;
+	vb_unalloc_pages(pages);
+	mutex_lock(&vb->lock);
+	WRITE_ONCE(vb->released, vb->released + got * VB_PAGES_PER_PAGE);
+	vb->cnt.oom_yields++;
+	mutex_unlock(&vb->lock);
+}
+
+static unsigned long vb_fill_batch(struct vballoon *vb, unsigned long want,
+				   bool *dry)
+{
+	unsigned long got;
 	LIST_HEAD(pages);
 
-	want = DIV_ROUND_UP(num, VB_PAGES_PER_PAGE);
-	want = min(want, vb->ranges ? vb_range_batch() : vb->reqs.cap);
 	got = vb_alloc_pages(vb, want, &pages);
+	if (test_bit(VB_OOM_WAIT, &vb->flags)) {
+		vb_give_up_batch(vb, &pages, got);
+		*dry = true;
+		return 0;
+	}
 	*dry = got < want;
 	if (*dry) {
 		vb->cnt.alloc_fail++;
@@ -841,21 +860,31 @@ static unsigned long vb_fill(struct vballoon *vb, unsigned long num,
 	}
 	if (!got)
 		return 0;
-	/*
-	 * The guest ran out of memory while we allocated: these pages are
-	 * what it needs, and ballooning them would keep the OOM notifier
-	 * waiting for the lock until the host had them.  Retry later.
-	 */
-	if (test_bit(VB_OOM_WAIT, &vb->flags)) {
-		vb_unalloc_pages(&pages);
-		vb->cnt.oom_yields++;
-		*dry = true;
-		return 0;
-	}
-
 	mutex_lock(&vb->lock);
 	got = vb_fill_locked(vb, &pages);
 	mutex_unlock(&vb->lock);
+	return got;
+}
+
+/*
+ * Inflate by up to @num 4 KiB pages; returns 4 KiB pages added.  @dry:
+ * the allocator could not provide the whole batch, or an OOM notification
+ * came (retry later).  The batch is allocated outside vb->lock (up to
+ * range_batch_pages): until it is in the balloon or given back, VB_FILLING
+ * tells an OOM notification to wait for it.
+ */
+static unsigned long vb_fill(struct vballoon *vb, unsigned long num,
+			     bool *dry)
+{
+	unsigned long want, got;
+
+	want = DIV_ROUND_UP(num, VB_PAGES_PER_PAGE);
+	want = min(want, vb->ranges ? vb_range_batch() : vb->reqs.cap);
+	set_bit(VB_FILLING, &vb->flags);
+	smp_mb__after_atomic();		/* pairs with vb_oom_notify() */
+	got = vb_fill_batch(vb, want, dry);
+	clear_bit(VB_FILLING, &vb->flags);
+	wake_up(&vb->acked);
 	return got;
 }
 
@@ -1023,7 +1052,7 @@ static unsigned long vb_leak_locked(struct vballoon *vb, unsigned long num)
 	vb->num_pages -= got;
 	vb_release_pages(vb, &pages);
 	/* Before the lock is dropped: an OOM notification waiting counts it. */
-	WRITE_ONCE(vb->deflated, vb->deflated + got);
+	WRITE_ONCE(vb->released, vb->released + got);
 	return got;
 }
 
@@ -1599,10 +1628,10 @@ static void vb_config_changed(struct virtio_device *vdev)
  * a host round trip, freeing), or an inflate waiting for the host.  A
  * deflate frees its pages before it unlocks, and when it takes the whole
  * balloon (the host growing the guest) the notifier would find nothing
- * left: so what deflates freed while it waited counts towards its share
- * (the OOM killer asks only whether memory came back), and it deflates
- * only the rest.  An inflate gives up its next batch while a notification
- * waits (vb_fill()).
+ * left: so what the driver gave back while it waited counts towards its
+ * share (the OOM killer asks only whether memory came back), and it
+ * deflates only the rest.  An inflate batch being allocated outside the
+ * lock stops and goes back to the allocator (vb_fill()).
  */
 static int vb_oom_notify(struct notifier_block *nb, unsigned long unused,
 			 void *parm)
@@ -1611,10 +1640,18 @@ static int vb_oom_notify(struct notifier_block *nb, unsigned long unused,
 	unsigned long *freed = parm;
 	unsigned long before, others, got = 0;
 
-	before = READ_ONCE(vb->deflated);
+	before = READ_ONCE(vb->released);
 	set_bit(VB_OOM_WAIT, &vb->flags);
+	smp_mb__after_atomic();		/* pairs with vb_fill() */
+	/*
+	 * An inflate batch out of the allocator but not in the balloon yet
+	 * (VB_FILLING): wait until it is ballooned or given back.  It stops
+	 * allocating at VB_OOM_WAIT.
+	 */
+	wait_event_timeout(vb->acked, !test_bit(VB_FILLING, &vb->flags),
+			   VB_ACK_TIMEOUT);
 	mutex_lock(&vb->lock);
-	others = vb->deflated - before;
+	others = vb->released - before;
 	if (others < VB_OOM_PAGES)
 		got = vb_leak_locked(vb, VB_OOM_PAGES - others);
 	vb_count_oom(vb, others, got);
@@ -1734,7 +1771,7 @@ static const struct vb_view_entry vb_view_entries[] = {
 	VB_VIEW_CNT(req_bytes),
 	VB_VIEW_CNT(alloc_fail),
 	VB_VIEW_CNT(migrated),
-	VB_VIEW("deflated", deflated, VB_VIEW_ULONG),
+	VB_VIEW("released", released, VB_VIEW_ULONG),
 	VB_VIEW_CNT(oom_calls),
 	VB_VIEW_CNT(oom_deflated),
 	VB_VIEW_CNT(oom_credited),
