@@ -845,17 +845,21 @@ static bool vb_free_block(struct page *page, unsigned int order)
 
 	if (PageHWPoison(page))
 		return false;
-	for (i = 1; i < (1U << order); i++)
+	for (i = 1; i < (1U << order); i++) {
 		if (PageHWPoison(page + i) || !page_ref_freeze(page + i, 1))
 			break;
+		/*
+		 * Leaving the balloon left the movable marker, which the free
+		 * path clears for the head only.  A page that then goes back
+		 * alone is freed as a head: a cleared marker is what it wants.
+		 */
+		page[i].mapping = NULL;
+	}
 	if (i < (1U << order)) {
 		while (--i)
 			page_ref_unfreeze(page + i, 1);
 		return false;
 	}
-	/* balloon_page_finalize() leaves the movable marker: free clears it. */
-	for (i = 1; i < (1U << order); i++)
-		page[i].mapping = NULL;
 	__free_pages(page, order);
 	return true;
 }
@@ -879,24 +883,44 @@ static unsigned long vb_run_length(struct list_head *pages, struct page *page,
 	return n;
 }
 
+/* Add the pages on @pages to @vq's request, a range per run of PFNs. */
+static void vb_add_runs(struct vballoon *vb, struct virtqueue *vq,
+			struct list_head *pages)
+{
+	struct page *page;
+	unsigned long nr;
+
+	page = list_first_entry(pages, struct page, lru);
+	while (!list_entry_is_head(page, pages, lru)) {
+		nr = vb_run_length(pages, page, 1UL << VB_TOP_ORDER);
+		vb_add_pages(vb, vq, page, nr);
+		page = list_next_entry(page + nr - 1, lru);
+	}
+}
+
 /*
- * Free the pages on @pages (balloon references) in aligned blocks where
- * they run in address order, as whole balloon blocks come back, and one by
- * one elsewhere.
+ * Give the pages on @pages (balloon references, acknowledged by the
+ * device) back to the guest: in aligned blocks where they run in address
+ * order, as whole balloon blocks come back, and one by one elsewhere.  One
+ * pass over the list: a block leaves it in one cut, and is counted back
+ * into the guest's managed pages before it is freed.
  */
-static void vb_free_pages(struct vballoon *vb, struct list_head *pages)
+static void vb_release_pages(struct vballoon *vb, struct list_head *pages)
 {
 	while (!list_empty(pages)) {
 		struct page *page = list_first_entry(pages, struct page, lru);
 		unsigned long pfn = page_to_pfn(page), i, nr;
 		unsigned int order;
+		LIST_HEAD(run);
 
 		nr = vb_run_length(pages, page, 1UL << VB_TOP_ORDER);
 		order = min_t(unsigned int, ilog2(nr),
 			      pfn ? __ffs(pfn) : VB_TOP_ORDER);
 		nr = 1UL << order;
-		for (i = 0; i < nr; i++)
-			list_del(&page[i].lru);
+		/* The run is page .. page + nr - 1, in list order. */
+		list_cut_position(&run, pages, &page[nr - 1].lru);
+		if (!vb->deflate_on_oom)
+			adjust_managed_page_count(page, nr);
 		if (order && vb_free_block(page, order)) {
 			vb->cnt.freed_in_blocks += nr;
 			continue;
@@ -906,25 +930,11 @@ static void vb_free_pages(struct vballoon *vb, struct list_head *pages)
 	}
 }
 
-static void vb_release_pages(struct vballoon *vb, struct list_head *pages)
-{
-	struct vb_managed acct = {};
-	struct page *page;
-
-	if (!vb->deflate_on_oom) {
-		list_for_each_entry(page, pages, lru)
-			vb_managed_add(&acct, page, 1);
-		vb_managed_flush(&acct);
-	}
-	vb_free_pages(vb, pages);
-}
-
 /* Deflate by up to @num 4 KiB pages, vb->lock held; returns pages freed. */
 static unsigned long vb_leak_locked(struct vballoon *vb, unsigned long num)
 {
 	unsigned long want, chunk, n, got = 0;
 	struct vb_reqs *r = &vb->reqs;
-	struct page *page;
 	LIST_HEAD(pages);
 
 	if (vb_dead(vb) || !vb_reqs_unstuck(vb))
@@ -951,8 +961,7 @@ static unsigned long vb_leak_locked(struct vballoon *vb, unsigned long num)
 		n = vb_dequeue(vb, &part, min(chunk, want - got));
 		if (!n)
 			break;
-		list_for_each_entry(page, &part, lru)
-			vb_add_page(vb, vb->deflate_vq, page);
+		vb_add_runs(vb, vb->deflate_vq, &part);
 		list_splice_tail(&part, &pages);
 		got += n;
 	}
