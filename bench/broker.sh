@@ -10,7 +10,9 @@
 #   broker+reporting   the same with free page reporting on
 # Each mode boots fresh guests, lets them idle for OC_IDLE_S, then runs
 # BENCH_BROKER_ROUNDS rounds of one phase per guest (BENCH_BROKER_MODES picks
-# modes).  Metrics (from the
+# modes).  The modes run once per file set size in BENCH_BROKER_CACHE_MIB
+# (default a quarter of the guest's RAM; 0 = no files, every phase
+# anonymous memory): rows "MODE, N MiB files".  Metrics (from the
 # 100 ms samples of each guest's actual and RAM-file blocks):
 #   saved_gib_s   integral over the phases of (the guests' RAM - their RAM
 #                 files' blocks on the host)
@@ -35,9 +37,11 @@ fi
 OC_USE_MIB=48
 . "$TOP/tests/lib/broker.sh"
 . "$TOP/tests/lib/overcommit.sh"
+BROKER_CACHES=${BENCH_BROKER_CACHE_MIB:-$((OC_MEM / 4))}
 
 # broker_phases: the rounds; sets PH_MS (phase times) and PH_WIN (start:end
-# wall-clock ms, guest index) for each phase.
+# wall-clock ms, guest index) for each phase, and logs each phase's file
+# page cache before and after it.
 broker_phases() {
 	local r i t0
 	PH_MS=() PH_WIN=()
@@ -45,6 +49,7 @@ broker_phases() {
 		for ((i = 0; i < OC_N; i++)); do
 			oc_phase "$i"
 			PH_MS+=("$OC_MS") PH_WIN+=("$OC_START_MS:$(date +%s%3N):$i")
+			vb_log "  g$i: phase $OC_MS ms, file page cache before/after: ${OC_FILE_CACHE// //} MiB"
 		done
 	done
 }
@@ -91,11 +96,13 @@ broker_decisions() {
 			printf "%.0f %s %.0f\n", day * 1000 + ((t[1] * 60 + t[2]) * 60 + t[3]) * 1000 + t[4], $2, $3 * 1048576 }'
 }
 
-# broker_mode NAME: one run of the scenario under policy NAME.
+# broker_mode NAME FILE_MIB: one run of the scenario under policy NAME with
+# a file set of FILE_MIB.
 broker_mode() {
 	local mode=$1 rep=off pol= from to slow= med saved
 	case $mode in *reporting) rep=on ;; esac
-	vb_log "broker: $mode"
+	OC_CACHE_MIB=$2
+	vb_log "broker: $mode, $2 MiB files"
 	oc_start "$rep"
 	oc_sample_start "$T/samples"
 	: >"$T/decisions"
@@ -123,23 +130,32 @@ broker_mode() {
 	vb_stop_daemon
 	vb_huge_umount
 	med=$(median "${PH_MS[@]}")
-	[ "$mode" = none ] && BROKER_BASE_MS=$med
-	[ -n "${BROKER_BASE_MS:-}" ] && slow=$(calc "($med / $BROKER_BASE_MS - 1) * 100")
-	if [ "$mode" = broker ]; then
+	[ "$mode" = none ] && BROKER_BASE_MS[$2]=$med
+	[ -n "${BROKER_BASE_MS[$2]:-}" ] && slow=$(calc "($med / ${BROKER_BASE_MS[$2]} - 1) * 100")
+	# The plot is of the first file set's broker run.
+	if [ "$mode" = broker ] && [ "$2" = "${BROKER_CACHES%% *}" ]; then
 		cp "$T/samples" "$OUT/broker-samples.txt"
 		cp "$T/decisions" "$OUT/broker-targets.txt"
 	fi
 	saved=$(saved_gib_s "$T/samples" "$from" "$to")
-	row broker "$mode" saved_gib_s="$saved" mean_saved_gib="$(calc "$saved * 1000 / ($to - $from)")" \
+	row broker "$mode, $2 MiB files" saved_gib_s="$saved" mean_saved_gib="$(calc "$saved * 1000 / ($to - $from)")" \
 		phase_ms="$(IFS=,; echo "${PH_MS[*]}")" slowdown_pct="$slow" \
 		short_ms="$(short_ms "$T/samples")" oom_kills="$OC_OOM" \
 		resizes_per_min="$(resizes_per_min "$T/decisions" "$from" "$to")" \
 		window_s="$(calc "($to - $from) / 1000")" budget_mib="$OC_BUDGET_MIB" \
 		peak_host_mib="$(oc_sample_max "$T/samples" 1 "$from")" \
-		peak_actual_mib="$(oc_sample_max "$T/samples" 0 "$from")"
+		peak_actual_mib="$(oc_sample_max "$T/samples" 0 "$from")" \
+		file_mib="$2"
 }
 
 sec_broker() {
-	local m
-	for m in $BROKER_MODES; do broker_mode "$m"; done
+	local c m
+	BROKER_BASE_MS=()
+	for c in $BROKER_CACHES; do
+		[[ $c =~ ^[0-9]+$ ]] && ((c < OC_PHASE_MIB)) ||
+			vb_fail "BENCH_BROKER_CACHE_MIB: '$c' is not a size in MiB below the phase's $OC_PHASE_MIB"
+	done
+	for c in $BROKER_CACHES; do
+		for m in $BROKER_MODES; do broker_mode "$m" "$c"; done
+	done
 }
