@@ -24,7 +24,8 @@
 #                 plus OC_USE_MIB (its idle use): the spike reaction
 #   oom_kills     in all guests
 #   resizes_per_min  the busiest guest's target changes per minute
-# The broker run's samples and decisions are kept for bench/report's plot.
+# The broker run's samples and decisions are kept for bench/report's plot,
+# each broker run's log as OUT/broker-log-MODE-Nmib.txt (N: the file set, MiB).
 
 BROKER_ROUNDS=${BENCH_BROKER_ROUNDS:-1}
 OC_IDLE_S=${OC_IDLE_S:-20}
@@ -123,7 +124,9 @@ broker_mode() {
 	case $mode in
 	mom) vb_stop_pid "$pol"; vb_untrack "$pol"
 	     awk '{ print $1, $2 }' "$T/mom.log" >"$T/decisions" ;;
-	broker*) vb_stop_broker; broker_decisions >"$T/decisions" ;;
+	broker*) vb_stop_broker; broker_decisions >"$T/decisions"
+		# Its decisions with their reasons, for reading the run.
+		cp "$T/broker.log" "$OUT/broker-log-${mode/+/-}-$2mib.txt" ;;
 	esac
 	oc_sample_stop
 	oc_finish
