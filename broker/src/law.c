@@ -47,14 +47,39 @@ static bool guest_deflated(const struct law_state *s, const struct law_sample *c
 	return s->have_prev && c->actual > s->prev.actual && c->actual > s->target;
 }
 
+static uint64_t last_resize_ms(const struct law_state *s)
+{
+	return s->resize_ms[(s->resize_next + LAW_RESIZE_RING - 1) % LAW_RESIZE_RING];
+}
+
+/* The counters between readings b and c may count the balloon's own work:
+ * the last resize was a shrink, and b's stats were first seen before the
+ * balloon settled from it (or it has not settled).  An inflate over page
+ * cache makes the guest reclaim it, and the balloon's allocations stall in
+ * direct reclaim: seen in the overcommit bench, every idle guest whose
+ * cache the broker took counted allocation stalls and was grown straight
+ * back, a loop that spent the shrinks' rate limit.  A guest that does need
+ * the memory keeps stalling or refaulting once the balloon settled. */
+static bool shrink_unsettled(const struct law_state *s, const struct law_sample *b)
+{
+	uint64_t last = last_resize_ms(s);
+
+	return last && s->last_shrank && (s->settled_ms < last || b->stats_ms <= s->settled_ms);
+}
+
+/* Counted events: an OOM kill always; allocation stalls and refaults
+ * (major faults, swap-ins) unless the balloon's inflate made them. */
 static enum law_reason counter_pressure(const struct law_params *p,
-					const struct law_sample *b,
+					const struct law_state *s,
 					const struct law_sample *c)
 {
+	const struct law_sample *b = &s->prev;
 	uint64_t dt = c->t_ms - b->t_ms, refaults;
 
 	if (counter_delta(b->oom_kills, c->oom_kills))
 		return LAW_P_OOM;
+	if (shrink_unsettled(s, b))
+		return LAW_HOLD;
 	if (counter_delta(b->stalls, c->stalls))
 		return LAW_P_STALLS;
 	refaults = counter_delta(b->majflt, c->majflt) + counter_delta(b->swapin, c->swapin);
@@ -62,11 +87,6 @@ static enum law_reason counter_pressure(const struct law_params *p,
 	if (refaults && refaults * 1000 >= (uint64_t)p->refault_rate * dt)
 		return LAW_P_REFAULTS;
 	return LAW_HOLD;
-}
-
-static uint64_t last_resize_ms(const struct law_state *s)
-{
-	return s->resize_ms[(s->resize_next + LAW_RESIZE_RING - 1) % LAW_RESIZE_RING];
 }
 
 /* How much MemAvailable falls over the lookahead at the rate the guest's
@@ -115,7 +135,7 @@ static enum law_reason pressure(const struct law_params *p, const struct law_sta
 		return LAW_P_FALLING;
 	if (!s->have_prev || c->t_ms <= s->prev.t_ms)
 		return LAW_HOLD;
-	return counter_pressure(p, &s->prev, c);
+	return counter_pressure(p, s, c);
 }
 
 /* Under pressure: at least grow_step more than the guest has or was
@@ -350,6 +370,7 @@ uint64_t law_commit(const struct law_params *p, struct law_state *s,
 	s->resize_ms[s->resize_next] = now_ms ? now_ms : 1;
 	s->resize_next = (s->resize_next + 1) % LAW_RESIZE_RING;
 	s->resizes++;
+	s->last_shrank = grant < cur;
 	s->target = grant;
 	return grant;
 }

@@ -85,6 +85,7 @@ struct law_state {
 	uint64_t target;		/* last target set (or would be, dry run) */
 	uint64_t last_pressure_ms;
 	uint64_t settled_ms;		/* actual reached target after a resize */
+	bool last_shrank;		/* the last resize lowered the target */
 	uint64_t resize_ms[LAW_RESIZE_RING];
 	unsigned resize_next;		/* ring index */
 	uint64_t resizes;		/* total, for metrics */
