@@ -491,11 +491,35 @@ static void test_commit_hysteresis_and_rate_limits(void **st)
 	for (n = 0; n < 20; n++, t += 1000)
 		if (law_commit(&p, &s, target + 10 * MIB, true, t))
 			target += 10 * MIB;
-	assert_int_equal(law_recent_resizes(&s, t), 12);
+	assert_int_equal(law_recent_resizes(&s, t, false), 12);
+	assert_int_equal(law_recent_resizes(&s, t, true), 6);
 	/* A minute later the window is empty again. */
-	assert_int_equal(law_recent_resizes(&s, t + LAW_MINUTE_MS), 0);
+	assert_int_equal(law_recent_resizes(&s, t + LAW_MINUTE_MS, false), 0);
 	assert_int_equal(law_commit(&p, &s, target - 50 * MIB, false, t + LAW_MINUTE_MS),
 			 target - 50 * MIB);
+}
+
+/* Grows do not use the shrinks' half: a guest grown for a phase of load
+ * gives its memory back after it (with grows counted, four grows left two
+ * shrinks); all resizes together stay within max_resizes. */
+static void test_grows_leave_the_shrinks_their_half(void **st)
+{
+	struct law_params p = params();
+	struct law_state s;
+	uint64_t t = 1000, target = 256 * MIB;
+	unsigned n;
+
+	law_state_init(&s, target, 0);
+	for (n = 0; n < 4; n++, t += 1000)
+		assert_int_not_equal(law_commit(&p, &s, target += 10 * MIB, true, t), 0);
+	for (n = 0; n < 20; n++, t += 1000)
+		if (law_commit(&p, &s, target - 10 * MIB, false, t))
+			target -= 10 * MIB;
+	assert_int_equal(s.resizes, 4 + 6);
+	for (n = 0; n < 20; n++, t += 1000)
+		if (law_commit(&p, &s, target + 10 * MIB, true, t))
+			target += 10 * MIB;
+	assert_int_equal(law_recent_resizes(&s, t, false), 12);
 }
 
 /* Free memory reported above the guest's size (a lying guest) wants less
@@ -584,6 +608,7 @@ int main(void)
 		cmocka_unit_test(test_divide_leftover_goes_to_the_others),
 		cmocka_unit_test(test_divide_floors_above_budget_still_get_floors),
 		cmocka_unit_test(test_commit_hysteresis_and_rate_limits),
+		cmocka_unit_test(test_grows_leave_the_shrinks_their_half),
 		cmocka_unit_test(test_absurd_free_stops_at_floor),
 		cmocka_unit_test(test_simulated_guest_settles),
 	};
