@@ -21,7 +21,8 @@
 #   slowdown_pct  median phase time over the no-policy median, minus 1
 #   short_ms      median over the phases of the longest time a guest's
 #                 actual was below what its workload had written so far
-#                 plus OC_USE_MIB (its idle use): the spike reaction
+#                 (the anonymous part; page cache is not demand) plus
+#                 OC_USE_MIB (its idle use): the spike reaction
 #   oom_kills     in all guests
 #   resizes_per_min  the busiest guest's target changes per minute
 # The broker run's samples and decisions are kept for bench/report's plot,
@@ -71,7 +72,7 @@ short_ms() {
 	for w in "${PH_WIN[@]}"; do
 		IFS=: read -r from to i <<<"$w"
 		awk -v from="$from" -v to="$to" -v col=$((2 + 2 * i)) -v rate="$OC_RATE" \
-			-v mib="$OC_PHASE_MIB" -v use="$OC_USE_MIB" '
+			-v mib="$((OC_PHASE_MIB - OC_CACHE_MIB))" -v use="$OC_USE_MIB" '
 			$1 >= from && $1 <= to {
 				w = rate * ($1 - from) / 1000; if (w > mib) w = mib
 				if ($col / 1048576 < w + use) { if (!s) s = $1; if ($1 - s > m) m = $1 - s }
