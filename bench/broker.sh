@@ -42,16 +42,17 @@ OC_USE_MIB=48
 BROKER_CACHES=${BENCH_BROKER_CACHE_MIB:-$((OC_MEM / 4))}
 
 # broker_phases: the rounds; sets PH_MS (phase times) and PH_WIN (start:end
-# wall-clock ms, guest index) for each phase, and logs each phase's file
-# page cache before and after it.
+# wall-clock ms, guest index, ms its file read took) for each phase, and
+# logs each phase's file page cache before and after it.
 broker_phases() {
 	local r i t0
 	PH_MS=() PH_WIN=()
 	for ((r = 1; r <= BROKER_ROUNDS; r++)); do
 		for ((i = 0; i < OC_N; i++)); do
 			oc_phase "$i"
-			PH_MS+=("$OC_MS") PH_WIN+=("$OC_START_MS:$(date +%s%3N):$i")
-			vb_log "  g$i: phase $OC_MS ms, file page cache before/after: ${OC_FILE_CACHE// //} MiB"
+			PH_MS+=("$OC_MS") PH_WIN+=("$OC_START_MS:$(date +%s%3N):$i:$OC_READ_MS")
+			vb_log "  g$i: phase $OC_MS ms (file read $OC_READ_MS ms)," \
+				"file page cache before/after: ${OC_FILE_CACHE// //} MiB"
 		done
 	done
 }
@@ -66,15 +67,16 @@ saved_gib_s() {
 }
 
 # short_ms SAMPLES: per phase window, the longest run of samples with the
-# guest's actual under its demand (paced writes so far + idle use).
+# guest's actual under its demand (paced writes so far, from the end of
+# the file read, + idle use).
 short_ms() {
-	local w from to i
+	local w from to i rd
 	for w in "${PH_WIN[@]}"; do
-		IFS=: read -r from to i <<<"$w"
-		awk -v from="$from" -v to="$to" -v col=$((2 + 2 * i)) -v rate="$OC_RATE" \
+		IFS=: read -r from to i rd <<<"$w"
+		awk -v from="$from" -v to="$to" -v col=$((2 + 2 * i)) -v rate="$OC_RATE" -v rd="$rd" \
 			-v mib="$((OC_PHASE_MIB - OC_CACHE_MIB))" -v use="$OC_USE_MIB" '
 			$1 >= from && $1 <= to {
-				w = rate * ($1 - from) / 1000; if (w > mib) w = mib
+				w = rate * ($1 - from - rd) / 1000; if (w < 0) w = 0; if (w > mib) w = mib
 				if ($col / 1048576 < w + use) { if (!s) s = $1; if ($1 - s > m) m = $1 - s }
 				else s = 0 }
 			END { print m + 0 }' "$1"

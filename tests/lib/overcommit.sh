@@ -72,6 +72,7 @@ while vb_wait "kv.go$k" 1800; do
 	rc=0
 	vb_log "phase $k: start"
 	read_files "$3"
+	vb_put "read_ms$k" $(($(uptime_ms) - t0))
 	vb-workload fill --mib "$1" --rate "$2" --hold-file /mnt/t/p --seed "$k" || rc=$?
 	for pass in 1 2; do
 		[ $rc = 0 ] || break
@@ -116,7 +117,8 @@ oc_start() {
 
 # oc_phase I: one phase in guest I; sets OC_MS to its time in ms (the
 # guest's clock), OC_START_MS to when it started on the host's wall clock
-# (the mtime the host gave the guest's start signal in the share), and
+# (the mtime the host gave the guest's start signal in the share),
+# OC_READ_MS to the time its file read took (its writes start then), and
 # OC_FILE_CACHE to "BEFORE AFTER", the guest's file page cache in MiB
 # before and after the phase; fails the test when the workload failed.
 oc_phase() {
@@ -127,6 +129,7 @@ oc_phase() {
 	VB_SHARE=${OC_SHARE[i]} vb_wait_guest_alive "${OC_PID[i]}" "done$k" 600 ||
 		vb_fail "g$i: phase $k did not finish"
 	OC_MS=$(VB_SHARE=${OC_SHARE[i]} vb_get "ms$k") rc=$(VB_SHARE=${OC_SHARE[i]} vb_get "rc$k")
+	OC_READ_MS=$(VB_SHARE=${OC_SHARE[i]} vb_get "read_ms$k")
 	OC_FILE_CACHE="$(VB_SHARE=${OC_SHARE[i]} vb_get "cache_before$k") $(VB_SHARE=${OC_SHARE[i]} vb_get "cache_after$k")"
 	OC_START_MS=$(stat -c %.3Y "${OC_SHARE[i]}/start$k" | tr -d .)
 	[ "$rc" = 0 ] || vb_fail "g$i: phase $k: workload failed (rc $rc)"
