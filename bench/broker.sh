@@ -24,7 +24,9 @@
 #                 (the anonymous part; page cache is not demand) plus
 #                 OC_USE_MIB (its idle use): the spike reaction
 #   oom_kills     in all guests
-#   resizes_per_min  the busiest guest's target changes per minute
+#   resizes_per_min  the busiest guest's target changes in any 60 s of
+#                 the policy's run (its start included: a window of phases
+#                 shorter than a minute, extrapolated, would overstate it)
 # The broker run's samples and decisions are kept for bench/report's plot,
 # each broker run's log as OUT/broker-log-MODE-Nmib.txt (N: the file set, MiB).
 
@@ -83,11 +85,14 @@ short_ms() {
 	done | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] + 0 }'
 }
 
-# resizes_per_min DECISIONS FROM TO: DECISIONS has "T_MS GUEST" lines.
+# resizes_per_min DECISIONS: DECISIONS has "T_MS GUEST" lines in time
+# order; the most of one guest's in any 60 s.
 resizes_per_min() {
-	awk -v from="$2" -v to="$3" '$1 >= from && $1 <= to { n[$2]++ }
-		END { for (g in n) if (n[g] > m) m = n[g]
-		      printf "%.1f\n", m * 60000 / (to - from) }' "$1"
+	awk '{ t[$2, ++n[$2]] = $1 }
+		END { for (g in n) for (a = b = 1; b <= n[g]; b++) {
+			while (t[g, b] - t[g, a] >= 60000) a++
+			if (b - a + 1 > m) m = b - a + 1 }
+		      print m + 0 }' "$1"
 }
 
 # The broker's decisions as "T_MS GUEST TARGET_BYTES" (its log stamps are
@@ -147,7 +152,7 @@ broker_mode() {
 	row broker "$mode, $2 MiB files" saved_gib_s="$saved" mean_saved_gib="$(calc "$saved * 1000 / ($to - $from)")" \
 		phase_ms="$(IFS=,; echo "${PH_MS[*]}")" slowdown_pct="$slow" \
 		short_ms="$(short_ms "$T/samples")" oom_kills="$OC_OOM" \
-		resizes_per_min="$(resizes_per_min "$T/decisions" "$from" "$to")" \
+		resizes_per_min="$(resizes_per_min "$T/decisions")" \
 		window_s="$(calc "($to - $from) / 1000")" budget_mib="$OC_BUDGET_MIB" \
 		peak_host_mib="$(oc_sample_max "$T/samples" 1 "$from")" \
 		peak_actual_mib="$(oc_sample_max "$T/samples" 0 "$from")" \
