@@ -115,6 +115,9 @@ oc_start() {
 	done
 }
 
+# oc_get I KEY: a value guest I put.
+oc_get() { VB_SHARE=${OC_SHARE[$1]} vb_get "$2"; }
+
 # oc_phase I: one phase in guest I; sets OC_MS to its time in ms (the
 # guest's clock), OC_START_MS to when it started on the host's wall clock
 # (the mtime the host gave the guest's start signal in the share),
@@ -128,9 +131,8 @@ oc_phase() {
 	VB_SHARE=${OC_SHARE[i]} vb_put_guest "go$k" run
 	VB_SHARE=${OC_SHARE[i]} vb_wait_guest_alive "${OC_PID[i]}" "done$k" 600 ||
 		vb_fail "g$i: phase $k did not finish"
-	OC_MS=$(VB_SHARE=${OC_SHARE[i]} vb_get "ms$k") rc=$(VB_SHARE=${OC_SHARE[i]} vb_get "rc$k")
-	OC_READ_MS=$(VB_SHARE=${OC_SHARE[i]} vb_get "read_ms$k")
-	OC_FILE_CACHE="$(VB_SHARE=${OC_SHARE[i]} vb_get "cache_before$k") $(VB_SHARE=${OC_SHARE[i]} vb_get "cache_after$k")"
+	OC_MS=$(oc_get "$i" "ms$k") rc=$(oc_get "$i" "rc$k") OC_READ_MS=$(oc_get "$i" "read_ms$k")
+	OC_FILE_CACHE="$(oc_get "$i" "cache_before$k") $(oc_get "$i" "cache_after$k")"
 	OC_START_MS=$(stat -c %.3Y "${OC_SHARE[i]}/start$k" | tr -d .)
 	[ "$rc" = 0 ] || vb_fail "g$i: phase $k: workload failed (rc $rc)"
 }
@@ -145,7 +147,7 @@ oc_finish() {
 	for ((i = 0; i < OC_N; i++)); do
 		VB_SHARE=${OC_SHARE[i]} vb_wait_guest_alive "${OC_PID[i]}" ended 120 ||
 			vb_fail "g$i did not end"
-		OC_OOM=$((OC_OOM + $(VB_SHARE=${OC_SHARE[i]} vb_get oom)))
+		OC_OOM=$((OC_OOM + $(oc_get "$i" oom)))
 		vb_wait_uml "${OC_PID[i]}" || vb_fail "g$i's script failed"
 	done
 }
