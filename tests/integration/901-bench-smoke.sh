@@ -56,7 +56,7 @@ expect=(
 	"migration|no hints, first migration" "migration|no hints, repeated"
 	"migration|in-tree hints, first migration" "migration|in-tree hints, repeated"
 	"migration|vballoon.ko hints, first migration" "migration|vballoon.ko hints, repeated"
-	"broker|none" "broker|broker"
+	"broker|none, 64 MiB files" "broker|broker, 64 MiB files"
 	"big-floor|7/8 inflate, tmpfs, one range, mmapped"
 	"big-floor|7/8 inflate, huge tmpfs, one range, mmapped"
 	"big-floor|large shrink, huge tmpfs, one range, mmapped"
