@@ -661,58 +661,86 @@ static struct page *vb_alloc_block(unsigned int order)
 }
 
 /*
- * Allocate up to @want guest pages into @pages as order-0 pages.  With
- * CONT_PAGES, blocks of the device's order are allocated and split so each
- * 4 KiB page is an ordinary movable balloon page; when the allocator
- * cannot provide a block, the order drops by one (counted) for the rest of
- * this round.  The list holds each block's pages in address order, block
- * after block, and the first page of a block keeps the block's order in
- * page_private() (see vb_fill_request()).
+ * The next inflate block, at most @left pages: of *@order (the device's
+ * order with CONT_PAGES), or one order lower for the rest of the round
+ * each time the allocator cannot provide one (counted); NULL when not even
+ * a page is left.
  */
-static unsigned long vb_alloc_pages(struct vballoon *vb, unsigned long want,
-				    struct list_head *pages)
+static struct page *vb_alloc_next(struct vballoon *vb, unsigned int *order,
+				  unsigned long left)
 {
-	unsigned long got = 0;
-	unsigned int order = vb_inflate_order(vb, want);
+	struct page *page;
 
-	while (got < want) {
-		struct page *page;
-		unsigned int i;
-
-		while (order && (1UL << order) > want - got)
-			order--;
-		page = vb_alloc_block(order);
-		if (!page) {
-			if (!order)
-				break;
-			order--;
-			vb->cnt.cont_fallbacks++;
-			continue;
-		}
-		vb->cnt.blocks_by_order[order]++;
-		if (order)
-			split_page(page, order);
-		/* The block's order rides on its first page until vb_fill(). */
-		set_page_private(page, order);
-		for (i = 0; i < (1U << order); i++)
-			list_add_tail(&page[i].lru, pages);
-		got += 1UL << order;
+	while (*order && (1UL << *order) > left)
+		(*order)--;
+	while (!(page = vb_alloc_block(*order)) && *order) {
+		(*order)--;
+		vb->cnt.cont_fallbacks++;
 	}
-	return got;
+	if (page)
+		vb->cnt.blocks_by_order[*order]++;
+	return page;
+}
+
+/*
+ * Put the @nr pages of a split block in the balloon, in address order (the
+ * list is LIFO: a deflate takes them back in that order and frees them as
+ * one block).  This is balloon_page_list_enqueue() for pages that need no
+ * list of their own: one pages_lock round and one vmstat update per block,
+ * and the struct pages are touched once, right after split_page().
+ */
+static void vb_balloon_block(struct vballoon *vb, struct page *page,
+			     unsigned long nr)
+{
+	unsigned long flags, i, n = 0;
+
+	spin_lock_irqsave(&vb->bdi.pages_lock, flags);
+	for (i = 0; i < nr; i++) {
+		/*
+		 * Ours alone (the balloon core BUG()s here): should anyone
+		 * else hold the lock, the page stays out of the balloon,
+		 * leaked, as the host may have it already.
+		 */
+		if (WARN_ON_ONCE(!trylock_page(page + i)))
+			continue;
+		balloon_page_insert(&vb->bdi, page + i);
+		unlock_page(page + i);
+		n++;
+	}
+	spin_unlock_irqrestore(&vb->bdi.pages_lock, flags);
+	count_vm_events(BALLOON_INFLATE, n);
 }
 
 /* movable=0: balloon pages compaction cannot see (to measure movability). */
-static unsigned long vb_pin_pages(struct vballoon *vb, struct list_head *pages)
+static void vb_pin_block(struct vballoon *vb, struct page *page,
+			 unsigned long nr)
+{
+	unsigned long i;
+
+	for (i = 0; i < nr; i++) {
+		__SetPageOffline(page + i);
+		list_add(&page[i].lru, &vb->pinned);
+	}
+}
+
+static void vb_enqueue_block(struct vballoon *vb, struct page *page,
+			     unsigned long nr)
+{
+	if (vb->movable)
+		vb_balloon_block(vb, page, nr);
+	else
+		vb_pin_block(vb, page, nr);
+}
+
+/* Put the pages of an unacknowledged deflate back in the balloon. */
+static void vb_enqueue(struct vballoon *vb, struct list_head *pages)
 {
 	struct page *page, *next;
-	unsigned long n = 0;
 
 	list_for_each_entry_safe(page, next, pages, lru) {
-		__SetPageOffline(page);
-		list_move(&page->lru, &vb->pinned);
-		n++;
+		list_del(&page->lru);
+		vb_enqueue_block(vb, page, 1);
 	}
-	return n;
 }
 
 static unsigned long vb_unpin_pages(struct vballoon *vb,
@@ -731,14 +759,6 @@ static unsigned long vb_unpin_pages(struct vballoon *vb,
 	return n;
 }
 
-/* Put pages on the balloon list; returns how many. */
-static unsigned long vb_enqueue(struct vballoon *vb, struct list_head *pages)
-{
-	if (vb->movable)
-		return balloon_page_list_enqueue(&vb->bdi, pages);
-	return vb_pin_pages(vb, pages);
-}
-
 /* Take up to @n pages off the balloon list. */
 static unsigned long vb_dequeue(struct vballoon *vb, struct list_head *pages,
 				unsigned long n)
@@ -749,84 +769,84 @@ static unsigned long vb_dequeue(struct vballoon *vb, struct list_head *pages,
 }
 
 /*
- * Add the blocks vb_alloc_pages() put on @pages to the inflate request, one
- * range and one managed-page update per block rather than per page (a
- * block is within one zone), clearing the order each carried.
+ * A block of 2^@order pages goes into the inflate request (one range),
+ * then into the balloon as 4 KiB movable pages, vb->lock held.  The
+ * request is sent when full or at the end of the batch (vb_fill_end()), so
+ * between two blocks it may hold inflate entries not sent yet: whoever
+ * else takes vb->lock sends them before anything else (migration adds to
+ * them; vb_leak_locked() flushes them).
  */
-static void vb_fill_request(struct vballoon *vb, struct list_head *pages)
+static void vb_publish_block(struct vballoon *vb, struct page *page,
+			     unsigned int order, struct vb_managed *acct)
 {
-	struct vb_managed acct = {};
-	struct page *page;
+	unsigned long nr = 1UL << order;
 
-	page = list_first_entry(pages, struct page, lru);
-	while (!list_entry_is_head(page, pages, lru)) {
-		unsigned int nr = 1U << page_private(page);
-
-		set_page_private(page, 0);
-		vb_add_pages(vb, vb->inflate_vq, page, nr);
-		if (!vb->deflate_on_oom)
-			vb_managed_add(&acct, page, -(long)nr);
-		/* The block's pages are consecutive on the list. */
-		page = list_next_entry(page + nr - 1, lru);
-	}
-	vb_managed_flush(&acct);
+	vb_add_pages(vb, vb->inflate_vq, page, nr);
+	if (!vb->deflate_on_oom)
+		vb_managed_add(acct, page, -(long)nr);
+	if (order)
+		split_page(page, order);
+	vb_enqueue_block(vb, page, nr);
 }
 
-/* Put @pages in the balloon and send them, vb->lock held. */
-static unsigned long vb_fill_locked(struct vballoon *vb,
-				    struct list_head *pages)
+/*
+ * Send what is left of the batch's request; @got 4 KiB pages join the
+ * balloon's size.  If the device does not answer, they stay in the
+ * balloon: it may still discard them.
+ */
+static void vb_fill_end(struct vballoon *vb, unsigned long got)
 {
 	struct vb_reqs *r = &vb->reqs;
 	unsigned int sent;
-	unsigned long got;
 
-	/*
-	 * If the device does not answer, the pages stay in the balloon: it
-	 * may still discard them.
-	 */
-	r->err = 0;
-	vb_fill_request(vb, pages);
-	/* One pages_lock round for the whole batch. */
-	got = vb_enqueue(vb, pages) * VB_PAGES_PER_PAGE;
+	mutex_lock(&vb->lock);
 	sent = r->fill;
 	vb_flush(vb, vb->inflate_vq);
 	vb->num_pages += got;
 	/*
 	 * The batch's pages are acknowledged with the request that ended it
-	 * (a batch spans several requests only when it has more ranges than
-	 * a request holds; a device answers requests in order).
+	 * (a batch spans several requests when it has more ranges than a
+	 * request holds, or when another holder of vb->lock sent its first
+	 * blocks; a device answers requests in order).
 	 */
 	if (test_bit(sent, &r->busy) && !r->stuck_vq)
 		r->pages[sent] += got;
-	return got;
+	mutex_unlock(&vb->lock);
 }
 
 /*
  * Inflate by up to @num 4 KiB pages; returns 4 KiB pages added.  @dry:
- * the allocator could not provide the whole batch.
+ * the allocator could not provide the whole batch.  Each block is
+ * allocated outside vb->lock and published under it at once, while its
+ * struct pages are still in the cache (docs/driver.md, "Per-page work").
  */
 static unsigned long vb_fill(struct vballoon *vb, unsigned long num,
 			     bool *dry)
 {
-	unsigned long want, got;
-	LIST_HEAD(pages);
+	unsigned long want, got = 0;
+	struct vb_managed acct = {};
+	unsigned int order;
+	struct page *page;
 
 	want = DIV_ROUND_UP(num, VB_PAGES_PER_PAGE);
 	want = min(want, vb->ranges ? vb_range_batch() : vb->reqs.cap);
-	got = vb_alloc_pages(vb, want, &pages);
+	order = vb_inflate_order(vb, want);
+	while (got < want && (page = vb_alloc_next(vb, &order, want - got))) {
+		mutex_lock(&vb->lock);
+		vb_publish_block(vb, page, order, &acct);
+		mutex_unlock(&vb->lock);
+		got += 1UL << order;
+	}
+	vb_managed_flush(&acct);
 	*dry = got < want;
 	if (*dry) {
 		vb->cnt.alloc_fail++;
 		dev_info_ratelimited(&vb->vdev->dev,
 				     "out of memory while inflating\n");
 	}
-	if (!got)
-		return 0;
-
-	mutex_lock(&vb->lock);
-	got = vb_fill_locked(vb, &pages);
-	mutex_unlock(&vb->lock);
-	return got;
+	if (got)
+		vb_fill_end(vb, got * VB_PAGES_PER_PAGE);
+	return got * VB_PAGES_PER_PAGE;
 }
 
 /*
@@ -940,6 +960,8 @@ static unsigned long vb_leak_locked(struct vballoon *vb, unsigned long num)
 	 */
 	want = min(want, vb->ranges ? chunk * VB_DEFLATE_CHUNKS : chunk);
 	want = min_t(unsigned long, want, vb->num_pages / VB_PAGES_PER_PAGE);
+	/* An inflate batch in progress may have left entries (vb_fill()). */
+	vb_flush(vb, vb->inflate_vq);
 	r->err = 0;
 	/*
 	 * The balloon list is LIFO: pages of one continuous block come back
