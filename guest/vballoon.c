@@ -64,6 +64,7 @@
 #define VB_REQ_BUFS		3	/* request buffers: one filled, two sent */
 #define VB_INFLIGHT		2	/* inflate requests left in flight at most */
 #define VB_REMOVE_TRIES		500	/* x 20 ms: isolated pages at removal */
+#define VB_GROUP_PAGES		512UL	/* per vb->lock round while inflating */
 
 /*
  * The one module parameter.  Feature bits 20 and 21 are vballoon's own,
@@ -683,18 +684,47 @@ static struct page *vb_alloc_next(struct vballoon *vb, unsigned int *order,
 }
 
 /*
- * Put the @nr pages of a split block in the balloon, in address order (the
- * list is LIFO: a deflate takes them back in that order and frees them as
- * one block).  This is balloon_page_list_enqueue() for pages that need no
- * list of their own: one pages_lock round and one vmstat update per block,
- * and the struct pages are touched once, right after split_page().
+ * Allocate the next blocks of a batch onto @blocks: the first page of each,
+ * with the block's order in page_private(), until they hold
+ * VB_GROUP_PAGES pages, @left ends or the allocator runs dry.  Returns the
+ * pages allocated.
  */
-static void vb_balloon_block(struct vballoon *vb, struct page *page,
-			     unsigned long nr)
+static unsigned long vb_alloc_group(struct vballoon *vb, unsigned int *order,
+				    unsigned long left, struct list_head *blocks)
 {
-	unsigned long flags, i, n = 0;
+	unsigned long got = 0, max = min(left, VB_GROUP_PAGES);
+	struct page *page;
 
-	spin_lock_irqsave(&vb->bdi.pages_lock, flags);
+	while (got < max && (page = vb_alloc_next(vb, order, left - got))) {
+		set_page_private(page, *order);
+		list_add_tail(&page->lru, blocks);
+		got += 1UL << *order;
+	}
+	return got;
+}
+
+/* Take a block off its list and split it; returns its pages. */
+static unsigned long vb_take_block(struct page *page)
+{
+	unsigned int order = page_private(page);
+
+	list_del(&page->lru);
+	set_page_private(page, 0);
+	if (order)
+		split_page(page, order);
+	return 1UL << order;
+}
+
+/*
+ * Put a block's @nr pages in the balloon, in address order (the list is
+ * LIFO: a deflate takes them back in that order and frees them as one
+ * block), pages_lock held; returns the pages put in.
+ */
+static unsigned long vb_balloon_block(struct vballoon *vb, struct page *page,
+				      unsigned long nr)
+{
+	unsigned long i, n = 0;
+
 	for (i = 0; i < nr; i++) {
 		/*
 		 * Ours alone (the balloon core BUG()s here): should anyone
@@ -707,40 +737,47 @@ static void vb_balloon_block(struct vballoon *vb, struct page *page,
 		unlock_page(page + i);
 		n++;
 	}
-	spin_unlock_irqrestore(&vb->bdi.pages_lock, flags);
-	count_vm_events(BALLOON_INFLATE, n);
+	return n;
 }
 
 /* movable=0: balloon pages compaction cannot see (to measure movability). */
-static void vb_pin_block(struct vballoon *vb, struct page *page,
-			 unsigned long nr)
-{
-	unsigned long i;
-
-	for (i = 0; i < nr; i++) {
-		__SetPageOffline(page + i);
-		list_add(&page[i].lru, &vb->pinned);
-	}
-}
-
-static void vb_enqueue_block(struct vballoon *vb, struct page *page,
-			     unsigned long nr)
-{
-	if (vb->movable)
-		vb_balloon_block(vb, page, nr);
-	else
-		vb_pin_block(vb, page, nr);
-}
-
-/* Put the pages of an unacknowledged deflate back in the balloon. */
-static void vb_enqueue(struct vballoon *vb, struct list_head *pages)
+static unsigned long vb_pin_blocks(struct vballoon *vb,
+				   struct list_head *blocks)
 {
 	struct page *page, *next;
+	unsigned long i, nr, n = 0;
 
-	list_for_each_entry_safe(page, next, pages, lru) {
-		list_del(&page->lru);
-		vb_enqueue_block(vb, page, 1);
+	list_for_each_entry_safe(page, next, blocks, lru) {
+		nr = vb_take_block(page);
+		for (i = 0; i < nr; i++) {
+			__SetPageOffline(page + i);
+			list_add(&page[i].lru, &vb->pinned);
+		}
+		n += nr;
 	}
+	return n;
+}
+
+/*
+ * Put the blocks on @blocks (vb_alloc_group(), or single pages) in the
+ * balloon as 4 KiB pages; returns how many.  balloon_page_list_enqueue()
+ * for blocks: one pages_lock round, each block split right before its
+ * pages go in, while their struct pages are still cached, and no list of
+ * every page.
+ */
+static unsigned long vb_enqueue(struct vballoon *vb, struct list_head *blocks)
+{
+	struct page *page, *next;
+	unsigned long flags, n = 0;
+
+	if (!vb->movable)
+		return vb_pin_blocks(vb, blocks);
+	spin_lock_irqsave(&vb->bdi.pages_lock, flags);
+	list_for_each_entry_safe(page, next, blocks, lru)
+		n += vb_balloon_block(vb, page, vb_take_block(page));
+	spin_unlock_irqrestore(&vb->bdi.pages_lock, flags);
+	count_vm_events(BALLOON_INFLATE, n);
+	return n;
 }
 
 static unsigned long vb_unpin_pages(struct vballoon *vb,
@@ -769,24 +806,26 @@ static unsigned long vb_dequeue(struct vballoon *vb, struct list_head *pages,
 }
 
 /*
- * A block of 2^@order pages goes into the inflate request (one range),
- * then into the balloon as 4 KiB movable pages, vb->lock held.  The
- * request is sent when full or at the end of the batch (vb_fill_end()), so
- * between two blocks it may hold inflate entries not sent yet: whoever
- * else takes vb->lock sends them before anything else (migration adds to
- * them; vb_leak_locked() flushes them).
+ * The blocks on @blocks go into the inflate request (one range each), then
+ * into the balloon as 4 KiB movable pages, vb->lock held.  The request is
+ * sent when full or at the end of the batch (vb_fill_end()), so between
+ * two groups it may hold inflate entries not sent yet: whoever else takes
+ * vb->lock sends them before anything else (a migration adds to them;
+ * vb_leak_locked() flushes them).
  */
-static void vb_publish_block(struct vballoon *vb, struct page *page,
-			     unsigned int order, struct vb_managed *acct)
+static void vb_publish(struct vballoon *vb, struct list_head *blocks,
+		       struct vb_managed *acct)
 {
-	unsigned long nr = 1UL << order;
+	struct page *page;
 
-	vb_add_pages(vb, vb->inflate_vq, page, nr);
-	if (!vb->deflate_on_oom)
-		vb_managed_add(acct, page, -(long)nr);
-	if (order)
-		split_page(page, order);
-	vb_enqueue_block(vb, page, nr);
+	list_for_each_entry(page, blocks, lru) {
+		unsigned int nr = 1U << page_private(page);
+
+		vb_add_pages(vb, vb->inflate_vq, page, nr);
+		if (!vb->deflate_on_oom)
+			vb_managed_add(acct, page, -(long)nr);
+	}
+	vb_enqueue(vb, blocks);
 }
 
 /*
@@ -807,7 +846,7 @@ static void vb_fill_end(struct vballoon *vb, unsigned long got)
 	 * The batch's pages are acknowledged with the request that ended it
 	 * (a batch spans several requests when it has more ranges than a
 	 * request holds, or when another holder of vb->lock sent its first
-	 * blocks; a device answers requests in order).
+	 * groups; a device answers requests in order).
 	 */
 	if (test_bit(sent, &r->busy) && !r->stuck_vq)
 		r->pages[sent] += got;
@@ -816,26 +855,33 @@ static void vb_fill_end(struct vballoon *vb, unsigned long got)
 
 /*
  * Inflate by up to @num 4 KiB pages; returns 4 KiB pages added.  @dry:
- * the allocator could not provide the whole batch.  Each block is
- * allocated outside vb->lock and published under it at once, while its
+ * the allocator could not provide the whole batch.  Blocks are allocated
+ * outside vb->lock and published under it by VB_GROUP_PAGES, while their
  * struct pages are still in the cache (docs/driver.md, "Per-page work").
  */
 static unsigned long vb_fill(struct vballoon *vb, unsigned long num,
 			     bool *dry)
 {
-	unsigned long want, got = 0;
+	unsigned long want, n, got = 0;
 	struct vb_managed acct = {};
 	unsigned int order;
-	struct page *page;
 
 	want = DIV_ROUND_UP(num, VB_PAGES_PER_PAGE);
 	want = min(want, vb->ranges ? vb_range_batch() : vb->reqs.cap);
 	order = vb_inflate_order(vb, want);
-	while (got < want && (page = vb_alloc_next(vb, &order, want - got))) {
-		mutex_lock(&vb->lock);
-		vb_publish_block(vb, page, order, &acct);
-		mutex_unlock(&vb->lock);
-		got += 1UL << order;
+	while (got < want) {
+		unsigned long left = want - got;
+		LIST_HEAD(blocks);
+
+		n = vb_alloc_group(vb, &order, left, &blocks);
+		if (n) {
+			mutex_lock(&vb->lock);
+			vb_publish(vb, &blocks, &acct);
+			mutex_unlock(&vb->lock);
+		}
+		got += n;
+		if (n < min(left, VB_GROUP_PAGES))
+			break;	/* the allocator ran dry */
 	}
 	vb_managed_flush(&acct);
 	*dry = got < want;
@@ -960,8 +1006,14 @@ static unsigned long vb_leak_locked(struct vballoon *vb, unsigned long num)
 	 */
 	want = min(want, vb->ranges ? chunk * VB_DEFLATE_CHUNKS : chunk);
 	want = min_t(unsigned long, want, vb->num_pages / VB_PAGES_PER_PAGE);
-	/* An inflate batch in progress may have left entries (vb_fill()). */
+	/*
+	 * An inflate batch under way may have left entries (vb_publish()):
+	 * they go first, and the device is done with them before it hears of
+	 * a deflate, even one that finds nothing to take.
+	 */
 	vb_flush(vb, vb->inflate_vq);
+	if (vb_drain(vb))
+		return 0;
 	r->err = 0;
 	/*
 	 * The balloon list is LIFO: pages of one continuous block come back
