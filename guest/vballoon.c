@@ -64,7 +64,7 @@
 #define VB_REQ_BUFS		3	/* request buffers: one filled, two sent */
 #define VB_INFLIGHT		2	/* inflate requests left in flight at most */
 #define VB_REMOVE_TRIES		500	/* x 20 ms: isolated pages at removal */
-#define VB_GROUP_PAGES		512UL	/* per vb->lock round while inflating */
+#define VB_GROUP_PAGES		512UL	/* of blocks per vb->lock round, inflating */
 
 /*
  * The one module parameter.  Feature bits 20 and 21 are vballoon's own,
@@ -684,18 +684,29 @@ static struct page *vb_alloc_next(struct vballoon *vb, unsigned int *order,
 }
 
 /*
- * Allocate the next blocks of a batch onto @blocks: the first page of each,
- * with the block's order in page_private(), until they hold
- * VB_GROUP_PAGES pages, @left ends or the allocator runs dry.  Returns the
- * pages allocated.
+ * Pages to publish per vb->lock round: blocks by VB_GROUP_PAGES, split and
+ * enqueued while the allocator's check of their struct pages left them
+ * cached; single pages a batch at once (the allocator hands them out from
+ * its per-CPU lists without touching them: a round per group would cost
+ * more than it saves).
+ */
+static unsigned long vb_group_pages(unsigned int order, unsigned long left)
+{
+	return order ? min(left, VB_GROUP_PAGES) : left;
+}
+
+/*
+ * Allocate up to @max pages of blocks onto @blocks: the first page of
+ * each, with the block's order in page_private().  Returns the pages
+ * allocated, fewer than @max only when the allocator ran dry.
  */
 static unsigned long vb_alloc_group(struct vballoon *vb, unsigned int *order,
-				    unsigned long left, struct list_head *blocks)
+				    unsigned long max, struct list_head *blocks)
 {
-	unsigned long got = 0, max = min(left, VB_GROUP_PAGES);
+	unsigned long got = 0;
 	struct page *page;
 
-	while (got < max && (page = vb_alloc_next(vb, order, left - got))) {
+	while (got < max && (page = vb_alloc_next(vb, order, max - got))) {
 		set_page_private(page, *order);
 		list_add_tail(&page->lru, blocks);
 		got += 1UL << *order;
@@ -856,8 +867,9 @@ static void vb_fill_end(struct vballoon *vb, unsigned long got)
 /*
  * Inflate by up to @num 4 KiB pages; returns 4 KiB pages added.  @dry:
  * the allocator could not provide the whole batch.  Blocks are allocated
- * outside vb->lock and published under it by VB_GROUP_PAGES, while their
- * struct pages are still in the cache (docs/driver.md, "Per-page work").
+ * outside vb->lock and published under it by groups (vb_group_pages()),
+ * while their struct pages are still in the cache (docs/driver.md,
+ * "Per-page work").
  */
 static unsigned long vb_fill(struct vballoon *vb, unsigned long num,
 			     bool *dry)
@@ -870,17 +882,17 @@ static unsigned long vb_fill(struct vballoon *vb, unsigned long num,
 	want = min(want, vb->ranges ? vb_range_batch() : vb->reqs.cap);
 	order = vb_inflate_order(vb, want);
 	while (got < want) {
-		unsigned long left = want - got;
+		unsigned long max = vb_group_pages(order, want - got);
 		LIST_HEAD(blocks);
 
-		n = vb_alloc_group(vb, &order, left, &blocks);
+		n = vb_alloc_group(vb, &order, max, &blocks);
 		if (n) {
 			mutex_lock(&vb->lock);
 			vb_publish(vb, &blocks, &acct);
 			mutex_unlock(&vb->lock);
 		}
 		got += n;
-		if (n < min(left, VB_GROUP_PAGES))
+		if (n < max)
 			break;	/* the allocator ran dry */
 	}
 	vb_managed_flush(&acct);
