@@ -686,9 +686,9 @@ static struct page *vb_alloc_next(struct vballoon *vb, unsigned int *order,
 /*
  * Pages to publish per vb->lock round: blocks by VB_GROUP_PAGES, split and
  * enqueued while the allocator's check of their struct pages left them
- * cached; single pages a batch at once (the allocator hands them out from
- * its per-CPU lists without touching them: a round per group would cost
- * more than it saves).
+ * cached; single pages a batch at once (the allocator checks them when it
+ * refills its per-CPU lists, not when it hands one out: a round per group
+ * would cost more than it saves).
  */
 static unsigned long vb_group_pages(unsigned int order, unsigned long left)
 {
