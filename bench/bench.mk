@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # bench/bench.mk - `make bench` (not part of `make all`).
-#   make bench                     full run (~30 min on 2 cores), results/
+#   make bench                     full run, results/ (duration: docs/results.md)
 #   make bench BENCH_SMOKE=1       tiny sizes, seconds per section
 #   make bench BENCH_ONLY=REGEX    only the sections whose name matches
 # Results: results/bench-<date>.json (raw numbers), results/latest.md,

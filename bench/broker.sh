@@ -10,7 +10,9 @@
 #   broker+reporting   the same with free page reporting on
 # Each mode boots fresh guests, lets them idle for OC_IDLE_S, then runs
 # BENCH_BROKER_ROUNDS rounds of one phase per guest (BENCH_BROKER_MODES picks
-# modes).  Metrics (from the
+# modes).  The modes run once per file set size in BENCH_BROKER_CACHE_MIB
+# (default a quarter of the guest's RAM; 0 = no files, every phase
+# anonymous memory): rows "MODE, N MiB files".  Metrics (from the
 # 100 ms samples of each guest's actual and RAM-file blocks):
 #   saved_gib_s   integral over the phases of (the guests' RAM - their RAM
 #                 files' blocks on the host)
@@ -19,10 +21,14 @@
 #   slowdown_pct  median phase time over the no-policy median, minus 1
 #   short_ms      median over the phases of the longest time a guest's
 #                 actual was below what its workload had written so far
-#                 plus OC_USE_MIB (its idle use): the spike reaction
+#                 (the anonymous part; page cache is not demand) plus
+#                 OC_USE_MIB (its idle use): the spike reaction
 #   oom_kills     in all guests
-#   resizes_per_min  the busiest guest's target changes per minute
-# The broker run's samples and decisions are kept for bench/report's plot.
+#   resizes_per_min  the busiest guest's target changes in any 60 s of
+#                 the policy's run (its start included: a window of phases
+#                 shorter than a minute, extrapolated, would overstate it)
+# The broker run's samples and decisions are kept for bench/report's plot,
+# each broker run's log as OUT/broker-log-MODE-Nmib.txt (N: the file set, MiB).
 
 BROKER_ROUNDS=${BENCH_BROKER_ROUNDS:-1}
 OC_IDLE_S=${OC_IDLE_S:-20}
@@ -35,16 +41,20 @@ fi
 OC_USE_MIB=48
 . "$TOP/tests/lib/broker.sh"
 . "$TOP/tests/lib/overcommit.sh"
+BROKER_CACHES=${BENCH_BROKER_CACHE_MIB:-$((OC_MEM / 4))}
 
 # broker_phases: the rounds; sets PH_MS (phase times) and PH_WIN (start:end
-# wall-clock ms, guest index) for each phase.
+# wall-clock ms, guest index, ms its file read took) for each phase, and
+# logs each phase's file page cache before and after it.
 broker_phases() {
 	local r i t0
 	PH_MS=() PH_WIN=()
 	for ((r = 1; r <= BROKER_ROUNDS; r++)); do
 		for ((i = 0; i < OC_N; i++)); do
 			oc_phase "$i"
-			PH_MS+=("$OC_MS") PH_WIN+=("$OC_START_MS:$(date +%s%3N):$i")
+			PH_MS+=("$OC_MS") PH_WIN+=("$OC_START_MS:$(date +%s%3N):$i:$OC_READ_MS")
+			vb_log "  g$i: phase $OC_MS ms (file read $OC_READ_MS ms)," \
+				"file page cache before/after: ${OC_FILE_CACHE// //} MiB"
 		done
 	done
 }
@@ -59,26 +69,30 @@ saved_gib_s() {
 }
 
 # short_ms SAMPLES: per phase window, the longest run of samples with the
-# guest's actual under its demand (paced writes so far + idle use).
+# guest's actual under its demand (paced writes so far, from the end of
+# the file read, + idle use).
 short_ms() {
-	local w from to i
+	local w from to i rd
 	for w in "${PH_WIN[@]}"; do
-		IFS=: read -r from to i <<<"$w"
-		awk -v from="$from" -v to="$to" -v col=$((2 + 2 * i)) -v rate="$OC_RATE" \
-			-v mib="$OC_PHASE_MIB" -v use="$OC_USE_MIB" '
+		IFS=: read -r from to i rd <<<"$w"
+		awk -v from="$from" -v to="$to" -v col=$((2 + 2 * i)) -v rate="$OC_RATE" -v rd="$rd" \
+			-v mib="$((OC_PHASE_MIB - OC_CACHE_MIB))" -v use="$OC_USE_MIB" '
 			$1 >= from && $1 <= to {
-				w = rate * ($1 - from) / 1000; if (w > mib) w = mib
+				w = rate * ($1 - from - rd) / 1000; if (w < 0) w = 0; if (w > mib) w = mib
 				if ($col / 1048576 < w + use) { if (!s) s = $1; if ($1 - s > m) m = $1 - s }
 				else s = 0 }
 			END { print m + 0 }' "$1"
 	done | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] + 0 }'
 }
 
-# resizes_per_min DECISIONS FROM TO: DECISIONS has "T_MS GUEST" lines.
+# resizes_per_min DECISIONS: DECISIONS has "T_MS GUEST" lines in time
+# order; the most of one guest's in any 60 s.
 resizes_per_min() {
-	awk -v from="$2" -v to="$3" '$1 >= from && $1 <= to { n[$2]++ }
-		END { for (g in n) if (n[g] > m) m = n[g]
-		      printf "%.1f\n", m * 60000 / (to - from) }' "$1"
+	awk '{ t[$2, ++n[$2]] = $1 }
+		END { for (g in n) for (a = b = 1; b <= n[g]; b++) {
+			while (t[g, b] - t[g, a] >= 60000) a++
+			if (b - a + 1 > m) m = b - a + 1 }
+		      print m + 0 }' "$1"
 }
 
 # The broker's decisions as "T_MS GUEST TARGET_BYTES" (its log stamps are
@@ -91,11 +105,13 @@ broker_decisions() {
 			printf "%.0f %s %.0f\n", day * 1000 + ((t[1] * 60 + t[2]) * 60 + t[3]) * 1000 + t[4], $2, $3 * 1048576 }'
 }
 
-# broker_mode NAME: one run of the scenario under policy NAME.
+# broker_mode NAME FILE_MIB: one run of the scenario under policy NAME with
+# a file set of FILE_MIB.
 broker_mode() {
 	local mode=$1 rep=off pol= from to slow= med saved
 	case $mode in *reporting) rep=on ;; esac
-	vb_log "broker: $mode"
+	OC_CACHE_MIB=$2
+	vb_log "broker: $mode, $2 MiB files"
 	oc_start "$rep"
 	oc_sample_start "$T/samples"
 	: >"$T/decisions"
@@ -116,30 +132,41 @@ broker_mode() {
 	case $mode in
 	mom) vb_stop_pid "$pol"; vb_untrack "$pol"
 	     awk '{ print $1, $2 }' "$T/mom.log" >"$T/decisions" ;;
-	broker*) vb_stop_broker; broker_decisions >"$T/decisions" ;;
+	broker*) vb_stop_broker; broker_decisions >"$T/decisions"
+		# Its decisions with their reasons, for reading the run.
+		cp "$T/broker.log" "$OUT/broker-log-${mode/+/-}-$2mib.txt" ;;
 	esac
 	oc_sample_stop
 	oc_finish
 	vb_stop_daemon
 	vb_huge_umount
 	med=$(median "${PH_MS[@]}")
-	[ "$mode" = none ] && BROKER_BASE_MS=$med
-	[ -n "${BROKER_BASE_MS:-}" ] && slow=$(calc "($med / $BROKER_BASE_MS - 1) * 100")
-	if [ "$mode" = broker ]; then
+	[ "$mode" = none ] && BROKER_BASE_MS[$2]=$med
+	[ -n "${BROKER_BASE_MS[$2]:-}" ] && slow=$(calc "($med / ${BROKER_BASE_MS[$2]} - 1) * 100")
+	# The plot is of the first file set's broker run.
+	if [ "$mode" = broker ] && [ "$2" = "${BROKER_CACHES%% *}" ]; then
 		cp "$T/samples" "$OUT/broker-samples.txt"
 		cp "$T/decisions" "$OUT/broker-targets.txt"
 	fi
 	saved=$(saved_gib_s "$T/samples" "$from" "$to")
-	row broker "$mode" saved_gib_s="$saved" mean_saved_gib="$(calc "$saved * 1000 / ($to - $from)")" \
+	row broker "$mode, $2 MiB files" saved_gib_s="$saved" mean_saved_gib="$(calc "$saved * 1000 / ($to - $from)")" \
 		phase_ms="$(IFS=,; echo "${PH_MS[*]}")" slowdown_pct="$slow" \
 		short_ms="$(short_ms "$T/samples")" oom_kills="$OC_OOM" \
-		resizes_per_min="$(resizes_per_min "$T/decisions" "$from" "$to")" \
+		resizes_per_min="$(resizes_per_min "$T/decisions")" \
 		window_s="$(calc "($to - $from) / 1000")" budget_mib="$OC_BUDGET_MIB" \
 		peak_host_mib="$(oc_sample_max "$T/samples" 1 "$from")" \
-		peak_actual_mib="$(oc_sample_max "$T/samples" 0 "$from")"
+		peak_actual_mib="$(oc_sample_max "$T/samples" 0 "$from")" \
+		file_mib="$2"
 }
 
 sec_broker() {
-	local m
-	for m in $BROKER_MODES; do broker_mode "$m"; done
+	local c m
+	BROKER_BASE_MS=()
+	for c in $BROKER_CACHES; do
+		[[ $c =~ ^[0-9]+$ ]] && ((c < OC_PHASE_MIB)) ||
+			vb_fail "BENCH_BROKER_CACHE_MIB: '$c' is not a size in MiB below the phase's $OC_PHASE_MIB"
+	done
+	for c in $BROKER_CACHES; do
+		for m in $BROKER_MODES; do broker_mode "$m" "$c"; done
+	done
 }

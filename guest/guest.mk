@@ -26,6 +26,9 @@ $(BUILD)/um/vballoon.ko: $(GUEST_SRCS)
 	@test -n "$(VB_UML_KDIR)" -a -f "$(VB_UML_KDIR)/.config" || \
 		{ echo "guest: no UML kernel tree at $(VB_UML_KDIR) (run make setup)"; exit 1; }
 	$(call guest_src,um)
+	# The UML tree is prepared with modules_prepare only: it has no
+	# Module.symvers, so modpost cannot resolve the kernel's exports and
+	# would fail; it warns instead (the UML kernel resolves them at insmod).
 	$(MAKE) -C $(VB_UML_KDIR) ARCH=um M=$(BUILD)/um/src \
 		KBUILD_MODPOST_WARN=1 modules
 	cp $(BUILD)/um/src/vballoon.ko $@

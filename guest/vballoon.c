@@ -64,6 +64,7 @@
 #define VB_REQ_BUFS		3	/* request buffers: one filled, two sent */
 #define VB_INFLIGHT		2	/* inflate requests left in flight at most */
 #define VB_REMOVE_TRIES		500	/* x 20 ms: isolated pages at removal */
+#define VB_GROUP_PAGES		512UL	/* of blocks per vb->lock round, inflating */
 
 /*
  * The one module parameter.  Feature bits 20 and 21 are vballoon's own,
@@ -668,60 +669,134 @@ static struct page *vb_alloc_block(unsigned int order)
 }
 
 /*
- * Allocate up to @want guest pages into @pages as order-0 pages.  With
- * CONT_PAGES, blocks of the device's order are allocated and split so each
- * 4 KiB page is an ordinary movable balloon page; when the allocator
- * cannot provide a block, the order drops by one (counted) for the rest of
- * this round.  The list holds each block's pages in address order, block
- * after block, and the first page of a block keeps the block's order in
- * page_private() (see vb_fill_request()).
+ * The next inflate block, at most @left pages: of *@order (the device's
+ * order with CONT_PAGES), or one order lower for the rest of the round
+ * each time the allocator cannot provide one (counted); NULL when not even
+ * a page is left.
  */
-static unsigned long vb_alloc_pages(struct vballoon *vb, unsigned long want,
-				    struct list_head *pages)
+static struct page *vb_alloc_next(struct vballoon *vb, unsigned int *order,
+				  unsigned long left)
+{
+	struct page *page;
+
+	while (*order && (1UL << *order) > left)
+		(*order)--;
+	while (!(page = vb_alloc_block(*order)) && *order) {
+		(*order)--;
+		vb->cnt.cont_fallbacks++;
+	}
+	if (page)
+		vb->cnt.blocks_by_order[*order]++;
+	return page;
+}
+
+/*
+ * Pages to publish per vb->lock round: blocks by VB_GROUP_PAGES, split and
+ * enqueued while the allocator's check of their struct pages left them
+ * cached; single pages a batch at once (the allocator checks them when it
+ * refills its per-CPU lists, not when it hands one out: a round per group
+ * would cost more than it saves).
+ */
+static unsigned long vb_group_pages(unsigned int order, unsigned long left)
+{
+	return order ? min(left, VB_GROUP_PAGES) : left;
+}
+
+/*
+ * Allocate up to @max pages of blocks onto @blocks: the first page of
+ * each, with the block's order in page_private().  Returns the pages
+ * allocated, fewer than @max only when the allocator ran dry.
+ */
+static unsigned long vb_alloc_group(struct vballoon *vb, unsigned int *order,
+				    unsigned long max, struct list_head *blocks)
 {
 	unsigned long got = 0;
-	unsigned int order = vb_inflate_order(vb, want);
+	struct page *page;
 
-	while (got < want) {
-		struct page *page;
-		unsigned int i;
-
-		/* The guest ran out of memory: stop taking it (vb_fill()). */
-		if (test_bit(VB_OOM_WAIT, &vb->flags))
-			break;
-		while (order && (1UL << order) > want - got)
-			order--;
-		page = vb_alloc_block(order);
-		if (!page) {
-			if (!order)
-				break;
-			order--;
-			vb->cnt.cont_fallbacks++;
-			continue;
-		}
-		vb->cnt.blocks_by_order[order]++;
-		if (order)
-			split_page(page, order);
-		/* The block's order rides on its first page until vb_fill(). */
-		set_page_private(page, order);
-		for (i = 0; i < (1U << order); i++)
-			list_add_tail(&page[i].lru, pages);
-		got += 1UL << order;
+	/* An OOM notification stops the allocation (vb_fill()). */
+	while (got < max && !test_bit(VB_OOM_WAIT, &vb->flags) &&
+	       (page = vb_alloc_next(vb, order, max - got))) {
+		set_page_private(page, *order);
+		list_add_tail(&page->lru, blocks);
+		got += 1UL << *order;
 	}
 	return got;
 }
 
-/* movable=0: balloon pages compaction cannot see (to measure movability). */
-static unsigned long vb_pin_pages(struct vballoon *vb, struct list_head *pages)
+/* Take a block off its list and split it; returns its pages. */
+static unsigned long vb_take_block(struct page *page)
 {
-	struct page *page, *next;
-	unsigned long n = 0;
+	unsigned int order = page_private(page);
 
-	list_for_each_entry_safe(page, next, pages, lru) {
-		__SetPageOffline(page);
-		list_move(&page->lru, &vb->pinned);
+	list_del(&page->lru);
+	set_page_private(page, 0);
+	if (order)
+		split_page(page, order);
+	return 1UL << order;
+}
+
+/*
+ * Put a block's @nr pages in the balloon, in address order (the list is
+ * LIFO: a deflate takes them back in that order and frees them as one
+ * block), pages_lock held; returns the pages put in.
+ */
+static unsigned long vb_balloon_block(struct vballoon *vb, struct page *page,
+				      unsigned long nr)
+{
+	unsigned long i, n = 0;
+
+	for (i = 0; i < nr; i++) {
+		/*
+		 * Ours alone (the balloon core BUG()s here): should anyone
+		 * else hold the lock, the page stays out of the balloon,
+		 * leaked, as the host may have it already.
+		 */
+		if (WARN_ON_ONCE(!trylock_page(page + i)))
+			continue;
+		balloon_page_insert(&vb->bdi, page + i);
+		unlock_page(page + i);
 		n++;
 	}
+	return n;
+}
+
+/* movable=0: balloon pages compaction cannot see (to measure movability). */
+static unsigned long vb_pin_blocks(struct vballoon *vb,
+				   struct list_head *blocks)
+{
+	struct page *page, *next;
+	unsigned long i, nr, n = 0;
+
+	list_for_each_entry_safe(page, next, blocks, lru) {
+		nr = vb_take_block(page);
+		for (i = 0; i < nr; i++) {
+			__SetPageOffline(page + i);
+			list_add(&page[i].lru, &vb->pinned);
+		}
+		n += nr;
+	}
+	return n;
+}
+
+/*
+ * Put the blocks on @blocks (vb_alloc_group(), or single pages) in the
+ * balloon as 4 KiB pages; returns how many.  balloon_page_list_enqueue()
+ * for blocks: one pages_lock round, each block split right before its
+ * pages go in, while their struct pages are still cached, and no list of
+ * every page.
+ */
+static unsigned long vb_enqueue(struct vballoon *vb, struct list_head *blocks)
+{
+	struct page *page, *next;
+	unsigned long flags, n = 0;
+
+	if (!vb->movable)
+		return vb_pin_blocks(vb, blocks);
+	spin_lock_irqsave(&vb->bdi.pages_lock, flags);
+	list_for_each_entry_safe(page, next, blocks, lru)
+		n += vb_balloon_block(vb, page, vb_take_block(page));
+	spin_unlock_irqrestore(&vb->bdi.pages_lock, flags);
+	count_vm_events(BALLOON_INFLATE, n);
 	return n;
 }
 
@@ -741,14 +816,6 @@ static unsigned long vb_unpin_pages(struct vballoon *vb,
 	return n;
 }
 
-/* Put pages on the balloon list; returns how many. */
-static unsigned long vb_enqueue(struct vballoon *vb, struct list_head *pages)
-{
-	if (vb->movable)
-		return balloon_page_list_enqueue(&vb->bdi, pages);
-	return vb_pin_pages(vb, pages);
-}
-
 /* Take up to @n pages off the balloon list. */
 static unsigned long vb_dequeue(struct vballoon *vb, struct list_head *pages,
 				unsigned long n)
@@ -759,133 +826,144 @@ static unsigned long vb_dequeue(struct vballoon *vb, struct list_head *pages,
 }
 
 /*
- * Add the blocks vb_alloc_pages() put on @pages to the inflate request, one
- * range and one managed-page update per block rather than per page (a
- * block is within one zone), clearing the order each carried.
+ * The blocks on @blocks go into the inflate request (one range each), then
+ * into the balloon as 4 KiB movable pages, vb->lock held.  The request is
+ * sent when full or at the end of the batch (vb_fill_end()), so between
+ * two groups it may hold inflate entries not sent yet: whoever else takes
+ * vb->lock sends them before anything else (a migration adds to them;
+ * vb_leak_locked() flushes them).
  */
-static void vb_fill_request(struct vballoon *vb, struct list_head *pages)
+static void vb_publish(struct vballoon *vb, struct list_head *blocks,
+		       struct vb_managed *acct)
 {
-	struct vb_managed acct = {};
 	struct page *page;
 
-	page = list_first_entry(pages, struct page, lru);
-	while (!list_entry_is_head(page, pages, lru)) {
+	list_for_each_entry(page, blocks, lru) {
 		unsigned int nr = 1U << page_private(page);
 
-		set_page_private(page, 0);
 		vb_add_pages(vb, vb->inflate_vq, page, nr);
 		if (!vb->deflate_on_oom)
-			vb_managed_add(&acct, page, -(long)nr);
-		/* The block's pages are consecutive on the list. */
-		page = list_next_entry(page + nr - 1, lru);
+			vb_managed_add(acct, page, -(long)nr);
 	}
-	vb_managed_flush(&acct);
+	vb_enqueue(vb, blocks);
 }
 
-/* Put @pages in the balloon and send them, vb->lock held. */
-static unsigned long vb_fill_locked(struct vballoon *vb,
-				    struct list_head *pages)
+/*
+ * Send what is left of the batch's request; @got 4 KiB pages join the
+ * balloon's size.  If the device does not answer, they stay in the
+ * balloon: it may still discard them.
+ */
+static void vb_fill_end(struct vballoon *vb, unsigned long got)
 {
 	struct vb_reqs *r = &vb->reqs;
 	unsigned int sent;
-	unsigned long got;
 
-	/*
-	 * If the device does not answer, the pages stay in the balloon: it
-	 * may still discard them.
-	 */
-	r->err = 0;
-	vb_fill_request(vb, pages);
-	/* One pages_lock round for the whole batch. */
-	got = vb_enqueue(vb, pages) * VB_PAGES_PER_PAGE;
+	mutex_lock(&vb->lock);
 	sent = r->fill;
 	vb_flush(vb, vb->inflate_vq);
 	vb->num_pages += got;
 	/*
 	 * The batch's pages are acknowledged with the request that ended it
-	 * (a batch spans several requests only when it has more ranges than
-	 * a request holds; a device answers requests in order).
+	 * (a batch spans several requests when it has more ranges than a
+	 * request holds, or when another holder of vb->lock sent its first
+	 * groups; a device answers requests in order).
 	 */
 	if (test_bit(sent, &r->busy) && !r->stuck_vq)
 		r->pages[sent] += got;
-	return got;
-}
-
-/* Free pages vb_alloc_pages() allocated that never went into the balloon. */
-static void vb_unalloc_pages(struct list_head *pages)
-{
-	struct page *page, *next;
-
-	list_for_each_entry_safe(page, next, pages, lru) {
-		set_page_private(page, 0);	/* a block's order */
-		list_del(&page->lru);
-		__free_page(page);
-	}
+	mutex_unlock(&vb->lock);
 }
 
 /*
- * An inflate batch allocated while an OOM notification waits goes back to
- * the allocator instead of into the balloon: it holds the memory the guest
- * ran out of, and ballooning it would make the notification wait for the
- * host too.  Counted in released, so the notification (which waits for
- * the batch, VB_FILLING) counts it as memory given back.
+ * Blocks allocated while an OOM notification waits go back to the
+ * allocator instead of into the balloon: they hold the memory the guest
+ * ran out of, and ballooning them would make the notification wait for
+ * the host too.  Counted in released, so the notification (which waits
+ * for them, VB_FILLING) counts them as memory given back.
  */
-static void vb_give_up_batch(struct vballoon *vb, struct list_head *pages,
-			     unsigned long got)
+static void vb_give_up_blocks(struct vballoon *vb, struct list_head *blocks,
+			      unsigned long n)
 {
-	vb_unalloc_pages(pages);
+	struct page *page, *next;
+
+	list_for_each_entry_safe(page, next, blocks, lru) {
+		unsigned int order = page_private(page);
+
+		list_del(&page->lru);
+		set_page_private(page, 0);
+		__free_pages(page, order);	/* not split yet */
+	}
 	mutex_lock(&vb->lock);
-	WRITE_ONCE(vb->released, vb->released + got * VB_PAGES_PER_PAGE);
+	WRITE_ONCE(vb->released, vb->released + n * VB_PAGES_PER_PAGE);
 	vb->cnt.oom_yields++;
 	mutex_unlock(&vb->lock);
 }
 
-static unsigned long vb_fill_batch(struct vballoon *vb, unsigned long want,
-				   bool *dry)
+/*
+ * Allocate and publish up to @want pages by groups; returns the pages put
+ * in the balloon.  @oom: an OOM notification came, the rest was given up.
+ */
+static unsigned long vb_fill_groups(struct vballoon *vb, unsigned long want,
+				    bool *oom)
 {
-	unsigned long got;
-	LIST_HEAD(pages);
+	unsigned long n, got = 0;
+	struct vb_managed acct = {};
+	unsigned int order = vb_inflate_order(vb, want);
 
-	got = vb_alloc_pages(vb, want, &pages);
-	if (test_bit(VB_OOM_WAIT, &vb->flags)) {
-		vb_give_up_batch(vb, &pages, got);
-		*dry = true;
-		return 0;
+	while (got < want) {
+		unsigned long max = vb_group_pages(order, want - got);
+		LIST_HEAD(blocks);
+
+		n = vb_alloc_group(vb, &order, max, &blocks);
+		*oom = test_bit(VB_OOM_WAIT, &vb->flags);
+		if (*oom) {
+			vb_give_up_blocks(vb, &blocks, n);
+			break;
+		}
+		if (n) {
+			mutex_lock(&vb->lock);
+			vb_publish(vb, &blocks, &acct);
+			mutex_unlock(&vb->lock);
+		}
+		got += n;
+		if (n < max)
+			break;	/* the allocator ran dry */
 	}
-	*dry = got < want;
-	if (*dry) {
-		vb->cnt.alloc_fail++;
-		dev_info_ratelimited(&vb->vdev->dev,
-				     "out of memory while inflating\n");
-	}
-	if (!got)
-		return 0;
-	mutex_lock(&vb->lock);
-	got = vb_fill_locked(vb, &pages);
-	mutex_unlock(&vb->lock);
+	vb_managed_flush(&acct);
 	return got;
 }
 
 /*
  * Inflate by up to @num 4 KiB pages; returns 4 KiB pages added.  @dry:
  * the allocator could not provide the whole batch, or an OOM notification
- * came (retry later).  The batch is allocated outside vb->lock (up to
- * range_batch_pages): until it is in the balloon or given back, VB_FILLING
- * tells an OOM notification to wait for it.
+ * came (retry later).  Blocks are allocated outside vb->lock and published
+ * under it by groups (vb_group_pages()), while their struct pages are
+ * still in the cache (docs/driver.md, "Per-page work").  Until the batch
+ * is counted in the balloon (vb_fill_end()), VB_FILLING tells an OOM
+ * notification to wait for it: single pages are allocated a whole batch
+ * (up to range_batch_pages) at once, neither free nor in the balloon.
  */
 static unsigned long vb_fill(struct vballoon *vb, unsigned long num,
 			     bool *dry)
 {
 	unsigned long want, got;
+	bool oom = false;
 
 	want = DIV_ROUND_UP(num, VB_PAGES_PER_PAGE);
 	want = min(want, vb->ranges ? vb_range_batch() : vb->reqs.cap);
 	set_bit(VB_FILLING, &vb->flags);
 	smp_mb__after_atomic();		/* pairs with vb_oom_notify() */
-	got = vb_fill_batch(vb, want, dry);
+	got = vb_fill_groups(vb, want, &oom);
+	*dry = got < want;
+	if (*dry && !oom) {
+		vb->cnt.alloc_fail++;
+		dev_info_ratelimited(&vb->vdev->dev,
+				     "out of memory while inflating\n");
+	}
+	if (got)
+		vb_fill_end(vb, got * VB_PAGES_PER_PAGE);
 	clear_bit(VB_FILLING, &vb->flags);
 	wake_up(&vb->acked);
-	return got;
+	return got * VB_PAGES_PER_PAGE;
 }
 
 /*
@@ -904,17 +982,21 @@ static bool vb_free_block(struct page *page, unsigned int order)
 
 	if (PageHWPoison(page))
 		return false;
-	for (i = 1; i < (1U << order); i++)
+	for (i = 1; i < (1U << order); i++) {
 		if (PageHWPoison(page + i) || !page_ref_freeze(page + i, 1))
 			break;
+		/*
+		 * Leaving the balloon left the movable marker, which the free
+		 * path clears for the head only.  A page that then goes back
+		 * alone is freed as a head: a cleared marker is what it wants.
+		 */
+		page[i].mapping = NULL;
+	}
 	if (i < (1U << order)) {
 		while (--i)
 			page_ref_unfreeze(page + i, 1);
 		return false;
 	}
-	/* balloon_page_finalize() leaves the movable marker: free clears it. */
-	for (i = 1; i < (1U << order); i++)
-		page[i].mapping = NULL;
 	__free_pages(page, order);
 	return true;
 }
@@ -938,24 +1020,44 @@ static unsigned long vb_run_length(struct list_head *pages, struct page *page,
 	return n;
 }
 
+/* Add the pages on @pages to @vq's request, a range per run of PFNs. */
+static void vb_add_runs(struct vballoon *vb, struct virtqueue *vq,
+			struct list_head *pages)
+{
+	struct page *page;
+	unsigned long nr;
+
+	page = list_first_entry(pages, struct page, lru);
+	while (!list_entry_is_head(page, pages, lru)) {
+		nr = vb_run_length(pages, page, 1UL << VB_TOP_ORDER);
+		vb_add_pages(vb, vq, page, nr);
+		page = list_next_entry(page + nr - 1, lru);
+	}
+}
+
 /*
- * Free the pages on @pages (balloon references) in aligned blocks where
- * they run in address order, as whole balloon blocks come back, and one by
- * one elsewhere.
+ * Give the pages on @pages (balloon references, acknowledged by the
+ * device) back to the guest: in aligned blocks where they run in address
+ * order, as whole balloon blocks come back, and one by one elsewhere.  One
+ * pass over the list: a block leaves it in one cut, and is counted back
+ * into the guest's managed pages before it is freed.
  */
-static void vb_free_pages(struct vballoon *vb, struct list_head *pages)
+static void vb_release_pages(struct vballoon *vb, struct list_head *pages)
 {
 	while (!list_empty(pages)) {
 		struct page *page = list_first_entry(pages, struct page, lru);
 		unsigned long pfn = page_to_pfn(page), i, nr;
 		unsigned int order;
+		LIST_HEAD(run);
 
 		nr = vb_run_length(pages, page, 1UL << VB_TOP_ORDER);
 		order = min_t(unsigned int, ilog2(nr),
 			      pfn ? __ffs(pfn) : VB_TOP_ORDER);
 		nr = 1UL << order;
-		for (i = 0; i < nr; i++)
-			list_del(&page[i].lru);
+		/* The run is page .. page + nr - 1, in list order. */
+		list_cut_position(&run, pages, &page[nr - 1].lru);
+		if (!vb->deflate_on_oom)
+			adjust_managed_page_count(page, nr);
 		if (order && vb_free_block(page, order)) {
 			vb->cnt.freed_in_blocks += nr;
 			continue;
@@ -963,19 +1065,6 @@ static void vb_free_pages(struct vballoon *vb, struct list_head *pages)
 		for (i = 0; i < nr; i++)
 			put_page(page + i);
 	}
-}
-
-static void vb_release_pages(struct vballoon *vb, struct list_head *pages)
-{
-	struct vb_managed acct = {};
-	struct page *page;
-
-	if (!vb->deflate_on_oom) {
-		list_for_each_entry(page, pages, lru)
-			vb_managed_add(&acct, page, 1);
-		vb_managed_flush(&acct);
-	}
-	vb_free_pages(vb, pages);
 }
 
 #ifdef VB_TEST_SLOW_DEFLATE
@@ -1006,7 +1095,6 @@ static unsigned long vb_leak_locked(struct vballoon *vb, unsigned long num)
 {
 	unsigned long want, chunk, n, got = 0;
 	struct vb_reqs *r = &vb->reqs;
-	struct page *page;
 	LIST_HEAD(pages);
 
 	if (vb_dead(vb) || !vb_reqs_unstuck(vb))
@@ -1022,6 +1110,14 @@ static unsigned long vb_leak_locked(struct vballoon *vb, unsigned long num)
 	 */
 	want = min(want, vb->ranges ? chunk * VB_DEFLATE_CHUNKS : chunk);
 	want = min_t(unsigned long, want, vb->num_pages / VB_PAGES_PER_PAGE);
+	/*
+	 * An inflate batch under way may have left entries (vb_publish()):
+	 * they go first, and the device is done with them before it hears of
+	 * a deflate, even one that finds nothing to take.
+	 */
+	vb_flush(vb, vb->inflate_vq);
+	if (vb_drain(vb))
+		return 0;
 	r->err = 0;
 	/*
 	 * The balloon list is LIFO: pages of one continuous block come back
@@ -1033,8 +1129,7 @@ static unsigned long vb_leak_locked(struct vballoon *vb, unsigned long num)
 		n = vb_dequeue(vb, &part, min(chunk, want - got));
 		if (!n)
 			break;
-		list_for_each_entry(page, &part, lru)
-			vb_add_page(vb, vb->deflate_vq, page);
+		vb_add_runs(vb, vb->deflate_vq, &part);
 		list_splice_tail(&part, &pages);
 		got += n;
 	}

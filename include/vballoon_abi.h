@@ -10,7 +10,7 @@
  *
  * EXTENSIONS ARE EXPERIMENTAL.  They use device-specific feature bits the
  * virtio spec (1.3) leaves unassigned; they are not registered with the
- * virtio TC.  Seed 000 used bit 5 for continuous pages: bit 5 is
+ * virtio TC.  The first continuous-pages proposal used bit 5: bit 5 is
  * VIRTIO_BALLOON_F_PAGE_REPORTING in the spec, so we must not.
  * See docs/abi.md for the protocol and the fallback rules.
  */

@@ -47,14 +47,45 @@ static bool guest_deflated(const struct law_state *s, const struct law_sample *c
 	return s->have_prev && c->actual > s->prev.actual && c->actual > s->target;
 }
 
+static unsigned last_resize(const struct law_state *s)
+{
+	return (s->resize_next + LAW_RESIZE_RING - 1) % LAW_RESIZE_RING;
+}
+
+static uint64_t last_resize_ms(const struct law_state *s)
+{
+	return s->resize_ms[last_resize(s)];
+}
+
+/* The counters between readings b and c may count the balloon's own work:
+ * the last resize was a shrink, and b's stats were first seen before the
+ * balloon settled from it (or it has not settled).  An inflate over page
+ * cache makes the guest reclaim it, and the balloon's allocations stall in
+ * direct reclaim: seen in the overcommit bench, every idle guest whose
+ * cache the broker took counted allocation stalls and was grown straight
+ * back, a loop that spent the shrinks' rate limit.  A guest that does need
+ * the memory keeps stalling or refaulting once the balloon settled. */
+static bool shrink_unsettled(const struct law_state *s, const struct law_sample *b)
+{
+	uint64_t last = last_resize_ms(s);
+
+	return last && s->resize_shrank[last_resize(s)] &&
+	       (s->settled_ms < last || b->stats_ms <= s->settled_ms);
+}
+
+/* Counted events: an OOM kill always; allocation stalls and refaults
+ * (major faults, swap-ins) unless the balloon's inflate made them. */
 static enum law_reason counter_pressure(const struct law_params *p,
-					const struct law_sample *b,
+					const struct law_state *s,
 					const struct law_sample *c)
 {
+	const struct law_sample *b = &s->prev;
 	uint64_t dt = c->t_ms - b->t_ms, refaults;
 
 	if (counter_delta(b->oom_kills, c->oom_kills))
 		return LAW_P_OOM;
+	if (shrink_unsettled(s, b))
+		return LAW_HOLD;
 	if (counter_delta(b->stalls, c->stalls))
 		return LAW_P_STALLS;
 	refaults = counter_delta(b->majflt, c->majflt) + counter_delta(b->swapin, c->swapin);
@@ -62,11 +93,6 @@ static enum law_reason counter_pressure(const struct law_params *p,
 	if (refaults && refaults * 1000 >= (uint64_t)p->refault_rate * dt)
 		return LAW_P_REFAULTS;
 	return LAW_HOLD;
-}
-
-static uint64_t last_resize_ms(const struct law_state *s)
-{
-	return s->resize_ms[(s->resize_next + LAW_RESIZE_RING - 1) % LAW_RESIZE_RING];
 }
 
 /* How much MemAvailable falls over the lookahead at the rate the guest's
@@ -115,7 +141,7 @@ static enum law_reason pressure(const struct law_params *p, const struct law_sta
 		return LAW_P_FALLING;
 	if (!s->have_prev || c->t_ms <= s->prev.t_ms)
 		return LAW_HOLD;
-	return counter_pressure(p, &s->prev, c);
+	return counter_pressure(p, s, c);
 }
 
 /* Under pressure: at least grow_step more than the guest has or was
@@ -320,12 +346,13 @@ uint64_t law_fit(uint64_t grant, uint64_t target, uint64_t others, uint64_t budg
 	return max_u64(target, min_u64(grant, room));
 }
 
-unsigned law_recent_resizes(const struct law_state *s, uint64_t now_ms)
+unsigned law_recent_resizes(const struct law_state *s, uint64_t now_ms, bool shrinks_only)
 {
 	unsigned i, n = 0;
 
 	for (i = 0; i < LAW_RESIZE_RING; i++)
-		if (s->resize_ms[i] && now_ms - s->resize_ms[i] < LAW_MINUTE_MS)
+		if (s->resize_ms[i] && now_ms - s->resize_ms[i] < LAW_MINUTE_MS &&
+		    (!shrinks_only || s->resize_shrank[i]))
 			n++;
 	return n;
 }
@@ -334,20 +361,26 @@ uint64_t law_commit(const struct law_params *p, struct law_state *s,
 		    uint64_t grant, bool pressure_now, uint64_t now_ms)
 {
 	uint64_t cur = s->target, diff = grant > cur ? grant - cur : cur - grant;
-	unsigned limit = p->max_resizes;
+	bool shrink = grant < cur;
 
 	if (!diff || diff < p->min_change)
 		return 0;
-	/* Shrinks may use only half of the per-minute budget, so a guest
-	 * whose shrinks used theirs can still be grown when it needs to. */
-	if (grant < cur)
-		limit /= 2;
-	if (grant < cur && pressure_now)
+	if (shrink && pressure_now)
 		return 0;
-	if (law_recent_resizes(s, now_ms) >= limit)
+	if (law_recent_resizes(s, now_ms, false) >= p->max_resizes)
+		return 0;
+	/* Shrinks may use only half of the per-minute budget, so a guest
+	 * whose shrinks used theirs can still be grown when it needs to.
+	 * Grows do not count against the shrinks' half: a guest grown for a
+	 * phase of load must still give its memory back after it (the
+	 * overcommit bench held guests at 256 MiB, 140 MiB of it free, for
+	 * the rest of a minute: three shrinks at the start and a phase's two
+	 * grows and one shrink had used six). */
+	if (shrink && law_recent_resizes(s, now_ms, true) >= p->max_resizes / 2)
 		return 0;
 	/* 0 marks an empty ring slot; a monotonic clock at 0 is a test's. */
 	s->resize_ms[s->resize_next] = now_ms ? now_ms : 1;
+	s->resize_shrank[s->resize_next] = shrink;
 	s->resize_next = (s->resize_next + 1) % LAW_RESIZE_RING;
 	s->resizes++;
 	s->target = grant;

@@ -86,6 +86,7 @@ struct law_state {
 	uint64_t last_pressure_ms;
 	uint64_t settled_ms;		/* actual reached target after a resize */
 	uint64_t resize_ms[LAW_RESIZE_RING];
+	bool resize_shrank[LAW_RESIZE_RING];	/* that resize lowered the target */
 	unsigned resize_next;		/* ring index */
 	uint64_t resizes;		/* total, for metrics */
 };
@@ -131,7 +132,7 @@ uint64_t law_fit(uint64_t grant, uint64_t target, uint64_t others, uint64_t budg
 uint64_t law_commit(const struct law_params *p, struct law_state *s,
 		    uint64_t grant, bool pressure, uint64_t now_ms);
 
-/* Resizes in the last minute. */
-unsigned law_recent_resizes(const struct law_state *s, uint64_t now_ms);
+/* Resizes in the last minute (shrinks_only: only those that shrank). */
+unsigned law_recent_resizes(const struct law_state *s, uint64_t now_ms, bool shrinks_only);
 
 #endif /* VB_BROKER_LAW_H */

@@ -219,6 +219,52 @@ static void test_stalls_and_oom_kills_are_pressure(void **st)
 	assert_int_equal(law_want(&p, &s, &c).reason, LAW_P_OOM);
 }
 
+/* An inflate over page cache: the guest reclaims it and the balloon's own
+ * allocations stall.  Stalls and refaults counted until stats fresh from
+ * after the balloon settled are the shrink's doing, not pressure (the
+ * overcommit bench grew every such guest straight back); once settled
+ * they are pressure again, and so is a stall while a grow is in flight. */
+static void test_stalls_made_by_a_shrink_are_not_pressure(void **st)
+{
+	struct law_params p = params();
+	struct law_state s;
+	struct law_sample c;
+
+	law_state_init(&s, 200 * MIB, 0);
+	c = sample(20000, 200 * MIB, 50 * MIB, 120 * MIB);
+	c.stalls = 0;
+	c.oom_kills = 0;
+	assert_int_equal(law_want(&p, &s, &c).reason, LAW_RECLAIM_CACHE);
+	assert_int_equal(law_commit(&p, &s, 136 * MIB, false, 20000), 136 * MIB);
+	c = sample(20250, 150 * MIB, 50 * MIB, 90 * MIB);	/* inflating */
+	c.stalls = 40;
+	c.majflt = 500;
+	c.oom_kills = 0;
+	assert_false(law_reason_is_pressure(law_want(&p, &s, &c).reason));
+	c = sample(20500, 136 * MIB, 50 * MIB, 80 * MIB);	/* settled */
+	c.stats_ms = 20250;				/* stats of the inflate */
+	c.stalls = 60;
+	c.majflt = 900;
+	c.oom_kills = 0;
+	assert_false(law_reason_is_pressure(law_want(&p, &s, &c).reason));
+	c.t_ms = c.stats_ms = 20750;			/* fresh, still the inflate's counts */
+	c.stalls = 70;
+	assert_false(law_reason_is_pressure(law_want(&p, &s, &c).reason));
+	c.t_ms = c.stats_ms = 21000;			/* the guest stalls on its own */
+	c.stalls = 71;
+	assert_int_equal(law_want(&p, &s, &c).reason, LAW_P_STALLS);
+	c.t_ms = c.stats_ms = 21250;
+	c.oom_kills = 1;
+	assert_int_equal(law_want(&p, &s, &c).reason, LAW_P_OOM);
+
+	/* A grow in flight: stalls are the guest waiting for its memory. */
+	assert_int_equal(law_commit(&p, &s, 300 * MIB, true, 21250), 300 * MIB);
+	c.t_ms = c.stats_ms = 21500;
+	c.actual = 200 * MIB;
+	c.stalls = 72;
+	assert_int_equal(law_want(&p, &s, &c).reason, LAW_P_STALLS);
+}
+
 /* deflate-on-oom: the guest took memory back without asking. */
 static void test_guest_deflating_itself_is_pressure(void **st)
 {
@@ -445,11 +491,35 @@ static void test_commit_hysteresis_and_rate_limits(void **st)
 	for (n = 0; n < 20; n++, t += 1000)
 		if (law_commit(&p, &s, target + 10 * MIB, true, t))
 			target += 10 * MIB;
-	assert_int_equal(law_recent_resizes(&s, t), 12);
+	assert_int_equal(law_recent_resizes(&s, t, false), 12);
+	assert_int_equal(law_recent_resizes(&s, t, true), 6);
 	/* A minute later the window is empty again. */
-	assert_int_equal(law_recent_resizes(&s, t + LAW_MINUTE_MS), 0);
+	assert_int_equal(law_recent_resizes(&s, t + LAW_MINUTE_MS, false), 0);
 	assert_int_equal(law_commit(&p, &s, target - 50 * MIB, false, t + LAW_MINUTE_MS),
 			 target - 50 * MIB);
+}
+
+/* Grows do not use the shrinks' half: a guest grown for a phase of load
+ * gives its memory back after it (with grows counted, four grows left two
+ * shrinks); all resizes together stay within max_resizes. */
+static void test_grows_leave_the_shrinks_their_half(void **st)
+{
+	struct law_params p = params();
+	struct law_state s;
+	uint64_t t = 1000, target = 256 * MIB;
+	unsigned n;
+
+	law_state_init(&s, target, 0);
+	for (n = 0; n < 4; n++, t += 1000)
+		assert_int_not_equal(law_commit(&p, &s, target += 10 * MIB, true, t), 0);
+	for (n = 0; n < 20; n++, t += 1000)
+		if (law_commit(&p, &s, target - 10 * MIB, false, t))
+			target -= 10 * MIB;
+	assert_int_equal(s.resizes, 4 + 6);
+	for (n = 0; n < 20; n++, t += 1000)
+		if (law_commit(&p, &s, target + 10 * MIB, true, t))
+			target += 10 * MIB;
+	assert_int_equal(law_recent_resizes(&s, t, false), 12);
 }
 
 /* Free memory reported above the guest's size (a lying guest) wants less
@@ -526,6 +596,7 @@ int main(void)
 		cmocka_unit_test(test_stalls_and_oom_kills_are_pressure),
 		cmocka_unit_test(test_guest_deflating_itself_is_pressure),
 		cmocka_unit_test(test_no_second_shrink_before_fresh_stats),
+		cmocka_unit_test(test_stalls_made_by_a_shrink_are_not_pressure),
 		cmocka_unit_test(test_cache_only_after_long_quiet),
 		cmocka_unit_test(test_host_pressure_reclaims_sooner),
 		cmocka_unit_test(test_budget_host_cap_and_pressure),
@@ -537,6 +608,7 @@ int main(void)
 		cmocka_unit_test(test_divide_leftover_goes_to_the_others),
 		cmocka_unit_test(test_divide_floors_above_budget_still_get_floors),
 		cmocka_unit_test(test_commit_hysteresis_and_rate_limits),
+		cmocka_unit_test(test_grows_leave_the_shrinks_their_half),
 		cmocka_unit_test(test_absurd_free_stops_at_floor),
 		cmocka_unit_test(test_simulated_guest_settles),
 	};

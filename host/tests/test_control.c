@@ -496,7 +496,7 @@ static void test_unix_listen(void **state)
 
 /* ---- over the socket ---------------------------------------------------- */
 
-static char sock_path[108];
+static char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 
 static int client_connect(void)
 {

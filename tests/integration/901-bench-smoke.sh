@@ -56,7 +56,7 @@ expect=(
 	"migration|no hints, first migration" "migration|no hints, repeated"
 	"migration|in-tree hints, first migration" "migration|in-tree hints, repeated"
 	"migration|vballoon.ko hints, first migration" "migration|vballoon.ko hints, repeated"
-	"broker|none" "broker|broker"
+	"broker|none, 64 MiB files" "broker|broker, 64 MiB files"
 	"big-floor|7/8 inflate, tmpfs, one range, mmapped"
 	"big-floor|7/8 inflate, huge tmpfs, one range, mmapped"
 	"big-floor|large shrink, huge tmpfs, one range, mmapped"
@@ -68,7 +68,7 @@ expect=(
 grep -qs '^VB_QEMU_NEW=.' "$VB_CACHE/env.sh" && expect+=(
 	"qemu11|hugetlbfs: vballoon.ko + vballoond, cont (order 9)"
 	"qemu11|huge tmpfs: in-tree + vballoond" "qemu11|memfd: in-tree + QEMU's device")
-# The seed 001 comparison exists only if the driver can make its pages
+# The movable-pages comparison exists only if the driver can make its pages
 # unmovable.
 p=$(modinfo -p "$BUILD/x86_64/vballoon.ko" | sed -n 's/^\([a-z_]*movable[a-z_]*\):.*/\1/p' | head -1)
 [ -n "$p" ] && expect+=("compaction|vballoon.ko, not movable ($p=0)")

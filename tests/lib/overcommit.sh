@@ -3,13 +3,24 @@
 # bench/broker.sh (bash; source after common.sh and broker.sh).
 #
 # OC_N UML guests of OC_MEM MiB (vballoon.ko, deflate-on-oom on) on one
-# vballoond touch all their memory, then idle.  A phase runs in one guest
-# while the others idle: vb-workload writes a pattern over OC_PHASE_MIB of a
-# tmpfs file at OC_RATE MiB/s (a program loading its data: most of the
+# vballoond touch all their memory, read their file set (below), then idle.
+# A phase runs in one guest while the others idle: it reads the file set
+# again, then vb-workload writes a pattern over the rest of OC_PHASE_MIB in
+# a tmpfs file at OC_RATE MiB/s (a program loading its data: most of the
 # guest's RAM in a few seconds), verifies it twice more (work over that
-# memory), and deletes it.  The
-# guest times the phase itself.  Budget for the broker: two thirds of the
-# guests' total, so their maximum sizes add up to 150% of it.
+# memory), and deletes it.  The guest times the phase itself.  Budget for
+# the broker: two thirds of the guests' total, so their maximum sizes add
+# up to 150% of it.
+#
+# The file set: OC_CACHE_MIB MiB in four files on the guest's root (hostfs:
+# its pages are the guest's page cache, as a disk's would be), part of the
+# phase's OC_PHASE_MIB; 0 = none, every phase anonymous (tmpfs) memory.
+# Real guests hold page cache (a build reads its sources, a service its
+# data files), and free page reporting cannot return it: only a policy
+# that shrinks the guest can.  hostfs drops a file's cached pages when its
+# inode goes, at the last close (new_inode: unhashed; always-delete
+# dentries), so the guest's script keeps the files open, as a service
+# keeps its data files open; a file opened again finds its pages cached.
 #
 # The guests' RAM files are on a huge=always tmpfs (the host backs guest
 # RAM with transparent huge pages, as a VMM does): memory the balloon
@@ -22,23 +33,46 @@ OC_N=${OC_N:-4}
 OC_MEM=${OC_MEM:-512}
 OC_PHASE_MIB=${OC_PHASE_MIB:-$((OC_MEM * 7 / 10))}
 OC_RATE=${OC_RATE:-64}
+OC_CACHE_MIB=${OC_CACHE_MIB:-0}
 OC_BUDGET_MIB=$((OC_N * OC_MEM * 2 / 3))
 OC_SHARE=() OC_INFO=() OC_PID=()
 
 cat >"$T/oc-guest.sh" <<'GUEST'
-# args: PHASE_MIB RATE_MIBPS
+# args: ANON_MIB RATE_MIBPS FILE_MIB
 uptime_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
+# file_mib: the page cache of files (the file LRU; Cached also counts tmpfs).
+file_mib() {
+	echo $((($(vb_meminfo 'Active(file)') + $(vb_meminfo 'Inactive(file)')) / 1024))
+}
+# The file set (sparse on the host: reading it costs the host no I/O) on
+# fds 3-6, open for the script's life.
+files() {
+	local j
+	[ "$1" -gt 0 ] || return 0
+	mkdir -p /srv/data
+	for j in 0 1 2 3; do
+		dd if=/dev/zero of=/srv/data/f$j bs=1M count=0 seek=$(($1 / 4)) 2>/dev/null
+		eval "exec $((3 + j))</srv/data/f$j"
+	done
+}
+read_files() { [ "$1" -gt 0 ] && cat /srv/data/f* >/dev/null; return 0; }
 vb_load_balloon ours || vb_fail "cannot load vballoon.ko"
 vb_tmpfs /mnt/t
 vb_touch_free /mnt/t 24
+files "$3"
+read_files "$3"
+vb_log "file set: $3 MiB, file page cache $(file_mib) MiB"
 vb_signal idle
 k=1
 while vb_wait "kv.go$k" 1800; do
 	[ "$(vb_get "go$k")" = run ] || break
+	vb_put "cache_before$k" "$(file_mib)"
 	vb_signal "start$k"
 	t0=$(uptime_ms)
 	rc=0
 	vb_log "phase $k: start"
+	read_files "$3"
+	vb_put "read_ms$k" $(($(uptime_ms) - t0))
 	vb-workload fill --mib "$1" --rate "$2" --hold-file /mnt/t/p --seed "$k" || rc=$?
 	for pass in 1 2; do
 		[ $rc = 0 ] || break
@@ -46,6 +80,7 @@ while vb_wait "kv.go$k" 1800; do
 	done
 	t1=$(uptime_ms)
 	rm -f /mnt/t/p
+	vb_put "cache_after$k" "$(file_mib)"
 	vb_put "ms$k" $((t1 - t0))
 	vb_put "rc$k" "$rc"
 	vb_signal "done$k"
@@ -68,7 +103,8 @@ oc_start() {
 		--deflate-on-oom on "${gs[@]}" || vb_fail "daemon did not start"
 	for ((i = 0; i < OC_N; i++)); do
 		vb_start_uml --mem "${OC_MEM}M" --ram-dir "$VB_HUGE_DIR" --vhost "$([ $i = 0 ] && echo "$VB_SOCK" || echo "$T/g$i.sock")" \
-			--timeout 1800 -- "$T/oc-guest.sh" "$OC_PHASE_MIB" "$OC_RATE" || vb_fail "UML g$i did not boot"
+			--timeout 1800 -- "$T/oc-guest.sh" $((OC_PHASE_MIB - OC_CACHE_MIB)) "$OC_RATE" \
+			"$OC_CACHE_MIB" || vb_fail "UML g$i did not boot"
 		OC_SHARE[i]=$VB_SHARE OC_INFO[i]=$VB_UML_INFO OC_PID[i]=$VB_UML_LAUNCHER_PID
 	done
 	OC_K=()
@@ -79,10 +115,15 @@ oc_start() {
 	done
 }
 
+# oc_get I KEY: a value guest I put.
+oc_get() { VB_SHARE=${OC_SHARE[$1]} vb_get "$2"; }
+
 # oc_phase I: one phase in guest I; sets OC_MS to its time in ms (the
-# guest's clock) and OC_START_MS to when it started on the host's wall
-# clock (the mtime the host gave the guest's start signal in the share);
-# fails the test when the workload failed.
+# guest's clock), OC_START_MS to when it started on the host's wall clock
+# (the mtime the host gave the guest's start signal in the share),
+# OC_READ_MS to the time its file read took (its writes start then), and
+# OC_FILE_CACHE to "BEFORE AFTER", the guest's file page cache in MiB
+# before and after the phase; fails the test when the workload failed.
 oc_phase() {
 	local i=$1 k rc
 	k=$((OC_K[i] + 1))
@@ -90,7 +131,8 @@ oc_phase() {
 	VB_SHARE=${OC_SHARE[i]} vb_put_guest "go$k" run
 	VB_SHARE=${OC_SHARE[i]} vb_wait_guest_alive "${OC_PID[i]}" "done$k" 600 ||
 		vb_fail "g$i: phase $k did not finish"
-	OC_MS=$(VB_SHARE=${OC_SHARE[i]} vb_get "ms$k") rc=$(VB_SHARE=${OC_SHARE[i]} vb_get "rc$k")
+	OC_MS=$(oc_get "$i" "ms$k") rc=$(oc_get "$i" "rc$k") OC_READ_MS=$(oc_get "$i" "read_ms$k")
+	OC_FILE_CACHE="$(oc_get "$i" "cache_before$k") $(oc_get "$i" "cache_after$k")"
 	OC_START_MS=$(stat -c %.3Y "${OC_SHARE[i]}/start$k" | tr -d .)
 	[ "$rc" = 0 ] || vb_fail "g$i: phase $k: workload failed (rc $rc)"
 }
@@ -105,7 +147,7 @@ oc_finish() {
 	for ((i = 0; i < OC_N; i++)); do
 		VB_SHARE=${OC_SHARE[i]} vb_wait_guest_alive "${OC_PID[i]}" ended 120 ||
 			vb_fail "g$i did not end"
-		OC_OOM=$((OC_OOM + $(VB_SHARE=${OC_SHARE[i]} vb_get oom)))
+		OC_OOM=$((OC_OOM + $(oc_get "$i" oom)))
 		vb_wait_uml "${OC_PID[i]}" || vb_fail "g$i's script failed"
 	done
 }

@@ -8,7 +8,8 @@
  *         with zeroes) and hold it
  * fill    alloc + write the pattern + verify it
  * frag    fill + free every other 4 KiB page (same as fill --punch-holes),
- *         the fragmentation seed 000 describes
+ *         the fragmentation the continuous-pages
+ *         proposal describes
  * verify  check an existing hold file (needs --hold-file; give the same
  *         --seed and --punch-holes as when it was written)
  * churn   fill (anonymous memory), then churn --churn-mib more in a ring of
