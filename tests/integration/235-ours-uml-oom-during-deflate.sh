@@ -49,10 +49,7 @@ dmesg | grep -iE "oom|killed process" | tail -n 5
 exit 0
 GUEST
 
-mkdir "$T/ko" && cp "$ko" "$T/ko/vballoon.ko"
-vb_start_daemon_uml 384M --deflate-on-oom on --page-reporting off --free-page-hint off \
-	--floor 0 -- --timeout 200 --module "$T/ko/vballoon.ko" -- "$T/guest.sh"
-vb_wait_guest loaded 120 || { vb_wait_uml; vb_fail "guest did not load the driver"; }
+vb_start_oom_uml "$ko" 384M "$T/guest.sh"
 vb_ctl set "$TARGET" >/dev/null || vb_fail "balloon command failed"
 vb_wait_actual "$TARGET" 120 || vb_fail "inflate did not finish"
 vb_signal_guest inflated

@@ -194,6 +194,16 @@ vb_start_daemon_uml() {
 	vb_start_uml --mem "$mem" --vhost "$VB_SOCK" "$@" || vb_fail "UML did not boot"
 }
 
+# vb_start_oom_uml KO MEM SCRIPT: vballoond with deflate-on-oom on (floor 0,
+# reporting and hints off) and a UML guest of MEM whose vballoon.ko is the
+# build at KO; waits for the guest's "loaded" signal.
+vb_start_oom_uml() {
+	mkdir -p "$T/ko" && cp "$1" "$T/ko/vballoon.ko" || vb_fail "cannot copy $1"
+	vb_start_daemon_uml "$2" --deflate-on-oom on --page-reporting off --free-page-hint off \
+		--floor 0 -- --timeout 200 --module "$T/ko/vballoon.ko" -- "$3"
+	vb_wait_guest loaded 120 || { vb_wait_uml; vb_fail "guest did not load the driver"; }
+}
+
 # vb_stop_daemon: stop the daemon vb_start_daemon started and remove its
 # sockets, so that vb_start_daemon can start another one.
 vb_stop_daemon() {

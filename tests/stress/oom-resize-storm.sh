@@ -32,10 +32,7 @@ vb_signal done
 exit 0
 GUEST
 
-mkdir "$T/ko" && cp "$ko" "$T/ko/vballoon.ko"
-vb_start_daemon_uml 384M --deflate-on-oom on --page-reporting off --free-page-hint off \
-	--floor 0 -- --timeout 200 --module "$T/ko/vballoon.ko" -- "$T/guest.sh"
-vb_wait_guest loaded 120 || { vb_wait_uml; vb_fail "guest did not load the driver"; }
+vb_start_oom_uml "$ko" 384M "$T/guest.sh"
 vb_signal_guest go
 end=$((SECONDS + 190))
 while [ ! -e "$VB_SHARE/done" ] && [ ! -e "$VB_SHARE/.vb-exit" ] && ((SECONDS < end)); do
