@@ -22,31 +22,34 @@ define guest_src
 		$(BUILD)/$(1)/src/
 endef
 
+# The UML tree is prepared with modules_prepare only: it has no
+# Module.symvers, so modpost cannot resolve the kernel's exports and would
+# fail; it warns instead (the UML kernel resolves them at insmod).
+UML_KBUILD := ARCH=um KBUILD_MODPOST_WARN=1
+
+# $(call guest_ko,DIR,KDIR,KBUILD-ARGS): build $(BUILD)/DIR/vballoon.ko
+# against the kernel tree KDIR.
+define guest_ko
+	$(call guest_src,$(1))
+	$(MAKE) -C $(2) M=$(BUILD)/$(1)/src $(3) modules
+	cp $(BUILD)/$(1)/src/vballoon.ko $(BUILD)/$(1)/vballoon.ko
+endef
+
 $(BUILD)/um/vballoon.ko: $(GUEST_SRCS)
 	@test -n "$(VB_UML_KDIR)" -a -f "$(VB_UML_KDIR)/.config" || \
 		{ echo "guest: no UML kernel tree at $(VB_UML_KDIR) (run make setup)"; exit 1; }
-	$(call guest_src,um)
-	# The UML tree is prepared with modules_prepare only: it has no
-	# Module.symvers, so modpost cannot resolve the kernel's exports and
-	# would fail; it warns instead (the UML kernel resolves them at insmod).
-	$(MAKE) -C $(VB_UML_KDIR) ARCH=um M=$(BUILD)/um/src \
-		KBUILD_MODPOST_WARN=1 modules
-	cp $(BUILD)/um/src/vballoon.ko $@
+	$(call guest_ko,um,$(VB_UML_KDIR),$(UML_KBUILD))
 
 $(BUILD)/x86_64/vballoon.ko: $(GUEST_SRCS)
 	@test -n "$(VB_X86_KDIR)" -a -f "$(VB_X86_KDIR)/Makefile" || \
 		{ echo "guest: no x86-64 headers at $(VB_X86_KDIR) (run make setup)"; exit 1; }
-	$(call guest_src,x86_64)
-	$(MAKE) -C $(VB_X86_KDIR) M=$(BUILD)/x86_64/src modules
-	cp $(BUILD)/x86_64/src/vballoon.ko $@
+	$(call guest_ko,x86_64,$(VB_X86_KDIR))
 
 # The same source against a second, newer Debian kernel (6.12, unpacked by
 # make setup when the archive has one): test 206 runs it.
 ifneq ($(VB_X86_ALT_KDIR),)
 $(BUILD)/x86_64-alt/vballoon.ko: $(GUEST_SRCS)
-	$(call guest_src,x86_64-alt)
-	$(MAKE) -C $(VB_X86_ALT_KDIR) M=$(BUILD)/x86_64-alt/src modules
-	cp $(BUILD)/x86_64-alt/src/vballoon.ko $@
+	$(call guest_ko,x86_64-alt,$(VB_X86_ALT_KDIR))
 
 ALL_TARGETS += $(BUILD)/x86_64-alt/vballoon.ko
 endif

@@ -30,10 +30,7 @@ check-fresh:
 # before DONE.  Only the migration integrity test's negative case loads it.
 ifneq ($(VB_X86_KDIR),)
 $(BUILD)/x86_64-broken-hint/vballoon.ko: $(GUEST_SRCS)
-	$(call guest_src,x86_64-broken-hint)
-	$(MAKE) -C $(VB_X86_KDIR) M=$(BUILD)/x86_64-broken-hint/src \
-		KCFLAGS=-DVB_TEST_REUSE_HINTED modules
-	cp $(BUILD)/x86_64-broken-hint/src/vballoon.ko $@
+	$(call guest_ko,x86_64-broken-hint,$(VB_X86_KDIR),KCFLAGS=-DVB_TEST_REUSE_HINTED)
 
 ALL_TARGETS += $(BUILD)/x86_64-broken-hint/vballoon.ko
 endif
@@ -43,10 +40,7 @@ endif
 # notification surely waits behind it.  Only test 235 loads it.
 ifneq ($(VB_UML_KDIR),)
 $(BUILD)/um-slow-deflate/vballoon.ko: $(GUEST_SRCS)
-	$(call guest_src,um-slow-deflate)
-	$(MAKE) -C $(VB_UML_KDIR) ARCH=um M=$(BUILD)/um-slow-deflate/src \
-		KBUILD_MODPOST_WARN=1 KCFLAGS=-DVB_TEST_SLOW_DEFLATE modules
-	cp $(BUILD)/um-slow-deflate/src/vballoon.ko $@
+	$(call guest_ko,um-slow-deflate,$(VB_UML_KDIR),$(UML_KBUILD) KCFLAGS=-DVB_TEST_SLOW_DEFLATE)
 
 ALL_TARGETS += $(BUILD)/um-slow-deflate/vballoon.ko
 endif
