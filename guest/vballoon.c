@@ -747,9 +747,13 @@ static unsigned long vb_balloon_block(struct vballoon *vb, struct page *page,
 
 	for (i = 0; i < nr; i++) {
 		/*
-		 * Ours alone (the balloon core BUG()s here): should anyone
-		 * else hold the lock, the page stays out of the balloon,
-		 * leaked, as the host may have it already.
+		 * What balloon_page_list_enqueue() does per page on 6.1 and
+		 * 6.12, under one pages_lock round per group instead of a
+		 * list of every page (later kernels also count
+		 * NR_BALLOON_PAGES there: a port must too).  Ours alone (the
+		 * balloon core BUG()s here): should anyone else hold the
+		 * lock, the page stays out of the balloon, leaked, as the
+		 * host may have it already.
 		 */
 		if (WARN_ON_ONCE(!trylock_page(page + i)))
 			continue;
