@@ -6,7 +6,8 @@
 # the guest resumes by itself after 5 s).  As in-tree, freeze deflates the
 # whole balloon (vmstat's balloon_deflate rises by all of it) and restore
 # brings the reset device back: the balloon returns to the target, and a
-# new target after the resume is followed (the queues work again).  A held
+# new target after the resume is followed (the queues work again), then
+# an empty balloon (the guest powers off after it).  A held
 # pattern verifies and dmesg stays clean.  The 9p share does not survive a
 # suspend (virtio_9p has no freeze/restore): the guest unmounts it first
 # and reports on the console from then on.  VB_FREEZE_KO=PATH runs another
@@ -40,6 +41,10 @@ echo "VB-KV balloon_restored $(vb_balloon_pages)"
 echo "VB-RESTORED"
 vb_wait_meminfo MemTotal -ge $((before - 193 * 1024)) 300 >/dev/null ||
 	vb_fail "MemTotal did not follow the new target after the resume"
+# The host empties the balloon once its device reported the new size: the
+# guest must not power off before the host has seen it.
+vb_wait_meminfo MemTotal -ge $((before - 1024)) 300 >/dev/null ||
+	vb_fail "MemTotal did not follow the empty balloon"
 vb-workload verify --mib 64 --hold-file /tmp/hold --seed 7 || exit 1
 dmesg | grep -E "PM: |vballoon" | tail -n 12
 vb_check_dmesg
@@ -60,6 +65,7 @@ vb_wait_console "$VB_QEMU_CONSOLE" "^VB-RESTORED" 300 || { vb_wait_qemu; vb_fail
 vb_qemu_wait_actual $((256 * MIB)) 60 || vb_fail "query-balloon actual not 256 MiB after the resume"
 vb_qemu_balloon $((320 * MIB))
 vb_qemu_wait_actual $((320 * MIB)) 180 || vb_fail "the device did not follow a new target after the resume"
+vb_qemu_balloon $((512 * MIB))
 vb_wait_qemu || vb_fail "guest script failed"
 vb_log "balloon $(kv balloon_before) pages; freeze deflated $(kv deflated_in_freeze); restored to $(kv balloon_restored)"
 (( $(kv deflated_in_freeze) == $(kv balloon_before) )) ||

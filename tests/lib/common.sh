@@ -258,12 +258,14 @@ vb_qemu_balloon() {
 
 # vb__poll_actual BYTES TIMEOUT_S INTERVAL_S GETTER [GUEST]: until GETTER
 # [GUEST] prints BYTES; on timeout prints the last value seen and returns 1.
+# With VB_POLL_PID set, also returns 1 as soon as that process is gone.
 vb__poll_actual() {
 	local want=$1 timeout=$2 step=$3 i a= n
 	shift 3
 	n=$(awk -v t="$timeout" -v s="$step" 'BEGIN { print int(t / s) }')
 	for ((i = 0; i < n; i++)); do
 		a=$("$@") && [ "$a" = "$want" ] && return 0
+		[ -z "${VB_POLL_PID:-}" ] || kill -0 "$VB_POLL_PID" 2>/dev/null || break
 		sleep "$step"
 	done
 	echo "${2:+$2: }actual is '$a', want $want" >&2
@@ -274,8 +276,16 @@ vb__poll_actual() {
 # (default 60 s).
 vb_wait_actual() { vb__poll_actual "$1" "${2:-60}" 0.1 vb_actual ${3:+"$3"}; }
 
-# vb_qemu_wait_actual BYTES [timeout_s]: the same for QEMU (default 120 s).
-vb_qemu_wait_actual() { vb__poll_actual "$1" "${2:-120}" 0.2 vb_qemu_actual; }
+# vb_qemu_wait_actual BYTES [timeout_s]: the same for QEMU (default 120 s);
+# when QEMU exits meanwhile, fails at once with the end of its console.
+vb_qemu_wait_actual() {
+	VB_POLL_PID=${VB_QEMU_PID:-} vb__poll_actual "$1" "${2:-120}" 0.2 vb_qemu_actual &&
+		return 0
+	[ -z "${VB_QEMU_PID:-}" ] || kill -0 "$VB_QEMU_PID" 2>/dev/null && return 1
+	echo "QEMU (pid $VB_QEMU_PID) exited; the end of its console:" >&2
+	tail -n 20 "$VB_QEMU_CONSOLE" | tr -d '\r' >&2
+	return 1
+}
 
 # ---- UML guests ----
 
