@@ -113,32 +113,48 @@ vb_mig_setup() {
 
 # vb_mig_guest_script DRIVER PATTERN_MIB CHURN_MIB [MODULE PARAMS...]: the
 # guest loads the balloon driver, says VB-MIG-READY and churns for ever
-# (the host quits QEMU at the end).  A churn slot (CHURN_MIB / 8) larger
-# than what vballoon.ko leaves free during a round (hint_reserve_mib, 16,
-# plus the high watermarks) makes the guest reclaim, and the shrinker hand
-# hint blocks back, mid-round.  Every 2 s of its own time the guest
+# (the host quits QEMU at the end).  Every 2 s of its own time the guest
 # prints a VB-HINT-STATE line: MemFree (mem_free_kb) and, with
 # vballoon.ko, its hint counters and the last command id it read.  The
 # loop reads with shell builtins: a process per value costs the churn
 # vCPU time under TCG.
+#
+# The churn alone may never make the guest reclaim: a round leaves
+# hint_reserve_mib (16) over the high watermarks free, about 80 MiB in a
+# 1 GiB guest with THP, and a 32 MiB slot then only wakes kswapd, whose
+# light slab scans can leave every hint block held.  So with vballoon.ko,
+# once per round seen holding 192 MiB or more, the guest also writes and
+# verifies MemFree + 32 MiB (VB-BURST): it must reclaim (32 MiB and the
+# min watermark's worth, all the shrinker's to give), the shrinker hands
+# hint blocks back mid-round, and the guest writes them before QEMU's
+# round ends.
 vb_mig_guest_script() {
 	local drv=$1 pat=$2 churn=$3
 	shift 3
 	cat >"$T/mig-guest.sh" <<GUEST
 vb_load_balloon $drv $* || vb_fail "cannot load the $drv balloon driver"
-keys= st=
+keys= st= burst_id=
 if [ $drv = ours ]; then
 	st=\$(vb_ours_dir) || vb_fail "no debug view"
 	keys="hint_rounds hint_pages hint_shrunk hint_held_pages hint_id_received"
 fi
 while :; do
-	while read -r k v rest; do [ "\$k" = MemFree: ] && break; done </proc/meminfo
-	line="VB-HINT-STATE mem_free_kb \$v"
+	while read -r k free rest; do [ "\$k" = MemFree: ] && break; done </proc/meminfo
+	line="VB-HINT-STATE mem_free_kb \$free" held=0 id=
 	for k in \$keys; do
 		read -r v <"\$st/\$k"
 		line="\$line \$k \$v"
+		case \$k in
+		hint_held_pages) held=\$v ;;
+		hint_id_received) id=\$v ;;
+		esac
 	done
 	echo "\$line"
+	if [ "\$held" -ge 49152 ] && [ "\$id" != "\$burst_id" ]; then
+		burst_id=\$id
+		echo "VB-BURST id \$id mib \$((free / 1024 + 32))"
+		vb-workload fill --mib \$((free / 1024 + 32)) --seed \$id
+	fi
 	sleep 2
 done &
 echo "VB-MIG-READY $drv"
@@ -260,8 +276,8 @@ vb_mig_dest() {
 	local -n vb_w=VB_MIG_QEMU_$side
 	VB_MIG_HOPS=$((VB_MIG_HOPS + 1))
 	uri=$(vb_mig__uri "$side")
-	vb_start_qemu "${VB_MIG_OPTS[@]}" --qemu "$vb_w" --timeout 3600 \
-		--initrd "$T/mig/initrd" --incoming "$uri" ||
+	vb_start_qemu "${VB_MIG_OPTS[@]}" ${VB_MIG_DEST_PAUSED:+--extra -S} \
+		--qemu "$vb_w" --timeout 3600 --initrd "$T/mig/initrd" --incoming "$uri" ||
 		vb_fail "destination on side $side did not start"
 	vb_mig__set_side "$side"
 	vb_mig__listening "$uri" "$side" || vb_fail "destination not listening on $uri"
@@ -474,20 +490,34 @@ vb_mig__balloon_to() {
 	vb_fail "the balloon did not reach $want MiB (actual $a MiB)"
 }
 
+# vb_mig__wait_status STATUS: until the current side's run state is STATUS
+# (a paused destination ends "inmigrate" once it loaded the last state).
+vb_mig__wait_status() {
+	local i r=
+	for ((i = 0; i < 300; i++)); do
+		r=$(vb_mig_qmp '{"execute":"query-status"}') || break
+		[[ $r == *"\"status\": \"$1\""* ]] && return 0
+		sleep 0.1
+	done
+	vb_fail "side $VB_MIG_SIDE never reached run state $1: $r"
+}
+
 # vb_mig_scenario_inflated MEM_MIB: balloon to half, migrate, and the
-# destination's device reports the guest size the source's device had at
-# the end; then back.  With deflate-on-oom the guest may deflate during
-# the migration (a hint round holds its free memory while the churn runs),
-# so that size is half or more, never less.
+# destination's device holds the size the source's device had at the end:
+# checked with the destination paused (-S), before its guest runs, since
+# with deflate-on-oom the guest may deflate at any time (a hint round holds
+# its free memory while the churn runs).  That size is half or more.
 vb_mig_scenario_inflated() {
-	local mem=$1 a
+	local mem=$1 a VB_MIG_DEST_PAUSED=1
 	vb_mig__balloon_to $((mem / 2))
 	vb_mig_migrate
+	vb_mig__wait_status paused
 	a=$(vb_mig_balloon_mib)
 	[ "$a" = "$VB_MIG_SRC_ACTUAL" ] ||
 		vb_fail "after migration the balloon says $a MiB on the destination, $VB_MIG_SRC_ACTUAL MiB on the source"
 	(( a >= mem / 2 && a <= mem )) || vb_fail "after migration the balloon says $a MiB, not $((mem / 2)) to $mem"
 	[ "$a" = $((mem / 2)) ] || vb_log "the guest deflated on OOM during the migration: $((mem / 2)) -> $a MiB"
+	vb_mig_qmp '{"execute":"cont"}' >/dev/null || vb_fail "cont refused on side $VB_MIG_SIDE"
 	vb_mig_wait_pass 0
 	vb_mig__balloon_to "$mem"
 	vb_mig_wait_pass "$(vb_mig_lines)"
