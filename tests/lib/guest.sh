@@ -16,11 +16,14 @@ vb_fail() {
 }
 
 # Existence through readdir: robust against any dentry caching of the
-# shared filesystem.
+# shared filesystem.  The shell's own glob reads the directory: no fork
+# (a poll that ran ls and tr forked three times, in a UML guest a
+# measurable share of its one CPU while a benchmark timed it).
 vb_share_has() {
-	case " $(ls -A "$VB_SHARE" 2>/dev/null | tr '\n' ' ') " in
-	*" $1 "*) return 0 ;;
-	esac
+	local f
+	for f in "$VB_SHARE"/*; do
+		[ "${f##*/}" = "$1" ] && return 0
+	done
 	return 1
 }
 
