@@ -820,15 +820,6 @@ static unsigned long vb_unpin_pages(struct vballoon *vb,
 	return n;
 }
 
-/* Take up to @n pages off the balloon list. */
-static unsigned long vb_dequeue(struct vballoon *vb, struct list_head *pages,
-				unsigned long n)
-{
-	if (vb->movable)
-		return balloon_page_list_dequeue(&vb->bdi, pages, n);
-	return vb_unpin_pages(vb, pages, n);
-}
-
 /*
  * The blocks on @blocks go into the inflate request (one range each), then
  * into the balloon as 4 KiB movable pages, vb->lock held.  The request is
@@ -971,103 +962,181 @@ static unsigned long vb_fill(struct vballoon *vb, unsigned long num,
 }
 
 /*
- * Give an aligned block of 2^@order pages that left the balloon back to
- * the page allocator as one block, the reverse of split_page(): the buddy
- * allocator then takes it whole instead of merging 2^@order pages one by
- * one (freeing a GiB page by page took 11-16 ms in UML).  Each tail's
- * reference, ours alone, is frozen to zero, so a speculative reference
- * someone holds (a PFN scanner: compaction, page_idle) keeps the block
- * apart: false, nothing freed.  So does a poisoned page, which only a
- * page-by-page free keeps out of the allocator.
+ * A deflate takes pages off the balloon as runs of consecutive PFNs in one
+ * zone, at most a top-order block each: a run's first page stands for it
+ * on a list, its length in page_private().  So the struct pages of a large
+ * deflate are touched once here and once by the page allocator freeing the
+ * runs as blocks, not once more per step (request, accounting, free): at
+ * 7 GiB those are 117 MB of struct pages, far more than the caches hold.
+ *
+ * Each page's reference, the balloon's alone, is frozen to zero as it
+ * leaves, so a PFN scanner (compaction, page_idle) cannot take one before
+ * its run goes back whole, the reverse of split_page().  A page someone
+ * holds a speculative reference to, or a poisoned one (only a page-by-page
+ * free keeps it out of the allocator), is a run of its own marked
+ * VB_RUN_LOOSE, not frozen, and freed alone.
  */
-static bool vb_free_block(struct page *page, unsigned int order)
-{
-	unsigned int i;
+#define VB_RUN_LOOSE	(1UL << (BITS_PER_LONG - 1))
 
-	if (PageHWPoison(page))
-		return false;
-	for (i = 1; i < (1U << order); i++) {
-		if (PageHWPoison(page + i) || !page_ref_freeze(page + i, 1))
+struct vb_runs {
+	struct list_head *heads;
+	struct page *first;	/* lowest page of the run being built */
+	unsigned long len;
+};
+
+static void vb_run_end(struct vb_runs *runs)
+{
+	if (!runs->len)
+		return;
+	set_page_private(runs->first, runs->len);
+	list_add_tail(&runs->first->lru, runs->heads);
+	runs->len = 0;
+}
+
+/*
+ * @page left the balloon.  The balloon list gives a block's pages from
+ * the highest PFN down (vb_balloon_block()), so runs grow downwards.
+ */
+static void vb_run_add(struct vb_runs *runs, struct page *page)
+{
+	unsigned long pfn = page_to_pfn(page);
+
+	if (PageHWPoison(page) || !page_ref_freeze(page, 1)) {
+		vb_run_end(runs);
+		set_page_private(page, 1 | VB_RUN_LOOSE);
+		list_add_tail(&page->lru, runs->heads);
+		return;
+	}
+	/*
+	 * Leaving the balloon left the movable marker, which the free path
+	 * clears for a block's first page only.
+	 */
+	page->mapping = NULL;
+	if (runs->len && page_to_pfn(runs->first) == pfn + 1 &&
+	    page_zone_id(runs->first) == page_zone_id(page) &&
+	    runs->len < (1UL << VB_TOP_ORDER)) {
+		runs->first = page;
+		runs->len++;
+		return;
+	}
+	vb_run_end(runs);
+	runs->first = page;
+	runs->len = 1;
+}
+
+static unsigned long vb_run_pages(struct page *head)
+{
+	return page_private(head) & ~VB_RUN_LOOSE;
+}
+
+/* Take up to @n pages off the balloon, as runs onto @heads. */
+static unsigned long vb_dequeue(struct vballoon *vb, struct list_head *heads,
+				unsigned long n)
+{
+	struct vb_runs runs = { .heads = heads };
+	struct page *page, *next;
+	unsigned long flags, got = 0;
+
+	if (!vb->movable) {
+		list_for_each_entry_safe(page, next, &vb->pinned, lru) {
+			if (got == n)
+				break;
+			list_del(&page->lru);
+			__ClearPageOffline(page);
+			vb_run_add(&runs, page);
+			got++;
+		}
+		vb_run_end(&runs);
+		return got;
+	}
+	spin_lock_irqsave(&vb->bdi.pages_lock, flags);
+	list_for_each_entry_safe(page, next, &vb->bdi.pages, lru) {
+		if (got == n)
 			break;
 		/*
-		 * Leaving the balloon left the movable marker, which the free
-		 * path clears for the head only.  A page that then goes back
-		 * alone is freed as a head: a cleared marker is what it wants.
+		 * What balloon_page_list_dequeue() does per page on 6.1 and
+		 * 6.12: a page compaction holds locked is skipped.
 		 */
-		page[i].mapping = NULL;
+		if (!trylock_page(page))
+			continue;
+		list_del(&page->lru);
+		balloon_page_finalize(page);
+		unlock_page(page);
+		vb_run_add(&runs, page);
+		got++;
 	}
-	if (i < (1U << order)) {
-		while (--i)
-			page_ref_unfreeze(page + i, 1);
-		return false;
-	}
-	__free_pages(page, order);
-	return true;
+	spin_unlock_irqrestore(&vb->bdi.pages_lock, flags);
+	vb_run_end(&runs);
+	count_vm_events(BALLOON_DEFLATE, got);
+	return got;
 }
 
-/*
- * Pages on @pages from @page on whose PFNs follow @page's in its zone (the
- * buddy allocator never merges across zones), up to @max.
- */
-static unsigned long vb_run_length(struct list_head *pages, struct page *page,
-				   unsigned long max)
-{
-	unsigned long pfn = page_to_pfn(page), n = 1;
-	int zid = page_zone_id(page);
-
-	list_for_each_entry_continue(page, pages, lru) {
-		if (n == max || page_to_pfn(page) != pfn + n ||
-		    page_zone_id(page) != zid)
-			break;
-		n++;
-	}
-	return n;
-}
-
-/* Add the pages on @pages to @vq's request, a range per run of PFNs. */
+/* Add the runs on @heads to @vq's request, a range each. */
 static void vb_add_runs(struct vballoon *vb, struct virtqueue *vq,
-			struct list_head *pages)
+			struct list_head *heads)
 {
 	struct page *page;
-	unsigned long nr;
 
-	page = list_first_entry(pages, struct page, lru);
-	while (!list_entry_is_head(page, pages, lru)) {
-		nr = vb_run_length(pages, page, 1UL << VB_TOP_ORDER);
-		vb_add_pages(vb, vq, page, nr);
-		page = list_next_entry(page + nr - 1, lru);
+	list_for_each_entry(page, heads, lru)
+		vb_add_pages(vb, vq, page, vb_run_pages(page));
+}
+
+/* The device did not acknowledge: the runs go back into the balloon. */
+static void vb_requeue_runs(struct vballoon *vb, struct list_head *heads)
+{
+	struct page *head, *next, *page;
+	unsigned long pfn, i, nr;
+	LIST_HEAD(pages);
+
+	list_for_each_entry_safe(head, next, heads, lru) {
+		nr = vb_run_pages(head);
+		pfn = page_to_pfn(head);
+		list_del(&head->lru);
+		for (i = 0; i < nr; i++) {
+			page = pfn_to_page(pfn + i);
+			if (!(page_private(head) & VB_RUN_LOOSE))
+				page_ref_unfreeze(page, 1);
+			list_add_tail(&page->lru, &pages);
+		}
+		set_page_private(head, 0);
 	}
+	vb_enqueue(vb, &pages);
 }
 
 /*
- * Give the pages on @pages (balloon references, acknowledged by the
- * device) back to the guest: in aligned blocks where they run in address
- * order, as whole balloon blocks come back, and one by one elsewhere.  One
- * pass over the list: a block leaves it in one cut, and is counted back
- * into the guest's managed pages before it is freed.
+ * Give the runs on @heads (acknowledged by the device) back to the guest:
+ * each in the largest aligned blocks it holds, counted back into the
+ * guest's managed pages before it is freed.
  */
-static void vb_release_pages(struct vballoon *vb, struct list_head *pages)
+static void vb_release_runs(struct vballoon *vb, struct list_head *heads)
 {
-	while (!list_empty(pages)) {
-		struct page *page = list_first_entry(pages, struct page, lru);
-		unsigned long pfn = page_to_pfn(page), i, nr;
-		unsigned int order;
-		LIST_HEAD(run);
+	struct page *head, *next, *page;
+	unsigned long pfn, nr, loose;
+	unsigned int order;
 
-		nr = vb_run_length(pages, page, 1UL << VB_TOP_ORDER);
-		order = min_t(unsigned int, ilog2(nr),
-			      pfn ? __ffs(pfn) : VB_TOP_ORDER);
-		nr = 1UL << order;
-		/* The run is page .. page + nr - 1, in list order. */
-		list_cut_position(&run, pages, &page[nr - 1].lru);
+	list_for_each_entry_safe(head, next, heads, lru) {
+		nr = vb_run_pages(head);
+		loose = page_private(head) & VB_RUN_LOOSE;
+		pfn = page_to_pfn(head);
+		list_del(&head->lru);
+		set_page_private(head, 0);
 		if (!vb->deflate_on_oom)
-			adjust_managed_page_count(page, nr);
-		if (order && vb_free_block(page, order)) {
-			vb->cnt.freed_in_blocks += nr;
+			adjust_managed_page_count(head, nr);
+		if (loose) {
+			put_page(head);
 			continue;
 		}
-		for (i = 0; i < nr; i++)
-			put_page(page + i);
+		while (nr) {
+			order = min_t(unsigned int, ilog2(nr),
+				      pfn ? __ffs(pfn) : VB_TOP_ORDER);
+			page = pfn_to_page(pfn);
+			page_ref_unfreeze(page, 1);
+			__free_pages(page, order);
+			if (order)
+				vb->cnt.freed_in_blocks += 1UL << order;
+			pfn += 1UL << order;
+			nr -= 1UL << order;
+		}
 	}
 }
 
@@ -1144,12 +1213,12 @@ static unsigned long vb_leak_locked(struct vballoon *vb, unsigned long num)
 #endif
 	if (r->err) {
 		/* Unacknowledged: the device may still discard them. */
-		vb_enqueue(vb, &pages);
+		vb_requeue_runs(vb, &pages);
 		return 0;
 	}
 	got *= VB_PAGES_PER_PAGE;
 	vb->num_pages -= got;
-	vb_release_pages(vb, &pages);
+	vb_release_runs(vb, &pages);
 	/* Before the lock is dropped: an OOM notification waiting counts it. */
 	WRITE_ONCE(vb->released, vb->released + got);
 	return got;
