@@ -281,7 +281,9 @@ vb_wait_actual() { vb__poll_actual "$1" "${2:-60}" 0.1 vb_actual ${3:+"$3"}; }
 vb_qemu_wait_actual() {
 	VB_POLL_PID=${VB_QEMU_PID:-} vb__poll_actual "$1" "${2:-120}" 0.2 vb_qemu_actual &&
 		return 0
-	[ -z "${VB_QEMU_PID:-}" ] || kill -0 "$VB_QEMU_PID" 2>/dev/null && return 1
+	if [ -z "${VB_QEMU_PID:-}" ] || kill -0 "$VB_QEMU_PID" 2>/dev/null; then
+		return 1
+	fi
 	echo "QEMU (pid $VB_QEMU_PID) exited; the end of its console:" >&2
 	tail -n 20 "$VB_QEMU_CONSOLE" | tr -d '\r' >&2
 	return 1
