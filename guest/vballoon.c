@@ -13,7 +13,8 @@
  *    pipeline (struct vb_reqs), num_pages and the pages' membership of the
  *    balloon.  The migratepage callback only trylocks it (compaction may
  *    run from within our own allocations).
- *  - vb->bdi.pages_lock (spinlock, balloon core) protects the page list.
+ *  - vb->bdi.pages_lock (spinlock, balloon core) protects the page list
+ *    and the list of whole blocks (vb->blocks).
  *  - vb->stop_lock protects stop_update, checked before queueing work.
  *  - vb->hint_lock protects the list of held free page hint blocks.
  */
@@ -23,6 +24,7 @@
 #include <linux/kernel.h>
 #include <linux/mm.h>
 #include <linux/mmzone.h>
+#include <linux/memory.h>
 #include <linux/oom.h>
 #include <linux/slab.h>
 #include <linux/vmstat.h>
@@ -86,11 +88,13 @@ static struct vb_knobs {
 	bool movable;		/* balloon pages visible to compaction (probe) */
 	bool pipeline;		/* inflate requests left in flight */
 	bool cont_compact;	/* high-order inflate may compact */
+	bool whole_blocks;	/* pageblocks stay whole in the balloon */
 	u32 range_batch_pages;	/* pages per inflate round with ranges */
 } vb_knobs = {
 	.movable = true,
 	.pipeline = true,
 	.cont_compact = true,
+	.whole_blocks = true,
 	.range_batch_pages = 65536,
 };
 
@@ -117,6 +121,8 @@ struct vb_counters {
 	unsigned long cont_fallbacks;	/* blocks retried one order lower */
 	unsigned long overlapped;	/* inflate requests sent without waiting */
 	unsigned long freed_in_blocks;	/* deflated pages freed as whole blocks */
+	unsigned long kept_whole;	/* blocks ballooned unsplit */
+	unsigned long split_late;	/* of those, split in the balloon later */
 	unsigned long blocks_by_order[VB_TOP_ORDER + 1];
 	unsigned long stats_sent;
 	unsigned long hint_rounds;
@@ -195,7 +201,9 @@ struct vballoon {
 	unsigned int cont_order;	/* device's preferred order */
 	struct balloon_dev_info bdi;
 	bool movable;			/* pages go to bdi, else to pinned */
+	bool whole;			/* pageblocks go to blocks, unsplit */
 	struct list_head pinned;	/* lock: unmovable balloon pages */
+	struct list_head blocks;	/* bdi.pages_lock: whole blocks */
 
 	bool ranges;			/* PAGE_RANGES negotiated */
 	bool cont;			/* CONT_PAGES negotiated */
@@ -221,6 +229,9 @@ struct vballoon {
 #ifdef CONFIG_PAGE_REPORTING
 	struct page_reporting_dev_info pr;
 	bool pr_registered;
+#endif
+#ifdef CONFIG_MEMORY_HOTPLUG
+	struct notifier_block memory_nb;
 #endif
 	struct vb_view view;
 	struct vb_counters cnt;
@@ -639,13 +650,20 @@ static unsigned long vb_range_batch(void)
 	return max(READ_ONCE(vb_knobs.range_batch_pages), 1U);
 }
 
-/* Order to try first for the next inflate block. */
+/*
+ * Order to try first for the next inflate block: the device's, raised to a
+ * pageblock when whole blocks are kept (still whole huge pages of the
+ * host's, aligned; falls back order by order, vb_alloc_next()).
+ */
 static unsigned int vb_inflate_order(struct vballoon *vb, unsigned long want)
 {
 	unsigned int order = 0;
 
 	if (vb->cont) {
-		order = min_t(unsigned int, vb->cont_order, VB_TOP_ORDER);
+		order = vb->cont_order;
+		if (vb->whole && order && order < pageblock_order)
+			order = pageblock_order;
+		order = min_t(unsigned int, order, VB_TOP_ORDER);
 		/* Never allocate more than asked: that would overshoot. */
 		while (order && (1UL << order) > want)
 			order--;
@@ -699,7 +717,7 @@ static struct page *vb_alloc_next(struct vballoon *vb, unsigned int *order,
  */
 static unsigned long vb_group_pages(unsigned int order, unsigned long left)
 {
-	return order ? min(left, VB_GROUP_PAGES) : left;
+	return order ? min(left, max(VB_GROUP_PAGES, 1UL << order)) : left;
 }
 
 /*
@@ -764,6 +782,47 @@ static unsigned long vb_balloon_block(struct vballoon *vb, struct page *page,
 	return n;
 }
 
+/*
+ * Whole blocks: a block that covers whole pageblocks stays one block in
+ * the balloon, its pages marked offline but neither split nor made
+ * movable, so ballooning it costs one store per page instead of the
+ * balloon core's per-page contract.  Compaction loses nothing by it: it
+ * could only move the block's pages into the free pages of other
+ * pageblocks.  Memory offlining gets the block split into movable pages
+ * first (vb_memory_notify()), and a deflate that wants part of a block
+ * splits it the same way.  Blocks in CMA pageblocks are split at once:
+ * whoever owns the area must be able to migrate every page out.
+ */
+static bool vb_keeps_whole(struct vballoon *vb, struct page *page)
+{
+	return vb->whole && page_private(page) >= pageblock_order &&
+	       !is_migrate_cma_page(page);
+}
+
+/* Put a block (order in page_private()) in the balloon unsplit. */
+static unsigned long vb_balloon_whole(struct vballoon *vb, struct page *page)
+{
+	unsigned long i, nr = 1UL << page_private(page);
+
+	for (i = 0; i < nr; i++)
+		__SetPageOffline(page + i);
+	list_move(&page->lru, &vb->blocks);
+	vb->cnt.kept_whole++;
+	return nr;
+}
+
+/* Make a whole block movable 4 KiB balloon pages, pages_lock held. */
+static void vb_split_whole(struct vballoon *vb, struct page *page)
+{
+	unsigned int order = page_private(page);
+
+	list_del(&page->lru);
+	set_page_private(page, 0);
+	split_page(page, order);
+	vb_balloon_block(vb, page, 1UL << order);
+	vb->cnt.split_late++;
+}
+
 /* movable=0: balloon pages compaction cannot see (to measure movability). */
 static unsigned long vb_pin_blocks(struct vballoon *vb,
 				   struct list_head *blocks)
@@ -797,8 +856,12 @@ static unsigned long vb_enqueue(struct vballoon *vb, struct list_head *blocks)
 	if (!vb->movable)
 		return vb_pin_blocks(vb, blocks);
 	spin_lock_irqsave(&vb->bdi.pages_lock, flags);
-	list_for_each_entry_safe(page, next, blocks, lru)
-		n += vb_balloon_block(vb, page, vb_take_block(page));
+	list_for_each_entry_safe(page, next, blocks, lru) {
+		if (vb_keeps_whole(vb, page))
+			n += vb_balloon_whole(vb, page);
+		else
+			n += vb_balloon_block(vb, page, vb_take_block(page));
+	}
 	spin_unlock_irqrestore(&vb->bdi.pages_lock, flags);
 	count_vm_events(BALLOON_INFLATE, n);
 	return n;
@@ -974,9 +1037,13 @@ static unsigned long vb_fill(struct vballoon *vb, unsigned long num,
  * its run goes back whole, the reverse of split_page().  A page someone
  * holds a speculative reference to, or a poisoned one (only a page-by-page
  * free keeps it out of the allocator), is a run of its own marked
- * VB_RUN_LOOSE, not frozen, and freed alone.
+ * VB_RUN_LOOSE, not frozen, and freed alone.  A whole block is a run of
+ * its own marked VB_RUN_BLOCK: its first page's reference frozen, the
+ * others never had one.
  */
 #define VB_RUN_LOOSE	(1UL << (BITS_PER_LONG - 1))
+#define VB_RUN_BLOCK	(1UL << (BITS_PER_LONG - 2))
+#define VB_RUN_FLAGS	(VB_RUN_LOOSE | VB_RUN_BLOCK)
 
 struct vb_runs {
 	struct list_head *heads;
@@ -1026,7 +1093,61 @@ static void vb_run_add(struct vb_runs *runs, struct page *page)
 
 static unsigned long vb_run_pages(struct page *head)
 {
-	return page_private(head) & ~VB_RUN_LOOSE;
+	return page_private(head) & ~VB_RUN_FLAGS;
+}
+
+/*
+ * Take a whole block off the balloon as a run, pages_lock held.  A block
+ * with a poisoned page, or whose first page someone holds a speculative
+ * reference to, is split and taken page by page.
+ */
+static void vb_dequeue_whole(struct vballoon *vb, struct vb_runs *runs,
+			     struct page *page)
+{
+	unsigned int order = page_private(page);
+	unsigned long i, nr = 1UL << order;
+	bool poisoned = false;
+
+	list_del(&page->lru);
+	set_page_private(page, 0);
+	for (i = 0; i < nr; i++) {
+		__ClearPageOffline(page + i);
+		poisoned |= PageHWPoison(page + i);
+	}
+	vb_run_end(runs);
+	if (!poisoned && page_ref_freeze(page, 1)) {
+		set_page_private(page, nr | VB_RUN_BLOCK);
+		list_add_tail(&page->lru, runs->heads);
+		return;
+	}
+	split_page(page, order);
+	for (i = nr; i--; )
+		vb_run_add(runs, page + i);
+	vb->cnt.split_late++;
+}
+
+/*
+ * Whole blocks leave first: a block costs a store per page.  A deflate
+ * that wants part of one splits it into movable pages and takes them.
+ */
+static unsigned long vb_dequeue_blocks(struct vballoon *vb,
+				       struct vb_runs *runs, unsigned long n)
+{
+	struct page *page, *next;
+	unsigned long nr, got = 0;
+
+	list_for_each_entry_safe(page, next, &vb->blocks, lru) {
+		if (got == n)
+			break;
+		nr = 1UL << page_private(page);
+		if (got + nr > n) {
+			vb_split_whole(vb, page);
+			break;
+		}
+		vb_dequeue_whole(vb, runs, page);
+		got += nr;
+	}
+	return got;
 }
 
 /* Take up to @n pages off the balloon, as runs onto @heads. */
@@ -1050,6 +1171,7 @@ static unsigned long vb_dequeue(struct vballoon *vb, struct list_head *heads,
 		return got;
 	}
 	spin_lock_irqsave(&vb->bdi.pages_lock, flags);
+	got = vb_dequeue_blocks(vb, &runs, n);
 	list_for_each_entry_safe(page, next, &vb->bdi.pages, lru) {
 		if (got == n)
 			break;
@@ -1091,6 +1213,13 @@ static void vb_requeue_runs(struct vballoon *vb, struct list_head *heads)
 	list_for_each_entry_safe(head, next, heads, lru) {
 		nr = vb_run_pages(head);
 		pfn = page_to_pfn(head);
+		if (page_private(head) & VB_RUN_BLOCK) {
+			/* Back whole (vb_enqueue() marks it offline again). */
+			page_ref_unfreeze(head, 1);
+			set_page_private(head, ilog2(nr));
+			list_move_tail(&head->lru, &pages);
+			continue;
+		}
 		list_del(&head->lru);
 		for (i = 0; i < nr; i++) {
 			page = pfn_to_page(pfn + i);
@@ -1917,6 +2046,58 @@ static int vb_migratepage(struct balloon_dev_info *bdi, struct page *newpage,
 }
 #endif
 
+#ifdef CONFIG_MEMORY_HOTPLUG
+/*
+ * Memory going offline: the whole blocks in the range become movable
+ * balloon pages, which offlining then migrates like any other (they stay
+ * in the balloon; the host hears of each move).  Without this, offlining
+ * would find their first pages referenced and fail.
+ */
+static int vb_memory_notify(struct notifier_block *nb, unsigned long action,
+			    void *arg)
+{
+	struct vballoon *vb = container_of(nb, struct vballoon, memory_nb);
+	struct memory_notify *mn = arg;
+	unsigned long start = mn->start_pfn, end = start + mn->nr_pages;
+	unsigned long flags, pfn;
+	struct page *page, *next;
+
+	if (action != MEM_GOING_OFFLINE)
+		return NOTIFY_OK;
+	spin_lock_irqsave(&vb->bdi.pages_lock, flags);
+	list_for_each_entry_safe(page, next, &vb->blocks, lru) {
+		pfn = page_to_pfn(page);
+		if (pfn < end && pfn + (1UL << page_private(page)) > start)
+			vb_split_whole(vb, page);
+	}
+	spin_unlock_irqrestore(&vb->bdi.pages_lock, flags);
+	return NOTIFY_OK;
+}
+
+static int vb_memory_watch(struct vballoon *vb)
+{
+	if (!vb->whole)
+		return 0;
+	vb->memory_nb.notifier_call = vb_memory_notify;
+	return register_memory_notifier(&vb->memory_nb);
+}
+
+static void vb_memory_unwatch(struct vballoon *vb)
+{
+	if (vb->memory_nb.notifier_call)
+		unregister_memory_notifier(&vb->memory_nb);
+}
+#else
+static int vb_memory_watch(struct vballoon *vb)
+{
+	return 0;
+}
+
+static void vb_memory_unwatch(struct vballoon *vb)
+{
+}
+#endif
+
 
 /* ---- debug view: one value per file ---- */
 
@@ -1948,6 +2129,8 @@ static const struct vb_view_entry vb_view_entries[] = {
 	VB_VIEW_CNT(cont_fallbacks),
 	VB_VIEW_CNT(overlapped),
 	VB_VIEW_CNT(freed_in_blocks),
+	VB_VIEW_CNT(kept_whole),
+	VB_VIEW_CNT(split_late),
 	VB_VIEW("blocks_by_order", cnt.blocks_by_order, VB_VIEW_ORDERS),
 	VB_VIEW_CNT(stats_sent),
 	VB_VIEW("hint_id_received", hint_id_received, VB_VIEW_U32),
@@ -2026,6 +2209,7 @@ static void vb_knobs_publish(void)
 	debugfs_create_bool("movable", 0600, d, &vb_knobs.movable);
 	debugfs_create_bool("pipeline", 0600, d, &vb_knobs.pipeline);
 	debugfs_create_bool("cont_compact", 0600, d, &vb_knobs.cont_compact);
+	debugfs_create_bool("whole_blocks", 0600, d, &vb_knobs.whole_blocks);
 	debugfs_create_u32("range_batch_pages", 0600, d,
 			   &vb_knobs.range_batch_pages);
 }
@@ -2039,6 +2223,7 @@ static void vb_knobs_unpublish(void)
 module_param_named(movable, vb_knobs.movable, bool, 0644);
 module_param_named(pipeline, vb_knobs.pipeline, bool, 0644);
 module_param_named(cont_compact, vb_knobs.cont_compact, bool, 0644);
+module_param_named(whole_blocks, vb_knobs.whole_blocks, bool, 0644);
 module_param_named(range_batch_pages, vb_knobs.range_batch_pages, uint, 0644);
 
 static void vb_knobs_publish(void)
@@ -2248,8 +2433,10 @@ static void vb_init_state(struct vballoon *vb, struct virtio_device *vdev)
 	init_waitqueue_head(&vb->hint_wait);
 	balloon_devinfo_init(&vb->bdi);
 	INIT_LIST_HEAD(&vb->pinned);
+	INIT_LIST_HEAD(&vb->blocks);
 	/* Pages stay on the list they went to: read once per device. */
 	vb->movable = READ_ONCE(vb_knobs.movable);
+	vb->whole = vb->movable && READ_ONCE(vb_knobs.whole_blocks);
 #ifdef CONFIG_BALLOON_COMPACTION
 	vb->bdi.migratepage = vb_migratepage;
 #endif
@@ -2389,14 +2576,19 @@ static int vb_probe(struct virtio_device *vdev)
 	err = vb_view_publish(vb);
 	if (err)
 		goto out_wq;
-	err = vb_start(vb);
+	err = vb_memory_watch(vb);
 	if (err)
 		goto out_view;
+	err = vb_start(vb);
+	if (err)
+		goto out_memory;
 	dev_info(&vdev->dev, "features 0x%llx, mode %s\n",
 		 (unsigned long long)vdev->features,
 		 vb->cont ? "cont" : vb->ranges ? "ranges" : "pfns");
 	return 0;
 
+out_memory:
+	vb_memory_unwatch(vb);
 out_view:
 	vb_view_unpublish(vb);
 out_wq:
@@ -2415,9 +2607,16 @@ out_free:
  */
 static void vb_abandon_pages(struct vballoon *vb)
 {
-	unsigned long n = 0;
+	struct page *page, *next;
+	unsigned long flags, n = 0;
 	LIST_HEAD(pages);
 
+	spin_lock_irqsave(&vb->bdi.pages_lock, flags);
+	list_for_each_entry_safe(page, next, &vb->blocks, lru) {
+		list_del(&page->lru);
+		n += 1UL << page_private(page);
+	}
+	spin_unlock_irqrestore(&vb->bdi.pages_lock, flags);
 	n += balloon_page_list_dequeue(&vb->bdi, &pages, ULONG_MAX);
 	n += vb_unpin_pages(vb, &pages, ULONG_MAX);
 	if (n)
@@ -2432,6 +2631,7 @@ static void vb_remove(struct virtio_device *vdev)
 	vb_view_unpublish(vb);
 	vb_stop(vb);
 	vb_abandon_pages(vb);
+	vb_memory_unwatch(vb);
 	destroy_workqueue(vb->wq);
 	vb_free_buffers(vb);
 	kfree(vb);
