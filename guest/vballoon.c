@@ -1097,32 +1097,31 @@ static unsigned long vb_run_pages(struct page *head)
 }
 
 /*
- * Take a whole block off the balloon as a run, pages_lock held.  A block
- * with a poisoned page, or whose first page someone holds a speculative
- * reference to, is split and taken page by page.
+ * Take a whole block off the balloon as a run, pages_lock held, without
+ * touching its other pages: they stay marked offline until the block is
+ * freed (vb_free_whole()), so a deflate walks them once, right before the
+ * allocator does.  A block whose first page someone holds a speculative
+ * reference to is split and taken page by page.
  */
 static void vb_dequeue_whole(struct vballoon *vb, struct vb_runs *runs,
 			     struct page *page)
 {
 	unsigned int order = page_private(page);
 	unsigned long i, nr = 1UL << order;
-	bool poisoned = false;
 
 	list_del(&page->lru);
 	set_page_private(page, 0);
-	for (i = 0; i < nr; i++) {
-		__ClearPageOffline(page + i);
-		poisoned |= PageHWPoison(page + i);
-	}
 	vb_run_end(runs);
-	if (!poisoned && page_ref_freeze(page, 1)) {
+	if (page_ref_freeze(page, 1)) {
 		set_page_private(page, nr | VB_RUN_BLOCK);
 		list_add_tail(&page->lru, runs->heads);
 		return;
 	}
 	split_page(page, order);
-	for (i = nr; i--; )
+	for (i = nr; i--; ) {
+		__ClearPageOffline(page + i);
 		vb_run_add(runs, page + i);
+	}
 	vb->cnt.split_late++;
 }
 
@@ -1233,6 +1232,33 @@ static void vb_requeue_runs(struct vballoon *vb, struct list_head *heads)
 }
 
 /*
+ * Free a whole block's run (first page frozen): the offline marks go as
+ * the block goes back.  A poisoned page keeps the block from the
+ * allocator: it is split and freed page by page, and the free path keeps
+ * the poisoned page out.
+ */
+static void vb_free_whole(struct vballoon *vb, struct page *page,
+			  unsigned long nr)
+{
+	bool poisoned = false;
+	unsigned long i;
+
+	for (i = 0; i < nr; i++) {
+		__ClearPageOffline(page + i);
+		poisoned |= PageHWPoison(page + i);
+	}
+	page_ref_unfreeze(page, 1);
+	if (!poisoned) {
+		__free_pages(page, ilog2(nr));
+		vb->cnt.freed_in_blocks += nr;
+		return;
+	}
+	split_page(page, ilog2(nr));
+	for (i = 0; i < nr; i++)
+		put_page(page + i);
+}
+
+/*
  * Give the runs on @heads (acknowledged by the device) back to the guest:
  * each in the largest aligned blocks it holds, counted back into the
  * guest's managed pages before it is freed.
@@ -1240,19 +1266,23 @@ static void vb_requeue_runs(struct vballoon *vb, struct list_head *heads)
 static void vb_release_runs(struct vballoon *vb, struct list_head *heads)
 {
 	struct page *head, *next, *page;
-	unsigned long pfn, nr, loose;
+	unsigned long pfn, nr, kind;
 	unsigned int order;
 
 	list_for_each_entry_safe(head, next, heads, lru) {
 		nr = vb_run_pages(head);
-		loose = page_private(head) & VB_RUN_LOOSE;
+		kind = page_private(head) & VB_RUN_FLAGS;
 		pfn = page_to_pfn(head);
 		list_del(&head->lru);
 		set_page_private(head, 0);
 		if (!vb->deflate_on_oom)
 			adjust_managed_page_count(head, nr);
-		if (loose) {
+		if (kind & VB_RUN_LOOSE) {
 			put_page(head);
+			continue;
+		}
+		if (kind & VB_RUN_BLOCK) {
+			vb_free_whole(vb, head, nr);
 			continue;
 		}
 		while (nr) {
