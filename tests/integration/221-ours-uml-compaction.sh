@@ -13,9 +13,9 @@
 # blocks that cover a pageblock kept whole (the default).  Whole blocks
 # are not movable, and must cost compaction nothing: after it the guest
 # has as many free 2 MiB blocks (/proc/buddyinfo) as with split blocks,
-# within the spread between runs: over 8 pairs of runs (2026-12-05) 78-89
-# free blocks with split blocks, 82-88 with whole ones, the difference -5
-# to +9; the test allows -10 (20 MiB of ~175 MiB free).
+# within the spread between runs: over 12 pairs of runs (2026-12-05, 8 at
+# 230 MiB, 4 at this size) the difference went from -7 to +9, -1.5 on
+# average; the test allows -12 (24 MiB, of ~190 MiB free).
 . "$(dirname "$0")/../lib/common.sh"
 vb_require "$BUILD/vballoond" "$BUILD/vballoonctl" "$BUILD/vb-workload" \
 	"$BUILD/um/vballoon.ko"
@@ -97,12 +97,12 @@ run() {
 }
 
 run pfns 96 whole_blocks=1 --ranges off --cont-pages off
-run cont 230 whole_blocks=0 --pages-order 9
+run cont 210 whole_blocks=0 --pages-order 9
 split=$(vb_get free2m)
 [ "$(vb_get kept)" = 0 ] || vb_fail "whole_blocks=0 kept $(vb_get kept) blocks whole"
-run cont 230 whole_blocks=1 --pages-order 9
+run cont 210 whole_blocks=1 --pages-order 9
 whole=$(vb_get free2m)
 (($(vb_get kept) > 0)) || vb_fail "no block was kept whole"
 vb_log "free 2 MiB blocks after compaction: $split with split blocks, $whole with whole blocks"
-((whole >= split - 10)) ||
+((whole >= split - 12)) ||
 	vb_fail "whole blocks cost compaction 2 MiB blocks: $whole free, $split with split blocks"
