@@ -1099,7 +1099,7 @@ static unsigned long vb_run_pages(struct page *head)
 /*
  * Take a whole block off the balloon as a run, pages_lock held, without
  * touching its other pages: they stay marked offline until the block is
- * freed (vb_free_whole()), so a deflate walks them once, right before the
+ * freed (vb_unmark_whole()), so a deflate walks them once, right before the
  * allocator does.  A block whose first page someone holds a speculative
  * reference to is split and taken page by page.
  */
@@ -1213,7 +1213,7 @@ static void vb_requeue_runs(struct vballoon *vb, struct list_head *heads)
 		nr = vb_run_pages(head);
 		pfn = page_to_pfn(head);
 		if (page_private(head) & VB_RUN_BLOCK) {
-			/* Back whole (vb_enqueue() marks it offline again). */
+			/* Back whole; its pages are still marked offline. */
 			page_ref_unfreeze(head, 1);
 			set_page_private(head, ilog2(nr));
 			list_move_tail(&head->lru, &pages);
@@ -1232,13 +1232,10 @@ static void vb_requeue_runs(struct vballoon *vb, struct list_head *heads)
 }
 
 /*
- * Free a whole block's run (first page frozen): the offline marks go as
- * the block goes back.  A poisoned page keeps the block from the
- * allocator: it is split and freed page by page, and the free path keeps
- * the poisoned page out.
+ * Clear a whole block's offline marks as it goes back, right before the
+ * allocator walks the same pages; true if one of them is poisoned.
  */
-static void vb_free_whole(struct vballoon *vb, struct page *page,
-			  unsigned long nr)
+static bool vb_unmark_whole(struct page *page, unsigned long nr)
 {
 	bool poisoned = false;
 	unsigned long i;
@@ -1247,15 +1244,7 @@ static void vb_free_whole(struct vballoon *vb, struct page *page,
 		__ClearPageOffline(page + i);
 		poisoned |= PageHWPoison(page + i);
 	}
-	page_ref_unfreeze(page, 1);
-	if (!poisoned) {
-		__free_pages(page, ilog2(nr));
-		vb->cnt.freed_in_blocks += nr;
-		return;
-	}
-	split_page(page, ilog2(nr));
-	for (i = 0; i < nr; i++)
-		put_page(page + i);
+	return poisoned;
 }
 
 /*
@@ -1266,7 +1255,7 @@ static void vb_free_whole(struct vballoon *vb, struct page *page,
 static void vb_release_runs(struct vballoon *vb, struct list_head *heads)
 {
 	struct page *head, *next, *page;
-	unsigned long pfn, nr, kind;
+	unsigned long pfn, nr, kind, i;
 	unsigned int order;
 
 	list_for_each_entry_safe(head, next, heads, lru) {
@@ -1281,10 +1270,15 @@ static void vb_release_runs(struct vballoon *vb, struct list_head *heads)
 			put_page(head);
 			continue;
 		}
-		if (kind & VB_RUN_BLOCK) {
-			vb_free_whole(vb, head, nr);
+		if ((kind & VB_RUN_BLOCK) && vb_unmark_whole(head, nr)) {
+			/* Page by page: the free path keeps a poisoned one out. */
+			page_ref_unfreeze(head, 1);
+			split_page(head, ilog2(nr));
+			for (i = 0; i < nr; i++)
+				put_page(head + i);
 			continue;
 		}
+		/* A whole block is aligned: it goes back in one piece. */
 		while (nr) {
 			order = min_t(unsigned int, ilog2(nr),
 				      pfn ? __ffs(pfn) : VB_TOP_ORDER);
