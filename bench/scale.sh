@@ -20,8 +20,9 @@
 # Knobs: BENCH_BIG=0 skips the section; BENCH_BIG_MIB (8192) sets the 7/8
 # guest's size, BENCH_BIG_SHRINK_MIB the large one's (0 skips either
 # scenario); BENCH_PIN=0 leaves the daemon and the guest to the scheduler
-# (default: daemon and floor on CPU 0, guest on CPU 1, when there are two).  Smoke (BENCH_SMOKE=1): 1 GiB guests, so that make check
-# covers the code path.
+# (default: daemon and floor on CPU 0, guest on CPU 1, when there are
+# two).  Smoke (BENCH_SMOKE=1): 1 GiB guests, so that make check covers
+# the code path.
 
 BIG_HEADROOM_MIB=3072
 
@@ -112,7 +113,8 @@ sec_big() {
 		return 0
 	fi
 	shrinkers=("${drivers[0]}" "${drivers[2]}")
-	PIN_CPUS=
+	# Local: the pinning ends with the section (bench/run, pin_apart).
+	local PIN_CPUS=
 	[ "${BENCH_PIN:-1}" = 1 ] && (($(nproc) >= 2)) && PIN_CPUS="0 1"
 	# Smoke: the code path only (one guest per scenario and tmpfs kind:
 	# make check's time is short); every row shape is that of uml-inflate.
@@ -135,10 +137,8 @@ sec_big() {
 	if [ "$shrink" = 0 ]; then
 		vb_log "big: large shrink skipped: $size_by"
 		row big "large shrink: skipped" @size_by="$size_by"
-		PIN_CPUS=
 		return 0
 	fi
 	big_scenario "large shrink" "$shrink" $((shrink >= 4096 ? 2048 : shrink / 4)) \
 		"$size_by" huge:all -- "${shrinkers[@]}"
-	PIN_CPUS=
 }
